@@ -1,0 +1,135 @@
+"""`newswatch` command line: one pass without Airflow, listings, database chores, the demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from newswatch import database, mailer, models, pipeline
+from newswatch.config import ConfigError
+from newswatch.settings import Settings, get_settings
+
+app = typer.Typer(help="Follow topics across news feeds; alert by email.", no_args_is_help=True)
+db_app = typer.Typer(help="The news store.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)"),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def _settings(config: Path | None) -> Settings:
+    settings = get_settings()
+    if config is not None:
+        settings = settings.model_copy(update={"config_dir": config.resolve()})
+    return settings
+
+
+@app.command()
+def run(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Poll every feed once, store and tag new articles, send pending alerts."""
+    settings = _settings(config)
+    try:
+        summary = pipeline.run_once(settings)
+    except ConfigError as exc:
+        typer.echo(f"config error:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(summary, default=str, indent=2))
+        return
+    typer.echo(f"run {summary['run_id']} finished")
+    for key, value in sorted(summary["counts"].items()):  # type: ignore[attr-defined]
+        typer.echo(f"  {key:<22} {value}")
+    for error in summary["errors"]:  # type: ignore[attr-defined]
+        typer.echo(f"  ! {error}")
+    for where in summary["delivered_to"]:  # type: ignore[attr-defined]
+        typer.echo(f"  emails went to {where}")
+
+
+@app.command()
+def alerts(
+    state: Annotated[str | None, typer.Option(help="pending, sent or failed")] = None,
+    limit: int = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """List stored alerts, newest first."""
+    rows = alert_rows(get_settings(), state, limit)
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, indent=2))
+        return
+    typer.echo(format_alerts(rows))
+
+
+def alert_rows(
+    settings: Settings, state: str | None = None, limit: int = 100
+) -> list[dict[str, object]]:
+    factory = database.session_factory(settings)
+    with database.transaction(factory) as session:
+        rows = []
+        for alert in mailer.list_alerts(session, state, limit):
+            article = session.get_one(models.Article, alert.article_id)
+            topic = session.get_one(models.Topic, alert.topic_id)
+            rows.append(
+                {
+                    "id": alert.id,
+                    "state": alert.state,
+                    "topic": topic.name,
+                    "title": article.title,
+                    "url": article.url,
+                    "attempts": alert.attempts,
+                    "sent_at": alert.sent_at.isoformat(timespec="seconds")
+                    if alert.sent_at
+                    else None,
+                    "delivered_to": alert.delivered_to,
+                    "last_error": alert.last_error,
+                }
+            )
+        return rows
+
+
+def format_alerts(rows: list[dict[str, object]]) -> str:
+    if not rows:
+        return "no alerts stored"
+    lines = [f"{'id':>4}  {'state':<7}  {'topic':<20}  title"]
+    for row in rows:
+        title = str(row["title"])
+        lines.append(
+            f"{row['id']:>4}  {row['state']!s:<7}  {row['topic']!s:<20}  "
+            f"{title[:70] + ('…' if len(title) > 70 else '')}"
+        )
+    return "\n".join(lines)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the Alembic migrations to the configured (or embedded) database."""
+    url = database.database_url(get_settings())
+    database.upgrade(url)
+    typer.echo("database is at the newest migration")
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the database URL (starting the embedded server when none is configured)."""
+    typer.echo(database.database_url(get_settings()))
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL server if it runs."""
+    stopped = database.stop_embedded(get_settings())
+    typer.echo("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+
+
+@app.command()
+def demo() -> None:
+    """Run the DAG once on the bundled sample news day (what `make demo` does)."""
+    from newswatch.demo import run_demo
+
+    sys.exit(run_demo(get_settings()))

@@ -1,0 +1,143 @@
+"""feeds.yaml and topics.yaml: validated models, and one clear error naming file, entry and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(Exception):
+    """A config file is missing or invalid; the message names the file, the entry and the field."""
+
+
+class FeedConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    url: str
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an absolute http(s) URL, got {value!r}")
+        return value.strip()
+
+
+class TopicConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: str = ""
+    description: str = ""
+    keywords: list[str] = Field(min_length=1)
+    exclude: list[str] = []
+    recipients: list[EmailStr] = []
+    enabled: bool = True
+
+    @field_validator("keywords", "exclude")
+    @classmethod
+    def _no_blank_terms(cls, terms: list[str]) -> list[str]:
+        for term in terms:
+            if not term.strip():
+                raise ValueError("terms must not be blank")
+        return [term.strip() for term in terms]
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name
+
+
+class FeedsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    feeds: list[FeedConfig]
+
+
+class TopicsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    recipients: list[EmailStr] = Field(
+        default=[], description="who gets alerts of topics that name no recipients"
+    )
+    topics: list[TopicConfig]
+
+
+class Config(BaseModel):
+    feeds: list[FeedConfig]
+    topics: list[TopicConfig]
+    default_recipients: list[str]
+
+    def recipients_for(self, topic: TopicConfig) -> list[str]:
+        return list(topic.recipients or self.default_recipients)
+
+
+def load_config(config_dir: Path) -> Config:
+    """Load and validate both files; raise ConfigError before any work starts."""
+    feeds = _load(config_dir / "feeds.yaml", FeedsFile, "feeds")
+    topics = _load(config_dir / "topics.yaml", TopicsFile, "topics")
+    _unique(config_dir / "feeds.yaml", "feeds", [f.name for f in feeds.feeds], "name")
+    _unique(config_dir / "feeds.yaml", "feeds", [f.url for f in feeds.feeds], "url")
+    _unique(config_dir / "topics.yaml", "topics", [t.name for t in topics.topics], "name")
+    for index, topic in enumerate(topics.topics):
+        if not topic.recipients and not topics.recipients:
+            raise ConfigError(
+                f"{config_dir / 'topics.yaml'}: topics[{index}] ({topic.name!r}): field 'recipients': "
+                "no recipients, and no top-level 'recipients' default"
+            )
+    return Config(
+        feeds=feeds.feeds,
+        topics=topics.topics,
+        default_recipients=[str(r) for r in topics.recipients],
+    )
+
+
+def _load(path: Path, model: type[M], list_key: str) -> M:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with a '{list_key}' list at the top")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(path, raw, list_key, exc)) from None
+
+
+def _describe(path: Path, raw: dict[str, Any], list_key: str, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = list(error["loc"])
+        where = "top level"
+        if len(loc) >= 2 and loc[0] == list_key and isinstance(loc[1], int):
+            index = loc[1]
+            entries = raw.get(list_key) or []
+            entry = entries[index] if index < len(entries) else None
+            name = entry.get("name") if isinstance(entry, dict) else None
+            where = f"{list_key}[{index}]" + (f" ({name!r})" if name else "")
+            loc = loc[2:]
+        field = ".".join(str(part) for part in loc) or "(entry)"
+        lines.append(f"{path}: {where}: field '{field}': {error['msg']}")
+    return "\n".join(lines)
+
+
+def _unique(path: Path, list_key: str, values: list[str], field: str) -> None:
+    seen: dict[str, int] = {}
+    for index, value in enumerate(values):
+        if value in seen:
+            raise ConfigError(
+                f"{path}: {list_key}[{index}]: field '{field}': "
+                f"{value!r} repeats {list_key}[{seen[value]}]"
+            )
+        seen[value] = index

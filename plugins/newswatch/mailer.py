@@ -1,0 +1,263 @@
+"""Deliver pending alerts exactly once: claim a row, send, mark it sent, in one transaction.
+
+Guarantee: an alert is marked sent only after the mail server accepted it. If the process dies
+between acceptance and our commit, the next run sends it again with the same Message-ID, which
+mail clients use to drop the repeat. With the server down, alerts stay pending for the next run;
+a message the server refuses is retried with exponential backoff and marked failed after
+`alert_max_attempts` tries.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from newswatch import clock, models
+from newswatch.alerts import AlertView, render_alert
+from newswatch.database import transaction
+from newswatch.settings import Settings
+
+# Refusals of one message; anything else (connection lost, server down) stops the whole delivery.
+MESSAGE_ERRORS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused)
+
+
+class TransportDown(Exception):
+    """The mail server cannot be reached; nothing more can be sent this run."""
+
+
+class Transport(Protocol):
+    where: str
+
+    def send(self, msg: EmailMessage) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    host: str
+    port: int
+    user: str | None = None
+    password: str | None = None
+    tls: bool = False
+    starttls: bool = False
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpTarget:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError(f"NEWSWATCH_SMTP_URL must look like smtp://host:port, got {url!r}")
+        query = parse_qs(parts.query)
+        tls = parts.scheme == "smtps"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (465 if tls else 25),
+            user=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            tls=tls,
+            starttls=query.get("starttls", ["false"])[0].lower() in ("1", "true", "yes"),
+        )
+
+
+class SmtpTransport:
+    def __init__(self, target: SmtpTarget, mail_from: str) -> None:
+        self.target = target
+        self.mail_from = mail_from
+        self.where = f"smtp://{target.host}:{target.port}"
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        t = self.target
+        try:
+            smtp: smtplib.SMTP
+            if t.tls:
+                smtp = smtplib.SMTP_SSL(
+                    t.host, t.port, timeout=30, context=ssl.create_default_context()
+                )
+            else:
+                smtp = smtplib.SMTP(t.host, t.port, timeout=30)
+                if t.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+            if t.user:
+                smtp.login(t.user, t.password or "")
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransportDown(f"{self.where}: {type(exc).__name__}: {exc}") from None
+        return smtp
+
+    def send(self, msg: EmailMessage) -> None:
+        if self._smtp is None:
+            self._smtp = self._connect()
+        try:
+            self._smtp.send_message(msg)
+        except MESSAGE_ERRORS:
+            raise
+        except (OSError, smtplib.SMTPException) as exc:
+            self._smtp = None
+            raise TransportDown(f"{self.where}: {type(exc).__name__}: {exc}") from None
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            self._smtp = None
+
+
+class OutboxTransport:
+    """No mail server configured: each message becomes an .eml file, named by its Message-ID."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.where = str(folder)
+
+    def send(self, msg: EmailMessage) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = "".join(
+            c if c.isalnum() or c in ".-" else "_" for c in str(msg["Message-ID"]).strip("<>")
+        )
+        path = self.folder / f"{name}.eml"
+        partial = path.with_suffix(".tmp")
+        partial.write_bytes(bytes(msg))
+        os.replace(partial, path)
+
+    def close(self) -> None:
+        pass
+
+
+def make_transport(settings: Settings) -> Transport:
+    """NEWSWATCH_SMTP_URL, else Airflow's smtp_default connection, else the file outbox."""
+    if settings.smtp_url:
+        return SmtpTransport(SmtpTarget.from_url(settings.smtp_url), settings.mail_from)
+    target = _airflow_smtp_target()
+    if target is not None:
+        return SmtpTransport(target, settings.mail_from)
+    return OutboxTransport(settings.outbox_dir)
+
+
+def _airflow_smtp_target() -> SmtpTarget | None:
+    """The smtp_default connection, when Airflow defines one (env or secrets backend)."""
+    try:
+        from airflow.sdk import Connection
+
+        conn = Connection.get("smtp_default")
+    except Exception:  # outside a task, or no such connection: both mean "not configured"
+        return None
+    if not conn.host:
+        return None
+    extra = conn.extra_dejson
+    return SmtpTarget(
+        host=conn.host,
+        port=conn.port or 25,
+        user=conn.login or None,
+        password=conn.password or None,
+        tls=bool(extra.get("ssl") or extra.get("use_ssl")),
+        starttls=not bool(extra.get("disable_tls", True)),
+    )
+
+
+@dataclass
+class Delivery:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    where: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "alerts_sent": self.sent,
+            "alerts_retrying": self.retrying,
+            "alerts_failed": self.failed,
+        }
+
+
+CLAIM = text(
+    (
+        Path(__file__).resolve().parents[2] / "sql" / "queries" / "claim_pending_alert.sql"
+    ).read_text()
+)
+
+
+def deliver_pending(
+    factory: sessionmaker[Session], transport: Transport, settings: Settings
+) -> Delivery:
+    """Send every due pending alert, one transaction per alert, until none is left or the server is down."""
+    result = Delivery(where=transport.where)
+    try:
+        while True:
+            with transaction(factory) as session:
+                alert_id = session.scalar(CLAIM, {"now": clock.now()})
+                if alert_id is None:
+                    return result
+                alert = session.get_one(models.Alert, alert_id)
+                msg = render_alert(alert_view(session, alert), settings.mail_from, clock.now())
+                try:
+                    transport.send(msg)
+                except TransportDown as exc:
+                    result.errors.append(str(exc))
+                    return result  # the row stays pending; the transaction ends with no change
+                except MESSAGE_ERRORS as exc:
+                    _refused(alert, exc, settings, result)
+                    continue
+                alert.state = "sent"
+                alert.sent_at = clock.now()
+                alert.attempts += 1
+                alert.message_id = str(msg["Message-ID"])
+                alert.delivered_to = transport.where
+                alert.last_error = None
+                result.sent += 1
+    finally:
+        transport.close()
+
+
+def _refused(alert: models.Alert, exc: Exception, settings: Settings, result: Delivery) -> None:
+    alert.attempts += 1
+    alert.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+    if alert.attempts >= settings.alert_max_attempts:
+        alert.state = "failed"
+        result.failed += 1
+        result.errors.append(
+            f"alert {alert.id} failed after {alert.attempts} attempts: {alert.last_error}"
+        )
+    else:
+        alert.next_attempt_at = clock.now() + timedelta(minutes=2**alert.attempts)
+        result.retrying += 1
+
+
+def alert_view(session: Session, alert: models.Alert) -> AlertView:
+    article = session.get_one(models.Article, alert.article_id)
+    topic = session.get_one(models.Topic, alert.topic_id)
+    match = session.get_one(models.Match, alert.match_id)
+    feed = session.get_one(models.Feed, article.feed_id)
+    return AlertView(
+        alert_id=alert.id,
+        topic=topic.name,
+        topic_title=topic.title,
+        recipients=list(alert.recipients),
+        title=article.title,
+        url=article.url,
+        source=feed.title or feed.name,
+        published_at=article.published_at,
+        terms=dict(match.terms),
+        snippet=match.snippet,
+        highlights=[(int(a), int(b)) for a, b in match.highlights],
+        text_source=article.text_source,
+    )
+
+
+def list_alerts(session: Session, state: str | None = None, limit: int = 100) -> list[models.Alert]:
+    query = select(models.Alert).order_by(models.Alert.id.desc()).limit(limit)
+    if state:
+        query = query.where(models.Alert.state == state)
+    return list(session.scalars(query))

@@ -1,0 +1,85 @@
+"""Typed records passed between stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the poller needs to know about a feed from the store."""
+
+    id: int
+    name: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One entry of a feed, with its link already in canonical form."""
+
+    feed_id: int
+    url: str
+    link: str | None
+    guid: str | None
+    title: str
+    author: str | None
+    published_at: datetime | None
+    summary: str
+    content: str
+
+
+@dataclass
+class FeedPoll:
+    """The outcome of polling one feed: new validators, items, or the reason it failed."""
+
+    feed_id: int
+    status: str  # "ok", "not_modified" or "error"
+    http_status: int | None = None
+    title: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    final_url: str | None = None
+    error: str | None = None
+    items: list[FeedItem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Page:
+    """A downloaded article page, or why it could not be downloaded."""
+
+    url: str
+    final_url: str | None
+    status: int | None
+    html: bytes | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Article:
+    """An article ready to store: clean text and metadata, whichever source it came from."""
+
+    url: str
+    feed_id: int
+    title: str
+    author: str | None
+    published_at: datetime | None
+    language: str | None
+    text: str
+    text_source: str  # "page", "feed_content", "feed_summary" or "title"
+    content_hash: str
+    summary: str
+    fetch_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    """Why an article hit a topic: terms with counts, and a snippet with highlight spans."""
+
+    topic: str
+    terms: dict[str, int]
+    snippet: str
+    highlights: list[tuple[int, int]]

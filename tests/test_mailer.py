@@ -1,0 +1,135 @@
+"""Delivery against a real SMTP server on loopback: exactly once, nothing lost when it fails."""
+
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+
+from conftest import Mailbox, free_port
+from newswatch import clock, database, mailer, models, store
+from newswatch.config import load_config
+from newswatch.records import Article, Match
+from newswatch.settings import Settings, get_settings
+from sqlalchemy import select
+
+T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+
+
+def seed_alerts(settings: Settings, *titles: str) -> None:
+    """Store one article per title, each matching the 'taiwan' topic, so each has a pending alert."""
+    factory = database.session_factory(settings)
+    with database.transaction(factory) as session:
+        store.sync_config(session, load_config(settings.config_dir))
+        feed = session.scalars(select(models.Feed)).first()
+        assert feed is not None
+        tagged = [
+            (
+                Article(
+                    url=f"https://news.example/{i}",
+                    feed_id=feed.id,
+                    title=title,
+                    author=None,
+                    published_at=T0,
+                    language="en",
+                    text=f"{title} about Taiwan.",
+                    text_source="page",
+                    content_hash=f"h{i}",
+                    summary="",
+                ),
+                [
+                    Match(
+                        topic="taiwan",
+                        terms={"Taiwan": 1},
+                        snippet="about Taiwan.",
+                        highlights=[(6, 12)],
+                    )
+                ],
+            )
+            for i, title in enumerate(titles)
+        ]
+        store.save_articles(session, tagged, T0)
+
+
+def states(settings: Settings) -> list[tuple[str, int]]:
+    with database.transaction(database.session_factory(settings)) as session:
+        return [
+            (a.state, a.attempts)
+            for a in session.scalars(select(models.Alert).order_by(models.Alert.id))
+        ]
+
+
+def deliver(settings: Settings) -> mailer.Delivery:
+    fresh = get_settings()
+    return mailer.deliver_pending(
+        database.session_factory(fresh), mailer.make_transport(fresh), fresh
+    )
+
+
+def test_pending_alerts_are_sent_once_with_deterministic_message_ids(
+    settings: Settings, smtp: Mailbox
+) -> None:
+    seed_alerts(settings, "First", "Second")
+    result = deliver(settings)
+    again = deliver(settings)
+    assert (result.sent, again.sent) == (2, 0)
+    assert len(smtp.received) == 2
+    ids = [message_from_bytes(env.content)["Message-ID"] for env in smtp.received]  # type: ignore[arg-type]
+    assert len(set(ids)) == 2 and all(
+        i.startswith("<alert.") and i.endswith("@localhost>") for i in ids
+    )
+    assert states(settings) == [("sent", 1), ("sent", 1)]
+
+
+def test_smtp_down_keeps_alerts_pending_until_the_next_run(
+    settings: Settings,
+    monkeypatch,
+    smtp: Mailbox,  # type: ignore[no-untyped-def]
+) -> None:
+    seed_alerts(settings, "First", "Second")
+    monkeypatch.setenv("NEWSWATCH_SMTP_URL", f"smtp://127.0.0.1:{free_port()}")  # nobody listens
+    down = deliver(settings)
+    assert down.sent == 0 and down.errors and "ConnectionRefusedError" in down.errors[0]
+    assert states(settings) == [("pending", 0), ("pending", 0)]
+    monkeypatch.setenv("NEWSWATCH_SMTP_URL", smtp.url)
+    assert deliver(settings).sent == 2
+    assert len(smtp.received) == 2
+
+
+def test_refused_message_backs_off_then_fails_and_others_still_go(
+    settings: Settings,
+    monkeypatch,
+    smtp: Mailbox,  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.setenv("NEWSWATCH_ALERT_MAX_ATTEMPTS", "2")
+    seed_alerts(settings, "Refused one")
+    smtp.refuse.add("analyst@example.com")
+    clock.freeze(T0)
+    first = deliver(settings)
+    assert (first.sent, first.retrying) == (0, 1)
+    assert deliver(settings).retrying == 0  # backing off: not due yet
+    clock.freeze(T0 + timedelta(hours=1))
+    second = deliver(settings)
+    assert second.failed == 1 and "failed after 2 attempts" in second.errors[0]
+    assert states(settings) == [("failed", 2)]
+    smtp.refuse.clear()
+    seed_alerts(settings, "Refused one", "Fine")
+    assert deliver(settings).sent == 1
+
+
+def test_outbox_files_are_named_by_message_id_and_not_duplicated(settings: Settings) -> None:
+    seed_alerts(settings, "First")
+    deliver(settings)
+    deliver(settings)
+    files = list(settings.outbox_dir.glob("*.eml"))
+    assert len(files) == 1 and files[0].name.startswith("alert.1.")
+    assert states(settings) == [("sent", 1)]
+
+
+def test_smtp_url_parsing() -> None:
+    target = mailer.SmtpTarget.from_url("smtp://user%40x:p%3Ass@mail.example:2525?starttls=true")
+    assert (target.host, target.port, target.user, target.password, target.starttls) == (
+        "mail.example",
+        2525,
+        "user@x",
+        "p:ss",
+        True,
+    )
+    assert mailer.SmtpTarget.from_url("smtps://mail.example").port == 465

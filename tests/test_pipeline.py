@@ -1,0 +1,111 @@
+"""One full pass (`newswatch run`'s code path) on the sample news day: real PostgreSQL, HTTP, SMTP."""
+
+from email import message_from_bytes, policy
+
+from expected import SAMPLE_DAY_ALERTS, TAKAICHI
+from newswatch import database, models, pipeline
+from newswatch.cli import app
+from newswatch.sample_day import SampleDay
+from newswatch.settings import Settings, get_settings
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+
+def stored_alerts(settings: Settings) -> set[tuple[str, str]]:
+    with database.transaction(database.session_factory(settings)) as session:
+        rows = session.execute(
+            select(models.Topic.name, models.Article.title)
+            .join(models.Alert, models.Alert.topic_id == models.Topic.id)
+            .join(models.Article, models.Alert.article_id == models.Article.id)
+        )
+        return {(topic, title) for topic, title in rows}
+
+
+def subjects(box: object) -> list[str]:
+    return sorted(
+        str(message_from_bytes(env.content, policy=policy.default)["Subject"])  # type: ignore[attr-defined]
+        for env in box.received  # type: ignore[attr-defined]
+    )
+
+
+def test_sample_day_alerts_exactly_the_expected_hits(
+    settings: Settings, news_day: SampleDay, smtp
+) -> None:  # type: ignore[no-untyped-def]
+    summary = pipeline.run_once(get_settings())
+    assert stored_alerts(settings) == SAMPLE_DAY_ALERTS
+    assert len(smtp.received) == len(SAMPLE_DAY_ALERTS)
+    assert f"[newswatch] Taiwan: {TAKAICHI}" in subjects(smtp)
+    assert all(env.rcpt_tos == ["analyst@example.com"] for env in smtp.received)
+    counts = summary["counts"]
+    assert counts["alerts_sent"] == 8 and counts["feeds_error"] == 1  # type: ignore[index]
+    assert counts["fallback_used"] == 2  # type: ignore[index]  # the 404 page and the linkless item
+
+
+def test_second_run_stores_and_sends_nothing_new(
+    settings: Settings, news_day: SampleDay, smtp
+) -> None:  # type: ignore[no-untyped-def]
+    pipeline.run_once(get_settings())
+    first = len(smtp.received)
+    summary = pipeline.run_once(get_settings())
+    assert len(smtp.received) == first
+    counts = summary["counts"]
+    assert counts.get("articles_new", 0) == 0 and counts.get("alerts_sent", 0) == 0  # type: ignore[attr-defined]
+    assert counts["feeds_not_modified"] == 2  # type: ignore[index]
+    assert stored_alerts(settings) == SAMPLE_DAY_ALERTS
+
+
+def test_failing_feed_is_recorded_and_does_not_stop_the_others(
+    settings: Settings, news_day: SampleDay, smtp
+) -> None:  # type: ignore[no-untyped-def]
+    pipeline.run_once(get_settings())
+    with database.transaction(database.session_factory(settings)) as session:
+        broken = session.scalars(
+            select(models.Feed).where(models.Feed.name == "Broken Times")
+        ).one()
+        run = session.scalars(select(models.Run)).one()
+    assert broken.last_error == "HTTP 500" and broken.consecutive_failures == 1
+    assert "feed 'Broken Times': HTTP 500" in run.errors
+    assert run.finished_at is not None
+
+
+def test_syndicated_copy_adds_a_source_not_an_article(
+    settings: Settings, news_day: SampleDay, smtp
+) -> None:  # type: ignore[no-untyped-def]
+    pipeline.run_once(get_settings())
+    with database.transaction(database.session_factory(settings)) as session:
+        article = session.scalars(
+            select(models.Article).where(models.Article.title == TAKAICHI)
+        ).one()
+        sources = session.scalar(
+            select(func.count()).where(models.ArticleSource.article_id == article.id)
+        )
+        copies = session.scalar(
+            select(func.count()).where(models.Article.content_hash == article.content_hash)
+        )
+    assert sources == 2 and copies == 1
+
+
+def test_without_smtp_emails_go_to_the_outbox_once(settings: Settings, news_day: SampleDay) -> None:
+    pipeline.run_once(get_settings())
+    pipeline.run_once(get_settings())
+    emails = sorted(settings.outbox_dir.glob("*.eml"))
+    assert len(emails) == len(SAMPLE_DAY_ALERTS)
+    assert message_from_bytes(emails[0].read_bytes())["To"] == "analyst@example.com"
+
+
+def test_cli_run_and_alerts_list(settings: Settings, news_day: SampleDay, smtp) -> None:  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+    result = runner.invoke(app, ["run"])
+    assert result.exit_code == 0, result.output
+    assert "alerts_sent" in result.output
+    listing = runner.invoke(app, ["alerts", "--state", "sent"])
+    assert listing.exit_code == 0
+    assert "rare-earths" in listing.output and "Takaichi" in listing.output
+
+
+def test_cli_run_with_bad_config_stops_with_one_clear_message(settings: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "feeds.yaml").write_text("feeds:\n  - name: X\n    url: nope\n")
+    (tmp_path / "topics.yaml").write_text("topics: []\n")
+    result = CliRunner().invoke(app, ["run", "--config", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "feeds[0] ('X'): field 'url'" in result.output
