@@ -78,7 +78,7 @@ def news_monitor() -> None:
     ) -> dict[str, object]:
         from newswatch.pipeline import finish_run
 
-        return finish_run(_settings(), news_run, [*reports, sent], len(planned))
+        return finish_run(_settings(), news_run, [*reports[:], sent], len(planned))
 
     news_run = open_run()
     planned = feed_batches()

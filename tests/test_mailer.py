@@ -1,5 +1,6 @@
 """Delivery against a real SMTP server on loopback: exactly once, nothing lost when it fails."""
 
+import json
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 
@@ -133,3 +134,23 @@ def test_smtp_url_parsing() -> None:
         True,
     )
     assert mailer.SmtpTarget.from_url("smtps://mail.example").port == 465
+
+
+def test_airflow_smtp_default_connection_is_used_without_smtp_url(
+    settings: Settings,
+    monkeypatch,
+    smtp: Mailbox,  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.delenv("NEWSWATCH_SMTP_URL")
+    conn = {
+        "conn_type": "smtp",
+        "host": smtp.host,
+        "port": smtp.port,
+        "extra": {"disable_ssl": True, "disable_tls": True},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(conn))
+    seed_alerts(settings, "Via Airflow")
+    result = deliver(settings)
+    assert result.sent == 1 and result.where == smtp.url
+    assert message_from_bytes(smtp.received[0].content)["From"] == settings.mail_from  # type: ignore[arg-type]
+    assert not settings.outbox_dir.exists()

@@ -2,6 +2,7 @@
 
 from email import message_from_bytes, policy
 
+import pytest
 from expected import SAMPLE_DAY_ALERTS, TAKAICHI
 from newswatch import database, models, pipeline
 from newswatch.cli import app
@@ -109,3 +110,30 @@ def test_cli_run_with_bad_config_stops_with_one_clear_message(settings: Settings
     result = CliRunner().invoke(app, ["run", "--config", str(tmp_path)])
     assert result.exit_code == 2
     assert "feeds[0] ('X'): field 'url'" in result.output
+
+
+def test_run_with_a_missing_batch_is_recorded_then_fails(
+    settings: Settings, news_day: SampleDay
+) -> None:
+    run_id = pipeline.open_run(get_settings())
+    with pytest.raises(RuntimeError, match="1 feed batch"):
+        pipeline.finish_run(
+            get_settings(), run_id, [{"counts": {"alerts_sent": 0}, "errors": []}], 1
+        )
+    with database.transaction(database.session_factory(settings)) as session:
+        run = session.get_one(models.Run, run_id)
+    assert run.finished_at is not None and "1 feed batch(es) did not finish" in run.errors
+
+
+def test_retried_batch_stores_nothing_twice(settings: Settings, news_day: SampleDay) -> None:
+    current = get_settings()
+    pipeline.open_run(current)
+    (batch,) = pipeline.feed_batches(current)
+    first = pipeline.process_feeds(current, batch)
+    # A retry after a crash before the validators were saved: poll unconditionally again.
+    with database.transaction(database.session_factory(current)) as session:
+        for feed in session.scalars(select(models.Feed)):
+            feed.etag = None
+    retry = pipeline.process_feeds(current, batch)
+    assert first.counts["articles_new"] == 6 and retry.counts.get("articles_new", 0) == 0
+    assert stored_alerts(settings) == SAMPLE_DAY_ALERTS

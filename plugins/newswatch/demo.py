@@ -9,7 +9,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from newswatch import database, sample_day
+from sqlalchemy import select
+
+from newswatch import database, models, sample_day
 from newswatch.cli import alert_rows, format_alerts
 from newswatch.settings import PROJECT_ROOT, Settings
 
@@ -51,6 +53,7 @@ def run_demo(settings: Settings) -> int:
         )
     finally:
         day.close()
+    print(last_run_summary(settings))
     print("\nStored alerts:")
     print(format_alerts(alert_rows(settings, limit=1000)))
     outbox = settings.outbox_dir
@@ -78,6 +81,18 @@ def _run_dag(settings: Settings, url: str, day: sample_day.SampleDay) -> int:
         )
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
         return subprocess.run([airflow, "dags", "test", "news_monitor"], env=env).returncode
+
+
+def last_run_summary(settings: Settings) -> str:
+    """The newest run's counts and errors, as the demo prints them."""
+    with database.transaction(database.session_factory(settings)) as session:
+        run = session.scalars(select(models.Run).order_by(models.Run.id.desc()).limit(1)).first()
+        if run is None:
+            return "\nno run recorded"
+        lines = [f"\nRun {run.id} ({run.trigger}, {run.started_at:%Y-%m-%d %H:%M:%S} UTC):"]
+        lines += [f"  {key:<20} {value}" for key, value in sorted(run.counts.items())]
+        lines += [f"  ! {error}" for error in run.errors]
+        return "\n".join(lines)
 
 
 def _where(url: str) -> str:

@@ -156,13 +156,15 @@ def _airflow_smtp_target() -> SmtpTarget | None:
     if not conn.host:
         return None
     extra = conn.extra_dejson
+    # Same defaults as Airflow's SMTP provider: SSL unless disable_ssl, else STARTTLS unless disable_tls.
+    tls = not extra.get("disable_ssl", False)
     return SmtpTarget(
         host=conn.host,
-        port=conn.port or 25,
+        port=conn.port or (465 if tls else 25),
         user=conn.login or None,
         password=conn.password or None,
-        tls=bool(extra.get("ssl") or extra.get("use_ssl")),
-        starttls=not bool(extra.get("disable_tls", True)),
+        tls=tls,
+        starttls=not tls and not extra.get("disable_tls", False),
     )
 
 

@@ -69,9 +69,16 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
         items: dict[str, FeedItem] = {}
         for poll in polls:
             counts[f"feeds_{poll.status}"] += 1
+            log.info(
+                "feed=%r status=%s http=%s items=%d error=%r",
+                names[poll.feed_id],
+                poll.status,
+                poll.http_status,
+                len(poll.items),
+                poll.error,
+            )
             if poll.status == "error":
                 report.errors.append(f"feed {names[poll.feed_id]!r}: {poll.error}")
-                log.warning("feed %s failed: %s", names[poll.feed_id], poll.error)
             for item in poll.items:
                 items.setdefault(item.url, item)
             counts["items_seen"] += len(poll.items)
@@ -92,6 +99,7 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
         if page is not None and page.error:
             counts["pages_failed"] += 1
             report.errors.append(f"page {item.link}: {page.error}")
+            log.warning("page=%s error=%r fallback=%s", item.link, page.error, article.text_source)
         counts["fallback_used"] += article.text_source != "page"
         tagged.append((article, match_text(article.title, article.text, topics)))
     at = clock.now()
