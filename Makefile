@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest lock clean
+.PHONY: install browser demo test lint typecheck pytest lock clean
 
 install: $(INSTALLED)
 
@@ -29,8 +29,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy plugins/newswatch
 
-pytest: install
+pytest: install browser
 	$(BIN)/pytest
+
+# The dashboard's browser test drives Debian's Chromium through its chromedriver (as root, like CI).
+browser:
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver)
 
 # Re-pin after changing dependencies in pyproject.toml.
 lock: install

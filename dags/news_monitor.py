@@ -43,6 +43,7 @@ def news_monitor() -> None:
     @task
     def open_run() -> int:
         from airflow.sdk.exceptions import AirflowFailException
+
         from newswatch.config import ConfigError
         from newswatch.pipeline import open_run
 
@@ -57,7 +58,8 @@ def news_monitor() -> None:
 
         return feed_batches(_settings())
 
-    @task(max_active_tis_per_dagrun=2)
+    # The pool caps site-facing tasks across all workers: `airflow pools set newswatch_sites 4 ...`.
+    @task(pool=os.environ.get("NEWSWATCH_AIRFLOW_POOL", "newswatch_sites"))
     def process_feeds(feed_ids: list[int]) -> dict[str, object]:
         from newswatch.pipeline import process_feeds
 
@@ -78,7 +80,7 @@ def news_monitor() -> None:
     ) -> dict[str, object]:
         from newswatch.pipeline import finish_run
 
-        return finish_run(_settings(), news_run, [*reports[:], sent], len(planned))
+        return finish_run(_settings(), news_run, [*reports[:], sent], planned)
 
     news_run = open_run()
     planned = feed_batches()

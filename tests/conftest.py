@@ -29,10 +29,11 @@ import psycopg  # noqa: E402
 import pytest  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 from aiosmtpd.smtp import SMTP, Envelope, Session  # noqa: E402
-from newswatch import clock, database, sample_day  # noqa: E402
-from newswatch.settings import Settings, get_settings  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+
+from newswatch import clock, database, sample_day  # noqa: E402
+from newswatch.settings import Settings, get_settings  # noqa: E402
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -82,6 +83,10 @@ def settings(
     monkeypatch.setenv("NEWSWATCH_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(REPO / "config"))
     monkeypatch.delenv("NEWSWATCH_SMTP_URL", raising=False)
+    # Test servers live on loopback, which the SSRF guard refuses unless allowed;
+    # politeness delays are tested on their own, not paid by every test.
+    monkeypatch.setenv("NEWSWATCH_ALLOW_HOSTS", "127.0.0.1")
+    monkeypatch.setenv("NEWSWATCH_PER_HOST_INTERVAL", "0")
     yield get_settings()
     clock.freeze(None)
 

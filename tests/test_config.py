@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+
 from newswatch.config import ConfigError, load_config
 
 REPO = Path(__file__).resolve().parents[1]

@@ -5,11 +5,12 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 
 from conftest import Mailbox, free_port
+from sqlalchemy import select
+
 from newswatch import clock, database, mailer, models, store
 from newswatch.config import load_config
 from newswatch.records import Article, Match
 from newswatch.settings import Settings, get_settings
-from sqlalchemy import select
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 

@@ -1,15 +1,17 @@
 """One full pass (`newswatch run`'s code path) on the sample news day: real PostgreSQL, HTTP, SMTP."""
 
+from datetime import timedelta
 from email import message_from_bytes, policy
 
 import pytest
 from expected import SAMPLE_DAY_ALERTS, TAKAICHI
-from newswatch import database, models, pipeline
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from newswatch import clock, database, models, pipeline
 from newswatch.cli import app
 from newswatch.sample_day import SampleDay
 from newswatch.settings import Settings, get_settings
-from sqlalchemy import func, select
-from typer.testing import CliRunner
 
 
 def stored_alerts(settings: Settings) -> set[tuple[str, str]]:
@@ -47,6 +49,7 @@ def test_second_run_stores_and_sends_nothing_new(
 ) -> None:  # type: ignore[no-untyped-def]
     pipeline.run_once(get_settings())
     first = len(smtp.received)
+    clock.freeze(clock.now() + timedelta(hours=25))  # the next daily run: every feed is due again
     summary = pipeline.run_once(get_settings())
     assert len(smtp.received) == first
     counts = summary["counts"]
@@ -88,6 +91,7 @@ def test_syndicated_copy_adds_a_source_not_an_article(
 
 def test_without_smtp_emails_go_to_the_outbox_once(settings: Settings, news_day: SampleDay) -> None:
     pipeline.run_once(get_settings())
+    clock.freeze(clock.now() + timedelta(hours=25))
     pipeline.run_once(get_settings())
     emails = sorted(settings.outbox_dir.glob("*.eml"))
     assert len(emails) == len(SAMPLE_DAY_ALERTS)
@@ -118,7 +122,7 @@ def test_run_with_a_missing_batch_is_recorded_then_fails(
     run_id = pipeline.open_run(get_settings())
     with pytest.raises(RuntimeError, match="1 feed batch"):
         pipeline.finish_run(
-            get_settings(), run_id, [{"counts": {"alerts_sent": 0}, "errors": []}], 1
+            get_settings(), run_id, [{"counts": {"alerts_sent": 0}, "errors": []}], [[1, 2, 3]]
         )
     with database.transaction(database.session_factory(settings)) as session:
         run = session.get_one(models.Run, run_id)
@@ -137,3 +141,19 @@ def test_retried_batch_stores_nothing_twice(settings: Settings, news_day: Sample
     retry = pipeline.process_feeds(current, batch)
     assert first.counts["articles_new"] == 6 and retry.counts.get("articles_new", 0) == 0
     assert stored_alerts(settings) == SAMPLE_DAY_ALERTS
+
+
+def test_feeds_not_due_are_not_polled_again_within_the_day(
+    settings: Settings, news_day: SampleDay
+) -> None:
+    pipeline.run_once(get_settings())
+    requests = sum(news_day.requests.values())
+    summary = pipeline.run_once(get_settings())
+    assert sum(news_day.requests.values()) == requests
+    assert summary["counts"] == {
+        "feeds_due": 0,
+        "alerts_sent": 0,
+        "alerts_retrying": 0,
+        "alerts_failed": 0,
+        "alerts_pending": 0,
+    }

@@ -2,10 +2,11 @@
 
 from pathlib import Path
 
+from sqlalchemy import select
+
 from newswatch import database, models, store
 from newswatch.config import load_config
 from newswatch.settings import Settings
-from sqlalchemy import select
 
 
 def test_feed_removed_from_config_is_disabled_not_deleted(

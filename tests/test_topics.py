@@ -1,59 +1,162 @@
+"""Topic matching: the golden table of tricky cases, keyword lists, explanations and snippets."""
+
 import pytest
+
 from newswatch.config import TopicConfig
 from newswatch.topics import compile_topics, match_text
 
 
-def topics_hit(text: str, *keywords: str, exclude: tuple[str, ...] = ()) -> dict[str, int]:
-    compiled = compile_topics(
-        [
-            TopicConfig(
-                name="t", keywords=list(keywords), exclude=list(exclude), recipients=["a@b.co"]
-            )
-        ]
-    )
+def topic(**fields: object) -> TopicConfig:
+    return TopicConfig.model_validate({"name": "t", "recipients": ["a@b.co"], **fields})
+
+
+def hits(text: str, query: str, *, title: str = "", **context: str) -> dict[str, int]:
+    """The terms a query hits in a text, {} when the topic does not match."""
+    matches = match_text(title, text, compile_topics([topic(query=query)]), **context)
+    return matches[0].terms if matches else {}
+
+
+def keyword_hits(text: str, *keywords: str, exclude: tuple[str, ...] = ()) -> dict[str, int]:
+    compiled = compile_topics([topic(keywords=list(keywords), exclude=list(exclude))])
     matches = match_text("", text, compiled)
     return matches[0].terms if matches else {}
 
 
-@pytest.mark.parametrize(
-    ("text", "keyword", "hits"),
-    [
-        ("New TARIFFS on steel", "tariff", True),
-        ("a tariff deal", "tariffs", False),  # the term's plural is matched, not its singular
-        ("improving rare-earth supply chains", "rare earth", True),
-        ("Rare Earths prices", "rare earth", True),
-        ("rareearth magnets", "rare earth", True),
-        ("rare\nearth magnets", "rare earth", True),
-        ("the economies of Asia", "economy", True),
-        ("taxes rose", "tax", True),
-        ("pineapple farmers", "apple", False),
-        ("Taiwanese pineapple growers", "Taiwan", False),
-        ("Taiwan's leader", "Taiwan", True),
-        ("日本と台湾の関係", "台湾", True),
-        ("レアアースの供給", "レアアース", True),
-        ("U.S.-Japan alliance", "U.S.-Japan", True),
-    ],
-)
-def test_keyword_rules(text: str, keyword: str, hits: bool) -> None:
-    assert bool(topics_hit(text, keyword)) is hits
+GOLDEN = [
+    # case and accents
+    ("New TARIFFS on steel", "tariff", True),
+    ("ＴＡＩＷＡＮ (full-width letters)", "Taiwan", True),
+    ("Les économies d'Europe", "economy", True),
+    ("A resume of events", "résumé", True),
+    ("Un résumé des faits", "resume", True),
+    ("Die Straße ist gesperrt", "strasse", True),
+    # Turkish dotted capital İ and dotless ı
+    ("İSTANBUL'da toplantı", "Istanbul", True),
+    ("DİYARBAKIR valiliği", "diyarbakir", True),
+    ("Diyarbakır valiliği", "Diyarbakir", True),
+    # hyphens, spaces and no space are the same gap
+    ("improving rare-earth supply chains", '"rare earth"', True),
+    ("rareearth magnets", '"rare earth"', True),
+    ("rare – earth magnets", '"rare earth"', True),
+    ("rare earth magnets", '"rare-earth"', True),
+    ("President Lai Ching te spoke", '"Lai Ching-te"', True),
+    ("U.S.-Japan alliance", '"U.S.-Japan"', True),
+    # singular and plural (Snowball stems), both ways
+    ("Rare Earths prices", '"rare earth"', True),
+    ("a tariff deal", "tariffs", True),
+    ("the economies of Asia", "economy", True),
+    ("taxes rose", "tax", True),
+    ("critical minerals", '"critical mineral"', True),
+    ("an earthquake hit", "earth", False),
+    # whole words; prefixes only when asked for
+    ("pineapple farmers", "apple", False),
+    ("Taiwanese pineapple growers", "Taiwan", False),
+    ("Taiwanese pineapple growers", "Taiwan*", True),
+    ("Taiwan's leader", "Taiwan", True),
+    ("tariffed goods", "tariff*", True),
+    ("a tariff-free zone", "tariff*", True),
+    ("photo-tariff", "tariff", True),
+    ("subtariff", "tariff*", False),
+    # phrases across line breaks and blank lines
+    ("rare\nearth magnets", '"rare earth"', True),
+    ("rare\n\n  earth magnets", '"rare earth"', True),
+    ("the Taiwan\r\nStrait", '"Taiwan Strait"', True),
+    # CJK terms match as substrings; kana voicing marks are kept
+    ("日本と台湾の関係", "台湾", True),
+    ("レアアースの供給", "レアアース", True),
+    ("米国の関税措置", "関税", True),
+    ("ガスの価格", "カス", False),
+    # proximity: all words within N extra words, any order
+    ("supply of rare earth is tight", '"rare earth supply"~5', True),
+    (
+        "rare earth, and after many many other words much later the supply",
+        '"rare earth supply"~2',
+        False,
+    ),
+    ("the supply chain for earths that are rare", '"rare earth supply"~5', True),
+    # AND, OR, NOT, parentheses; NOT inside OR
+    ("tariff talks", "tariff AND NOT war", True),
+    ("tariff war", "tariff AND NOT war", False),
+    ("trade deal signed", "tariff OR (trade AND NOT war)", True),
+    ("trade war looms", "tariff OR (trade AND NOT war)", False),
+    ("trade war and a tariff", "tariff OR (trade AND NOT war)", True),
+    ("Taiwan and tariffs", "Taiwan tariff", True),
+    ("Taiwan only", "Taiwan tariff", False),
+    ("Taiwan only", "Taiwan -tariff", True),
+]
+
+
+@pytest.mark.parametrize(("text", "query", "expected"), GOLDEN)
+def test_golden_table_of_tricky_cases(text: str, query: str, expected: bool) -> None:
+    assert bool(hits(text, query)) is expected
+
+
+def test_title_field_looks_only_at_the_title() -> None:
+    assert hits("Taiwan in the text", "title:Taiwan", title="Votes") == {}
+    assert hits("Polls opened", "title:Taiwan", title="Taiwan votes") == {"title:Taiwan": 1}
+    assert hits("Taiwan in the text", "text:Taiwan", title="Votes") == {"text:Taiwan": 1}
+
+
+def test_source_and_lang_fields_filter_on_the_feed_and_language() -> None:
+    text = "New tariff on steel"
+    assert hits(text, "tariff AND source:kyodo", source="Kyodo News") != {}
+    assert hits(text, "tariff AND source:kyodo", source="AsiaWire") == {}
+    assert hits(text, "tariff AND lang:en", lang="en-GB") != {}
+    assert hits(text, "tariff AND lang:en", lang="ja") == {}
+
+
+def test_min_hits_requires_that_many_occurrences() -> None:
+    compiled = compile_topics([topic(query="tariff", min_hits=3)])
+    assert match_text("", "a tariff, another tariff", compiled) == []
+    (match,) = match_text("", "a tariff, another tariff, tariffs", compiled)
+    assert match.terms == {"tariff": 3}
+
+
+def test_keyword_list_is_an_or_of_phrases() -> None:
+    assert keyword_hits("Taiwan Strait tension", "Taiwan Strait", "Taipei") == {"Taiwan Strait": 1}
+    assert keyword_hits("Taipei and the Taiwan Strait", "Taiwan Strait", "Taipei") == {
+        "Taipei": 1,
+        "Taiwan Strait": 1,
+    }
 
 
 def test_terms_are_counted_per_configured_term() -> None:
-    assert topics_hit("Tariffs, tariffs and a tariff.", "tariff") == {"tariff": 3}
+    assert keyword_hits("Tariffs, tariffs and a tariff.", "tariff") == {"tariff": 3}
 
 
 def test_exclude_term_vetoes_the_topic() -> None:
-    assert topics_hit("Taiwan baseball final", "Taiwan", exclude=("baseball",)) == {}
+    assert keyword_hits("Taiwan baseball final", "Taiwan", exclude=("baseball",)) == {}
 
 
 def test_topic_with_no_hits_yields_no_match() -> None:
-    assert topics_hit("Cherry blossoms open early in Tokyo.", "Taiwan", "tariff") == {}
+    assert keyword_hits("Cherry blossoms open early in Tokyo.", "Taiwan", "tariff") == {}
 
 
 def test_longer_phrase_wins_over_its_prefix() -> None:
-    assert topics_hit("a rare earth element", "rare earth", "rare earth element") == {
+    assert keyword_hits("a rare earth element", "rare earth", "rare earth element") == {
         "rare earth element": 1
     }
+
+
+def test_offsets_point_at_the_hits_in_title_and_text() -> None:
+    title, text = "Taiwan votes", "Voters in the\n\nTaiwan   Strait islands."
+    compiled = compile_topics([topic(query='Taiwan OR "Taiwan Strait"')])
+    (match,) = match_text(title, text, compiled)
+    body = f"{title}\n\n{text}"
+    assert {t: [body[a:b] for a, b in spans] for t, spans in match.offsets.items()} == {
+        "Taiwan": ["Taiwan"],
+        "Taiwan Strait": ["Taiwan   Strait"],
+    }
+
+
+def test_offsets_survive_characters_that_fold_to_several() -> None:
+    text = "Die Straße und ﬁnal: Ｔａｉｗａｎ\u00ad’s tariff"
+    compiled = compile_topics([topic(query="tariff OR taiwan")])
+    (match,) = match_text("", text, compiled)
+    assert [text[a:b] for spans in match.offsets.values() for a, b in spans] == [
+        "Ｔａｉｗａｎ",
+        "tariff",
+    ]
 
 
 def test_snippet_marks_each_hit_within_about_200_characters() -> None:
@@ -62,20 +165,24 @@ def test_snippet_marks_each_hit_within_about_200_characters() -> None:
         + "A new tariff on cars. "
         + ("More filler about the weather. " * 20)
     )
-    compiled = compile_topics([TopicConfig(name="t", keywords=["tariff"], recipients=["a@b.co"])])
-    (match,) = match_text("", text, compiled)
+    (match,) = match_text("", text, compile_topics([topic(keywords=["tariff"])]))
     assert len(match.snippet) <= 210
     assert [match.snippet[a:b] for a, b in match.highlights] == ["tariff"]
 
 
 def test_title_counts_as_text() -> None:
-    compiled = compile_topics([TopicConfig(name="t", keywords=["Taiwan"], recipients=["a@b.co"])])
+    compiled = compile_topics([topic(keywords=["Taiwan"])])
     (match,) = match_text("Taiwan votes", "Polls opened at eight.", compiled)
     assert match.terms == {"Taiwan": 1}
 
 
 def test_disabled_topic_is_not_matched() -> None:
-    compiled = compile_topics(
-        [TopicConfig(name="t", keywords=["Taiwan"], recipients=["a@b.co"], enabled=False)]
-    )
+    compiled = compile_topics([topic(keywords=["Taiwan"], enabled=False)])
     assert match_text("", "Taiwan", compiled) == []
+
+
+def test_many_topics_share_one_automaton_and_each_matches_alone() -> None:
+    topics = [topic(name=f"t{i}", query=f"word{i} OR shared") for i in range(300)]
+    compiled = compile_topics(topics)
+    assert [m.topic for m in match_text("", "only word17 here", compiled)] == ["t17"]
+    assert len(match_text("", "the shared term", compiled)) == 300

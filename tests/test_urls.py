@@ -1,4 +1,9 @@
+from urllib.parse import parse_qsl, urlsplit
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from newswatch.urls import canonical_url
 
 
@@ -23,3 +28,41 @@ def test_canonical_form(raw: str, canonical: str) -> None:
 )
 def test_non_http_links_are_unusable(raw: str) -> None:
     assert canonical_url(raw) is None
+
+
+urls = st.builds(
+    "{}://{}{}/{}{}{}".format,
+    st.sampled_from(["http", "https", "HTTP", "Https"]),
+    st.sampled_from(["news.example", "NEWS.Example", "a.b.example"]),
+    st.sampled_from(["", ":80", ":443", ":8080"]),
+    st.text(alphabet="abcxyz019-_/", max_size=20),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["id", "p", "utm_source", "utm_medium", "fbclid", "gclid", "q"]),
+            st.text(alphabet="abc123", min_size=1, max_size=5),
+        ),
+        max_size=4,
+    ).map(lambda pairs: ("?" + "&".join(f"{k}={v}" for k, v in pairs)) if pairs else ""),
+    st.sampled_from(["", "#top", "#comments"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(urls)
+def test_canonical_form_is_idempotent_and_clean(raw: str) -> None:
+    canonical = canonical_url(raw)
+    assert canonical is not None
+    assert canonical_url(canonical) == canonical
+    parts = urlsplit(canonical)
+    assert parts.fragment == "" and parts.hostname == parts.hostname.lower()  # type: ignore[union-attr]
+    assert not any(
+        key.startswith("utm_") or key in ("fbclid", "gclid") for key, _ in parse_qsl(parts.query)
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(urls, st.sampled_from(["utm_campaign=x", "fbclid=1", "gclid=2"]))
+def test_tracking_parameters_never_change_the_canonical_form(raw: str, tracker: str) -> None:
+    base, _, fragment = raw.partition("#")
+    tracked = base + ("&" if "?" in base else "?") + tracker + (f"#{fragment}" if fragment else "")
+    assert canonical_url(tracked) == canonical_url(raw)

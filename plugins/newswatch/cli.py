@@ -9,13 +9,18 @@ from typing import Annotated
 
 import typer
 
-from newswatch import database, mailer, models, pipeline
+from newswatch import cli_ops, database, mailer, models, pipeline
+from newswatch.cli_feeds import feeds_app
+from newswatch.cli_topics import topics_app
 from newswatch.config import ConfigError
 from newswatch.settings import Settings, get_settings
 
 app = typer.Typer(help="Follow topics across news feeds; alert by email.", no_args_is_help=True)
 db_app = typer.Typer(help="The news store.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(topics_app, name="topics")
+app.add_typer(feeds_app, name="feeds")
+app.command("stats")(cli_ops.stats_command)
 
 ConfigOption = Annotated[
     Path | None,

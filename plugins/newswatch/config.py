@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from newswatch.query import parse_query
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -38,8 +49,10 @@ class TopicConfig(BaseModel):
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     title: str = ""
     description: str = ""
-    keywords: list[str] = Field(min_length=1)
+    query: str | None = None
+    keywords: list[str] = Field(default=[], validate_default=True)
     exclude: list[str] = []
+    min_hits: int = Field(default=1, ge=1)
     recipients: list[EmailStr] = []
     enabled: bool = True
 
@@ -50,6 +63,31 @@ class TopicConfig(BaseModel):
             if not term.strip():
                 raise ValueError("terms must not be blank")
         return [term.strip() for term in terms]
+
+    @field_validator("query")
+    @classmethod
+    def _valid_query(cls, query: str | None) -> str | None:
+        if query is not None:
+            parse_query(query)  # QueryError is a ValueError: "position N: ... expected ..."
+        return query
+
+    @field_validator("keywords")
+    @classmethod
+    def _query_or_keywords(cls, keywords: list[str], info: ValidationInfo) -> list[str]:
+        if "query" not in info.data:
+            return keywords  # the query itself is invalid and reported as such
+        if info.data["query"] is None and not keywords:
+            raise ValueError("a topic needs a 'query' or a list of 'keywords'")
+        if info.data["query"] is not None and keywords:
+            raise ValueError("a topic has a 'query' or 'keywords', not both")
+        return keywords
+
+    @field_validator("exclude")
+    @classmethod
+    def _exclude_with_keywords(cls, exclude: list[str], info: ValidationInfo) -> list[str]:
+        if exclude and info.data.get("query") is not None:
+            raise ValueError("'exclude' goes with 'keywords'; in a query write AND NOT (...)")
+        return exclude
 
     @property
     def label(self) -> str:
@@ -141,3 +179,24 @@ def _unique(path: Path, list_key: str, values: list[str], field: str) -> None:
                 f"{value!r} repeats {list_key}[{seen[value]}]"
             )
         seen[value] = index
+
+
+def edit_feeds(config_dir: Path, change: Callable[[list[dict[str, Any]]], None]) -> Config:
+    """Apply change to feeds.yaml's entries, keep the file's leading comments, validate, or roll back.
+
+    Comments inside the list are not kept: the entries are written back as YAML data.
+    """
+    path = config_dir / "feeds.yaml"
+    original = path.read_text(encoding="utf-8")
+    raw = yaml.safe_load(original) or {}
+    entries = raw.setdefault("feeds", [])
+    change(entries)
+    header = "".join(line for line in original.splitlines(keepends=True) if line.startswith("#"))
+    path.write_text(
+        header + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
+    try:
+        return load_config(config_dir)
+    except ConfigError:
+        path.write_text(original, encoding="utf-8")
+        raise

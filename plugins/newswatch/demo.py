@@ -77,6 +77,10 @@ def _run_dag(settings: Settings, url: str, day: sample_day.SampleDay) -> int:
                 "NEWSWATCH_DATABASE_URL": url,
                 "NEWSWATCH_CONFIG_DIR": str(config_dir),
                 "NEWSWATCH_VAR_DIR": str(settings.var_dir),
+                # The sample day is on loopback, which the SSRF guard refuses unless allowed,
+                # and one local server needs no second between requests.
+                "NEWSWATCH_ALLOW_HOSTS": "127.0.0.1",
+                "NEWSWATCH_PER_HOST_INTERVAL": "0.05",
             },
         )
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
@@ -92,6 +96,15 @@ def last_run_summary(settings: Settings) -> str:
         lines = [f"\nRun {run.id} ({run.trigger}, {run.started_at:%Y-%m-%d %H:%M:%S} UTC):"]
         lines += [f"  {key:<20} {value}" for key, value in sorted(run.counts.items())]
         lines += [f"  ! {error}" for error in run.errors]
+        feeds = session.scalars(
+            select(models.Feed).where(models.Feed.enabled).order_by(models.Feed.name)
+        )
+        lines.append("Next polls (each feed follows its own publishing rate, at least daily):")
+        lines += [
+            f"  {feed.name:<20} {feed.next_poll_at:%Y-%m-%d %H:%M} UTC ({feed.last_status})"
+            for feed in feeds
+            if feed.next_poll_at is not None
+        ]
         return "\n".join(lines)
 
 

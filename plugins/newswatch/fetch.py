@@ -1,31 +1,34 @@
-"""Download article pages with bounded concurrency; a failed page is reported, never raised."""
+"""Download article pages concurrently under the downloader's limits; a failed page is reported, never raised."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 
-import httpx
-
-from newswatch.http_client import FetchError, download
+from newswatch.http_client import Downloader, FetchError
 from newswatch.records import Page
 
 
-def fetch_pages(
-    client: httpx.Client, urls: Iterable[str], *, max_bytes: int, concurrency: int
+async def fetch_pages(
+    downloader: Downloader, urls: Iterable[str], *, max_bytes: int
 ) -> dict[str, Page]:
-    """Fetch each distinct URL once, at most `concurrency` at a time; keyed by requested URL."""
+    """Fetch each distinct URL once; keyed by the requested URL."""
     distinct = list(dict.fromkeys(urls))
-    if not distinct:
-        return {}
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(distinct)))) as pool:
-        pages = pool.map(lambda url: fetch_page(client, url, max_bytes=max_bytes), distinct)
-        return {page.url: page for page in pages}
+    pages = await asyncio.gather(
+        *(fetch_page(downloader, url, max_bytes=max_bytes) for url in distinct)
+    )
+    return {page.url: page for page in pages}
 
 
-def fetch_page(client: httpx.Client, url: str, *, max_bytes: int) -> Page:
+async def fetch_page(downloader: Downloader, url: str, *, max_bytes: int) -> Page:
+    if not await downloader.robots_allow(url):
+        return Page(
+            url=url, final_url=None, status=None, html=None, error="disallowed by robots.txt"
+        )
     try:
-        got = download(client, url, max_bytes=max_bytes, headers={"Accept": "text/html,*/*;q=0.5"})
+        got = await downloader.get(
+            url, max_bytes=max_bytes, headers={"Accept": "text/html,*/*;q=0.5"}
+        )
     except FetchError as exc:
         return Page(url=url, final_url=None, status=None, html=None, error=str(exc))
     if got.status != 200:

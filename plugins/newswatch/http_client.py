@@ -1,20 +1,41 @@
-"""The one HTTP client factory, and a capped download that never trusts the server."""
+"""The one HTTP client: asynchronous, polite (global and per-host limits), bounded, SSRF-guarded.
+
+Every connection goes through GuardedBackend, which resolves the host itself and refuses
+loopback, private, link-local, multicast, unspecified and carrier-grade NAT addresses unless
+allowlisted, then connects to the address it checked: DNS rebinding cannot slip a private
+address in between, and each redirect hop is checked again because each opens its own
+connection.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import ipaddress
+import socket
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
+from protego import Protego
 
 from newswatch.settings import Settings
 
 MAX_REDIRECTS = 5
+MAX_URL_CHARS = 2048
+MAX_ROBOTS_BYTES = 512 * 1024
+ROBOTS_AGENT = "newswatch"
+ALLOW_ALL = object()  # robots.txt absent: everything may be fetched
+CGNAT = ipaddress.ip_network("100.64.0.0/10")
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class FetchError(Exception):
-    """A download failed; the message says why (scheme, size, network, timeout)."""
+    """A download failed; the message says why (scheme, size, address, network, deadline)."""
 
 
 @dataclass(frozen=True)
@@ -23,47 +44,205 @@ class Download:
     final_url: str
     headers: Mapping[str, str]
     body: bytes
+    moved_to: str | None = None  # the new URL when every redirect hop was permanent (301/308)
 
 
-def make_client(settings: Settings) -> httpx.Client:
+class AddressGuard:
+    """Decides which resolved addresses a request may connect to."""
+
+    def __init__(self, allow: str = "") -> None:
+        self.hosts: set[str] = set()
+        self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for entry in (part.strip().lower() for part in allow.split(",")):
+            if not entry:
+                continue
+            try:
+                self.networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                self.hosts.add(entry)
+
+    def refusal(self, host: str, address: str) -> str | None:
+        """Why connecting to address (resolved from host) is refused, or None when it is allowed."""
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if host.lower().rstrip(".") in self.hosts or any(ip in net for net in self.networks):
+            return None
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if ip.is_global and not ip.is_multicast and ip not in CGNAT:
+            return None
+        return (
+            f"{host} resolves to {ip}, a non-public address (allow it with NEWSWATCH_ALLOW_HOSTS)"
+        )
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, guard: AddressGuard) -> None:
+        self.guard = guard
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
+            )
+        except (OSError, TimeoutError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        for address in addresses:
+            reason = self.guard.refusal(host, address)
+            if reason:
+                raise httpcore.ConnectError(f"refused: {reason}")
+        return await self.inner.connect_tcp(
+            addresses[0],
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, guard: AddressGuard, max_connections: int) -> None:
+        super().__init__()
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            network_backend=GuardedBackend(guard),
+        )
+
+
+def make_client(settings: Settings) -> httpx.AsyncClient:
     timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
-    return httpx.Client(
+    return httpx.AsyncClient(
+        transport=GuardedTransport(
+            AddressGuard(settings.allow_hosts), settings.fetch_concurrency * 2
+        ),
         timeout=timeout,
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
         headers={"User-Agent": settings.user_agent},
-        limits=httpx.Limits(max_connections=max(settings.fetch_concurrency, 1) * 2),
+        trust_env=False,
     )
 
 
-def download(
-    client: httpx.Client, url: str, *, max_bytes: int, headers: Mapping[str, str] | None = None
-) -> Download:
-    """GET url, reading at most max_bytes of decoded body; 304 and errors return no body."""
-    _require_http(url)
-    try:
-        with client.stream("GET", url, headers=headers) as response:
-            _require_http(str(response.url))
-            body = bytearray()
-            if response.status_code == 200:
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > max_bytes:
-                        raise FetchError(f"body larger than {max_bytes} bytes")
-            return Download(
-                status=response.status_code,
-                final_url=str(response.url),
-                headers=dict(response.headers),
-                body=bytes(body),
-            )
-    except httpx.TooManyRedirects:
-        raise FetchError(f"more than {MAX_REDIRECTS} redirects") from None
-    except httpx.TimeoutException as exc:
-        raise FetchError(f"timed out ({type(exc).__name__})") from None
-    except httpx.HTTPError as exc:
-        raise FetchError(f"{type(exc).__name__}: {exc}") from None
+class Downloader:
+    """Capped downloads under a global limit, a per-host limit and a minimum interval per host."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = make_client(settings)
+        self._slots = asyncio.Semaphore(max(1, settings.fetch_concurrency))
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._next_start: dict[str, float] = {}
+        self._robots: dict[str, asyncio.Future[Protego | object | None]] = {}
+
+    async def __aenter__(self) -> Downloader:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.client.aclose()
+
+    async def get(
+        self, url: str, *, max_bytes: int, headers: Mapping[str, str] | None = None
+    ) -> Download:
+        """GET url politely; 304 and errors return no body; every failure raises FetchError."""
+        _require_http(url)
+        host = urlsplit(url).hostname or ""
+        per_host = self._hosts.setdefault(
+            host, asyncio.Semaphore(max(1, self.settings.per_host_concurrency))
+        )
+        async with per_host, self._slots:
+            await self._wait_turn(host)
+            try:
+                async with asyncio.timeout(self.settings.total_timeout):
+                    return await self._get(url, max_bytes=max_bytes, headers=headers)
+            except TimeoutError:
+                raise FetchError(f"deadline of {self.settings.total_timeout:g}s exceeded") from None
+
+    async def robots_allow(self, url: str) -> bool:
+        """Whether robots.txt lets newswatch fetch url; read once per host per downloader (run).
+
+        As RFC 9309 says: no robots.txt (4xx) allows everything; an unreachable one (5xx,
+        network error) disallows everything for now.
+        """
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in self._robots:
+            self._robots[origin] = asyncio.ensure_future(self._read_robots(origin))
+        rules = await self._robots[origin]
+        if isinstance(rules, Protego):
+            return bool(rules.can_fetch(url, ROBOTS_AGENT))
+        return rules is ALLOW_ALL
+
+    async def _read_robots(self, origin: str) -> Protego | object | None:
+        try:
+            got = await self.get(f"{origin}/robots.txt", max_bytes=MAX_ROBOTS_BYTES)
+        except FetchError:
+            return None
+        if got.status == 200:
+            return Protego.parse(got.body.decode("utf-8", errors="replace"))
+        return ALLOW_ALL if 400 <= got.status < 500 else None
+
+    async def _wait_turn(self, host: str) -> None:
+        now = time.monotonic()
+        start = max(now, self._next_start.get(host, now))
+        self._next_start[host] = start + self.settings.per_host_interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+    async def _get(
+        self, url: str, *, max_bytes: int, headers: Mapping[str, str] | None
+    ) -> Download:
+        try:
+            async with self.client.stream("GET", url, headers=headers) as response:
+                final_url = str(response.url)
+                _require_http(final_url)
+                body = bytearray()
+                if response.status_code == 200:
+                    async for chunk in response.aiter_bytes():  # decoded: the cap holds after gzip
+                        body += chunk
+                        if len(body) > max_bytes:
+                            raise FetchError(f"body larger than {max_bytes} bytes")
+                history = [r.status_code for r in response.history]
+                moved = history and all(code in (301, 308) for code in history)
+                return Download(
+                    status=response.status_code,
+                    final_url=final_url,
+                    headers=dict(response.headers),
+                    body=bytes(body),
+                    moved_to=final_url if moved else None,
+                )
+        except httpx.TooManyRedirects:
+            raise FetchError(f"more than {MAX_REDIRECTS} redirects") from None
+        except httpx.TimeoutException as exc:
+            raise FetchError(f"timed out ({type(exc).__name__})") from None
+        except httpx.DecodingError as exc:
+            raise FetchError(f"undecodable body: {exc}") from None
+        except httpx.HTTPError as exc:
+            raise FetchError(f"{type(exc).__name__}: {exc}") from None
 
 
 def _require_http(url: str) -> None:
+    if len(url) > MAX_URL_CHARS:
+        raise FetchError(f"URL longer than {MAX_URL_CHARS} characters")
     if urlsplit(url).scheme not in ("http", "https"):
-        raise FetchError(f"refusing non-http(s) URL {url!r}")
+        raise FetchError(f"refusing non-http(s) URL {url[:200]!r}")

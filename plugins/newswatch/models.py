@@ -42,9 +42,15 @@ class Feed(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_poll_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    config_url: Mapped[str | None] = mapped_column(Text)  # as in feeds.yaml; url follows 301/308
+    last_full_poll_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    poll_interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    items_per_day: Mapped[float | None] = mapped_column()
 
 
 class Article(Base):
+    # Migration 0002 adds `search`, a tsvector PostgreSQL generates from title and text (GIN
+    # index); only topic backtests read it, through SQL, so it is not mapped here.
     __tablename__ = "articles"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -60,11 +66,17 @@ class Article(Base):
     fetch_error: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     summary: Mapped[str] = mapped_column(Text, default="", server_default="")
+    text_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint(
             "text_source in ('page', 'feed_content', 'feed_summary', 'title')",
             name="articles_text_source",
+        ),
+        Index(
+            "articles_unpurged_fetched_at",
+            "fetched_at",
+            postgresql_where="text_purged_at is null",
         ),
     )
 
@@ -103,6 +115,8 @@ class Match(Base):
     terms: Mapped[dict[str, Any]] = mapped_column()
     snippet: Mapped[str] = mapped_column(Text)
     highlights: Mapped[list[Any]] = mapped_column()
+    # {term: [[start, end], ...]} in the title, a blank line, then the text (migration 0002)
+    offsets: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     matched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (UniqueConstraint("article_id", "topic_id", name="matches_article_topic"),)

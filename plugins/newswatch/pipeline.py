@@ -5,19 +5,23 @@ Airflow tasks and `newswatch run` call these same functions; only ids and counts
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import cast
+from urllib.parse import urlsplit
 
 from newswatch import clock, database, mailer, store
 from newswatch.config import load_config
 from newswatch.extract import extract_article
 from newswatch.feeds import poll_feed
 from newswatch.fetch import fetch_pages
-from newswatch.http_client import make_client
-from newswatch.records import Article, FeedItem, Match
+from newswatch.http_client import Downloader
+from newswatch.records import Article, FeedItem, FeedPoll, FeedState, Match, Page
 from newswatch.settings import Settings
 from newswatch.topics import compile_topics, match_text
 
@@ -47,11 +51,67 @@ def open_run(settings: Settings, trigger: str = "cli") -> int:
 
 
 def feed_batches(settings: Settings) -> list[list[int]]:
-    """The enabled feeds' ids, in batches of `feeds_per_batch` (one mapped task each)."""
+    """The feeds due now, split into at most `feed_shards` batches (one mapped task each).
+
+    A host's feeds share a shard, so the per-host politeness limits of one worker hold for it.
+    """
+    slack = timedelta(minutes=settings.poll_slack_minutes)
     with database.transaction(database.session_factory(settings)) as session:
-        feed_ids = store.enabled_feed_ids(session)
-    size = max(1, settings.feeds_per_batch)
-    return [feed_ids[i : i + size] for i in range(0, len(feed_ids), size)]
+        due = store.due_feeds(session, clock.now(), slack)
+    shards: dict[int, list[int]] = {}
+    count = max(1, settings.feed_shards)
+    for feed_id, url in due:
+        host = (urlsplit(url).hostname or "").encode()
+        shards.setdefault(zlib.crc32(host) % count, []).append(feed_id)
+    return [shards[key] for key in sorted(shards)]
+
+
+@dataclass
+class Collected:
+    """What one batch brought in from the network: every poll, the new items and their pages."""
+
+    polls: list[FeedPoll]
+    new_items: list[FeedItem]
+    pages: dict[str, Page]
+
+
+async def collect(settings: Settings, feeds: list[FeedState]) -> Collected:
+    """Poll the feeds concurrently, then fetch the pages of items not stored yet."""
+    factory = database.session_factory(settings)
+    full_after = timedelta(days=settings.full_poll_after_days)
+    now = clock.now()
+    async with Downloader(settings) as downloader:
+        polls = list(
+            await asyncio.gather(
+                *(
+                    poll_feed(
+                        downloader,
+                        feed,
+                        max_bytes=settings.max_feed_bytes,
+                        conditional=feed.last_full_poll_at is not None
+                        and now - feed.last_full_poll_at < full_after,
+                    )
+                    for feed in feeds
+                )
+            )
+        )
+        items: dict[str, FeedItem] = {}
+        for poll in polls:
+            for item in poll.items:
+                items.setdefault(item.url, item)
+        with database.transaction(factory) as session:
+            known = store.known_urls(session, items)
+            seen = store.known_guids(
+                session, [(i.feed_id, i.guid) for i in items.values() if i.guid]
+            )
+        new_items = [
+            item
+            for url, item in items.items()
+            if url not in known and (item.feed_id, item.guid) not in seen
+        ]
+        links = [item.link for item in new_items if item.link]
+        pages = await fetch_pages(downloader, links, max_bytes=settings.max_page_bytes)
+    return Collected(polls=polls, new_items=new_items, pages=pages)
 
 
 def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
@@ -59,41 +119,27 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
     report = StageReport(batch=list(feed_ids))
     counts: Counter[str] = Counter()
     factory = database.session_factory(settings)
-    config = load_config(settings.config_dir)
-    topics = compile_topics(config.topics)
+    topics = compile_topics(load_config(settings.config_dir).topics)
     with database.transaction(factory) as session:
         feeds = store.feed_states(session, feed_ids)
-    with make_client(settings) as client:
-        polls = [poll_feed(client, feed, max_bytes=settings.max_feed_bytes) for feed in feeds]
-        names = {feed.id: feed.name for feed in feeds}
-        items: dict[str, FeedItem] = {}
-        for poll in polls:
-            counts[f"feeds_{poll.status}"] += 1
-            log.info(
-                "feed=%r status=%s http=%s items=%d error=%r",
-                names[poll.feed_id],
-                poll.status,
-                poll.http_status,
-                len(poll.items),
-                poll.error,
-            )
-            if poll.status == "error":
-                report.errors.append(f"feed {names[poll.feed_id]!r}: {poll.error}")
-            for item in poll.items:
-                items.setdefault(item.url, item)
-            counts["items_seen"] += len(poll.items)
-        with database.transaction(factory) as session:
-            known = store.known_urls(session, items)
-        new_items = [item for url, item in items.items() if url not in known]
-        pages = fetch_pages(
-            client,
-            [item.link for item in new_items if item.link],
-            max_bytes=settings.max_page_bytes,
-            concurrency=settings.fetch_concurrency,
+    names = {feed.id: feed.name for feed in feeds}
+    got = asyncio.run(collect(settings, feeds))
+    for poll in got.polls:
+        counts[f"feeds_{poll.status}"] += 1
+        counts["items_seen"] += len(poll.items)
+        log.info(
+            "feed=%r status=%s http=%s items=%d error=%r",
+            names[poll.feed_id],
+            poll.status,
+            poll.http_status,
+            len(poll.items),
+            poll.error or poll.warning,
         )
+        if poll.error or poll.warning:
+            report.errors.append(f"feed {names[poll.feed_id]!r}: {poll.error or poll.warning}")
     tagged: list[tuple[Article, list[Match]]] = []
-    for item in new_items:
-        page = pages.get(item.link) if item.link else None
+    for item in got.new_items:
+        page = got.pages.get(item.link) if item.link else None
         article = extract_article(item, page)
         counts["pages_fetched"] += page is not None and page.error is None
         if page is not None and page.error:
@@ -101,22 +147,27 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
             report.errors.append(f"page {item.link}: {page.error}")
             log.warning("page=%s error=%r fallback=%s", item.link, page.error, article.text_source)
         counts["fallback_used"] += article.text_source != "page"
-        tagged.append((article, match_text(article.title, article.text, topics)))
+        matches = match_text(
+            article.title,
+            article.text,
+            topics,
+            source=names.get(article.feed_id, ""),
+            lang=article.language,
+        )
+        tagged.append((article, matches))
     at = clock.now()
     with database.transaction(factory) as session:
-        for poll in polls:
-            store.record_poll(session, poll, at)
+        for poll in got.polls:
+            note = store.record_poll(session, poll, at, settings)
+            if note:
+                report.errors.append(note)
         counts.update(store.save_articles(session, tagged, at))
         # Every (article, feed) pair seen, including items another feed or run stored first.
-        stored = store.known_urls(session, [item.url for poll in polls for item in poll.items])
+        every = [item for poll in got.polls for item in poll.items]
+        stored = store.known_urls(session, [item.url for item in every])
         store.add_sources(
             session,
-            [
-                (stored[item.url], item.feed_id, item.guid)
-                for poll in polls
-                for item in poll.items
-                if item.url in stored
-            ],
+            [(stored[i.url], i.feed_id, i.guid) for i in every if i.url in stored],
         )
     report.counts = dict(counts)
     return report
@@ -133,10 +184,13 @@ def deliver(settings: Settings) -> StageReport:
 
 
 def finish_run(
-    settings: Settings, run_id: int, reports: Iterable[dict[str, object]], expected_batches: int
+    settings: Settings,
+    run_id: int,
+    reports: Iterable[dict[str, object]],
+    planned: list[list[int]],
 ) -> dict[str, object]:
     """Record the run's totals; raise after recording if a batch is missing, so the DAG run fails."""
-    totals: Counter[str] = Counter()
+    totals: Counter[str] = Counter({"feeds_due": sum(len(batch) for batch in planned)})
     errors: list[str] = []
     seen = 0
     reports_list = list(reports)
@@ -145,7 +199,7 @@ def finish_run(
             seen += 1
         totals.update(cast(dict[str, int], report.get("counts") or {}))
         errors.extend(cast(list[str], report.get("errors") or []))
-    missing = expected_batches - seen
+    missing = len(planned) - seen
     if missing > 0:
         errors.append(f"{missing} feed batch(es) did not finish")
     factory = database.session_factory(settings)
@@ -169,4 +223,4 @@ def run_once(settings: Settings, trigger: str = "cli") -> dict[str, object]:
     batches = feed_batches(settings)
     reports = [process_feeds(settings, batch).as_dict() for batch in batches]
     reports.append(deliver(settings).as_dict())
-    return finish_run(settings, run_id, reports, len(batches))
+    return finish_run(settings, run_id, reports, batches)

@@ -15,6 +15,7 @@ class FeedState:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    last_full_poll_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,18 @@ class FeedPoll:
     """The outcome of polling one feed: new validators, items, or the reason it failed."""
 
     feed_id: int
-    status: str  # "ok", "not_modified" or "error"
+    status: str  # "ok", "not_modified", "gone" (410) or "error"
     http_status: int | None = None
     title: str | None = None
     etag: str | None = None
     last_modified: str | None = None
     final_url: str | None = None
+    moved_to: str | None = None
     error: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    ttl_minutes: int | None = None
+    unconditional: bool = False
+    warning: str | None = None  # parsed, but something was wrong with the feed
     items: list[FeedItem] = field(default_factory=list)
 
 
@@ -77,9 +83,14 @@ class Article:
 
 @dataclass(frozen=True)
 class Match:
-    """Why an article hit a topic: terms with counts, and a snippet with highlight spans."""
+    """Why an article hit a topic: terms with counts, and a snippet with highlight spans.
+
+    `offsets` holds each term's [start, end) character spans in the title, a blank line, and
+    the text (the string matching ran on).
+    """
 
     topic: str
     terms: dict[str, int]
     snippet: str
     highlights: list[tuple[int, int]]
+    offsets: dict[str, list[tuple[int, int]]] = field(default_factory=dict)

@@ -32,10 +32,41 @@ class Settings(BaseSettings):
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch/newswatch)"
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
+    total_timeout: float = Field(
+        default=60.0,
+        description="deadline for a whole request, so a slow-drip server cannot hold a worker",
+    )
     max_feed_bytes: int = 10 * 1024 * 1024
     max_page_bytes: int = 5 * 1024 * 1024
-    fetch_concurrency: int = 4
-    feeds_per_batch: int = 50
+    fetch_concurrency: int = Field(default=4, description="requests in flight per worker process")
+    per_host_concurrency: int = 2
+    per_host_interval: float = Field(
+        default=1.0, description="seconds between requests to one host"
+    )
+    allow_hosts: str = Field(
+        default="",
+        description="comma-separated hosts, IPs or networks (127.0.0.1, 10.0.0.0/8, intranet.example) "
+        "exempt from the guard that refuses private and loopback addresses",
+    )
+    min_poll_interval_minutes: int = 15
+    max_poll_interval_hours: int = 24
+    poll_slack_minutes: int = Field(
+        default=30,
+        description="a feed due this soon is polled by the current tick, so daily ticks never skip it",
+    )
+    full_poll_after_days: int = Field(
+        default=7,
+        description="poll without validators after this long, for servers whose validators lie",
+    )
+    max_consecutive_failures: int = Field(
+        default=30, description="after this many failures in a row a feed is tried monthly only"
+    )
+    feed_shards: int = Field(
+        default=4, description="mapped process_feeds tasks per run; due feeds are split among them"
+    )
+    retention_days: int = Field(
+        default=180, description="article text older than this is blanked by news_maintenance"
+    )
     demo_port: int = Field(
         default=8931,
         description="loopback port of the sample news day; fixed so reruns see the same URLs",

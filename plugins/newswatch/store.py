@@ -4,26 +4,36 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, literal_column, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from newswatch import models
+from newswatch import models, schedule
 from newswatch.config import Config
 from newswatch.records import Article, FeedPoll, FeedState, Match
+from newswatch.settings import Settings
 
 
 def sync_config(session: Session, config: Config) -> None:
     """Upsert feeds and topics from config; entries removed from config are disabled, not deleted."""
     for feed in config.feeds:
-        stmt = insert(models.Feed).values(name=feed.name, url=feed.url, enabled=feed.enabled)
+        stmt = insert(models.Feed).values(
+            name=feed.name, url=feed.url, config_url=feed.url, enabled=feed.enabled
+        )
+        config_changed = models.Feed.config_url.is_distinct_from(stmt.excluded.config_url)
         session.execute(
             stmt.on_conflict_do_update(
                 index_elements=[models.Feed.name],
-                set_={"url": stmt.excluded.url, "enabled": stmt.excluded.enabled},
+                set_={
+                    # A URL learnt from a permanent redirect stays until feeds.yaml itself changes.
+                    "url": case((config_changed, stmt.excluded.url), else_=models.Feed.url),
+                    "next_poll_at": case((config_changed, None), else_=models.Feed.next_poll_at),
+                    "config_url": stmt.excluded.config_url,
+                    "enabled": stmt.excluded.enabled,
+                },
             )
         )
     names = [feed.name for feed in config.feeds]
@@ -33,7 +43,12 @@ def sync_config(session: Session, config: Config) -> None:
             "name": topic.name,
             "title": topic.label,
             "description": topic.description,
-            "rule": {"keywords": topic.keywords, "exclude": topic.exclude},
+            "rule": {
+                "query": topic.query,
+                "keywords": topic.keywords,
+                "exclude": topic.exclude,
+                "min_hits": topic.min_hits,
+            },
             "recipients": config.recipients_for(topic),
             "enabled": topic.enabled,
         }
@@ -50,10 +65,15 @@ def sync_config(session: Session, config: Config) -> None:
     )
 
 
-def enabled_feed_ids(session: Session) -> list[int]:
-    return list(
-        session.scalars(select(models.Feed.id).where(models.Feed.enabled).order_by(models.Feed.id))
+def due_feeds(session: Session, now: datetime, slack: timedelta) -> list[tuple[int, str]]:
+    """(id, url) of enabled feeds whose next poll falls before now + slack; never polled is due."""
+    due = or_(models.Feed.next_poll_at.is_(None), models.Feed.next_poll_at <= now + slack)
+    query = (
+        select(models.Feed.id, models.Feed.url)
+        .where(models.Feed.enabled, due)
+        .order_by(models.Feed.id)
     )
+    return [(feed_id, url) for feed_id, url in session.execute(query)]
 
 
 def feed_states(session: Session, feed_ids: Sequence[int]) -> list[FeedState]:
@@ -63,29 +83,88 @@ def feed_states(session: Session, feed_ids: Sequence[int]) -> list[FeedState]:
         .order_by(models.Feed.id)
     )
     return [
-        FeedState(id=f.id, name=f.name, url=f.url, etag=f.etag, last_modified=f.last_modified)
+        FeedState(
+            id=f.id,
+            name=f.name,
+            url=f.url,
+            etag=f.etag,
+            last_modified=f.last_modified,
+            last_full_poll_at=f.last_full_poll_at,
+        )
         for f in rows
     ]
 
 
-def record_poll(session: Session, poll: FeedPoll, at: datetime) -> None:
-    """Remember the outcome of a poll: validators on success, the reason on failure."""
+def record_poll(session: Session, poll: FeedPoll, at: datetime, settings: Settings) -> str | None:
+    """Remember a poll's outcome and schedule the next one; returns a note worth reporting."""
     feed = session.get_one(models.Feed, poll.feed_id)
     feed.last_polled_at = at
     feed.last_status = (
         poll.status if poll.http_status is None else f"{poll.status} {poll.http_status}"
     )
-    if poll.status == "error":
+    note = None
+    if poll.moved_to and poll.moved_to != feed.url:
+        taken = session.scalar(select(models.Feed.id).where(models.Feed.url == poll.moved_to))
+        if taken is None:
+            note = f"feed {feed.name!r} moved permanently: {feed.url} -> {poll.moved_to}"
+            feed.url = poll.moved_to
+    if poll.status in ("error", "gone"):
         feed.consecutive_failures += 1
         feed.last_error = poll.error
-        return
+        if poll.status == "gone":
+            feed.last_error = "HTTP 410 Gone: the publisher removed this feed; now tried monthly"
+            failures = max(feed.consecutive_failures, settings.max_consecutive_failures)
+        else:
+            failures = feed.consecutive_failures
+        nxt = schedule.after_failure(
+            now=at,
+            failures=failures,
+            max_failures=settings.max_consecutive_failures,
+            status=poll.http_status,
+            headers=poll.headers,
+        )
+        feed.next_poll_at = nxt.at
+        return note
+    published = [item.published_at for item in poll.items if item.published_at]
+    previous = timedelta(seconds=feed.poll_interval_seconds) if feed.poll_interval_seconds else None
+    nxt = schedule.after_success(
+        now=at,
+        bounds=schedule.Bounds(
+            shortest=timedelta(minutes=settings.min_poll_interval_minutes),
+            longest=timedelta(hours=settings.max_poll_interval_hours),
+        ),
+        published=published if poll.status == "ok" else [],
+        previous=previous,
+        headers=poll.headers,
+        ttl_minutes=poll.ttl_minutes,
+    )
+    feed.next_poll_at = nxt.at
+    feed.poll_interval_seconds = int(nxt.interval.total_seconds()) if nxt.interval else None
     feed.consecutive_failures = 0
-    feed.last_error = None
+    feed.last_error = poll.warning
     feed.last_success_at = at
-    feed.etag = poll.etag
-    feed.last_modified = poll.last_modified
+    if poll.status == "ok":
+        feed.etag = poll.etag
+        feed.last_modified = poll.last_modified
+        feed.items_per_day = schedule.items_per_day(published, at)
+        if poll.unconditional:
+            feed.last_full_poll_at = at
     if poll.title:
         feed.title = poll.title
+    return note
+
+
+def known_guids(session: Session, pairs: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
+    """(feed, guid) pairs already stored: an item whose link changed is still not new."""
+    wanted = list(set(pairs))
+    if not wanted:
+        return set()
+    rows = session.execute(
+        select(models.ArticleSource.feed_id, models.ArticleSource.guid).where(
+            tuple_(models.ArticleSource.feed_id, models.ArticleSource.guid).in_(wanted)
+        )
+    )
+    return {(feed_id, guid) for feed_id, guid in rows if guid is not None}
 
 
 def known_urls(session: Session, urls: Iterable[str]) -> dict[str, int]:
@@ -147,6 +226,7 @@ def save_articles(
                     terms=match.terms,
                     snippet=match.snippet,
                     highlights=[list(span) for span in match.highlights],
+                    offsets={t: [list(s) for s in spans] for t, spans in match.offsets.items()},
                     matched_at=at,
                 )
                 .on_conflict_do_nothing()
@@ -187,3 +267,32 @@ def finish_run(
     run.errors = errors
     run.finished_at = at
     return run
+
+
+def backtest_candidates(
+    session: Session, tsquery: str | None, since: datetime, limit: int
+) -> list[Any]:
+    """Articles published (else fetched) since `since`, narrowed by the GIN-indexed `search`
+    tsvector when a tsquery is given; newest first. Rows: id, title, text, language, url, at,
+    source."""
+    at = func.coalesce(models.Article.published_at, models.Article.fetched_at)
+    query = (
+        select(
+            models.Article.id,
+            models.Article.title,
+            models.Article.text,
+            models.Article.language,
+            models.Article.url,
+            at.label("at"),
+            models.Feed.name.label("source"),
+        )
+        .join(models.Feed, models.Feed.id == models.Article.feed_id)
+        .where(at >= since)
+        .order_by(at.desc())
+        .limit(limit)
+    )
+    if tsquery is not None:
+        query = query.where(
+            literal_column("articles.search").bool_op("@@")(func.to_tsquery("simple", tsquery))
+        )
+    return list(session.execute(query))

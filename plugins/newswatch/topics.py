@@ -1,101 +1,408 @@
-"""Tag articles with topics by keyword and phrase rules (pure functions).
+"""Tag articles with topics (pure functions); matching rules are written down in config/README.md.
 
-Semantics: case-insensitive; whole words only ("apple" never matches "pineapple"); the last word
-of a term also matches its plural ("tariff" -> "tariffs", "economy" -> "economies"); the words
-of a phrase may be joined by spaces, hyphens or nothing ("rare earth" = "rare-earth" =
-"rareearth"); terms in CJK scripts match as substrings, since those scripts have no spaces.
-A topic's `exclude` terms veto it.
+Every term of every topic goes into one Aho-Corasick automaton, so an article is scanned once
+whatever the number of topics; a topic's boolean query is evaluated only when one of its terms
+occurred. Matching runs on folded text (textfold.py); hits are mapped back to the original.
 """
 
 from __future__ import annotations
 
-import re
+import itertools
+import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import ahocorasick
 
 from newswatch.config import TopicConfig
+from newswatch.query import And, Lang, Near, Node, Not, Term, keywords_query, leaves, parse_query
 from newswatch.records import Match
+from newswatch.textfold import (
+    WORD_CHARS,
+    WORD_START,
+    Folded,
+    fold,
+    is_cjk,
+    stem,
+)
 
 SNIPPET_CHARS = 200
-_SEPARATORS = r"[\s\-\u2010-\u2015]*"
-_SPLIT = re.compile(r"[\s\-\u2010-\u2015]+")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+MAX_JOINED_GAPS = 5  # longer phrases get only the all-spaces and no-spaces variants
+
+TITLE, TEXT = "title", "text"
+
+
+class Ending(Enum):
+    """How the last word of a term may end in the text."""
+
+    EXACT = "exact"  # the word itself, then a word boundary (or CJK: anything)
+    STEM = "stem"  # any word with the same Snowball stem ("tariff" = "tariffs")
+    PREFIX = "prefix"  # any continuation (tariff* = "tariffs", "tariffed")
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A term as the automaton sees it: words, and how its last word may end."""
+
+    words: tuple[str, ...]
+    ending: Ending
+    stem: str  # the last word's stem (STEM only)
+    anchor: str  # the last word's spelling up to its stem: what the automaton looks for
+
+    @property
+    def keys(self) -> list[tuple[str, int]]:
+        """Automaton keys: each way to join the words (space or nothing), with the offset of
+        the last word in the key."""
+        *head, _ = self.words
+        gaps = len(head)
+        choices: Iterable[tuple[str, ...]] = (
+            itertools.product((" ", ""), repeat=gaps)
+            if gaps <= MAX_JOINED_GAPS
+            else [(" ",) * gaps, ("",) * gaps]
+        )
+        keys = []
+        for joins in choices:
+            lead = "".join(word + join for word, join in zip(head, joins, strict=True))
+            keys.append((lead + self.anchor, len(lead)))
+        return keys
+
+
+def pattern_of(term: Term) -> Pattern:
+    """Decide how a term's last word matches: prefix, stemmed (alphabetic non-CJK), or exact."""
+    last = term.words[-1]
+    if term.prefix:
+        return Pattern(term.words, Ending.PREFIX, "", last)
+    if last.isalpha() and not any(is_cjk(c) for c in last):
+        stemmed = stem(last)
+        anchor = os.path.commonprefix([last, stemmed])
+        if anchor:
+            return Pattern(term.words, Ending.STEM, stemmed, anchor)
+    return Pattern(term.words, Ending.EXACT, "", last)
+
+
+# A query compiled for matching, as nested tuples (no hashing of dataclasses per article):
+# ("t", pattern id, field) | ("n", pattern ids, slop, field) | ("l", code) | ("!", node)
+# | ("&", nodes) | ("|", nodes)
+Compiled = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
 class CompiledTopic:
     name: str
-    terms: tuple[str, ...]
-    pattern: re.Pattern[str]
-    exclude: re.Pattern[str] | None
+    query: Node
+    min_hits: int
+    tree: Compiled
+    shown: tuple[tuple[str, Compiled], ...]  # (label, leaf) of each term outside any NOT
+    has_near: bool
+    any_of: tuple[tuple[str, int], ...] | None  # (label, pattern id) when the query is t1 OR t2…
 
 
-def compile_topics(topics: Iterable[TopicConfig]) -> list[CompiledTopic]:
-    return [
-        CompiledTopic(
-            name=topic.name,
-            terms=tuple(_by_length(topic.keywords)),
-            pattern=_alternation(_by_length(topic.keywords)),
-            exclude=_alternation(topic.exclude) if topic.exclude else None,
+@dataclass
+class TopicMatcher:
+    """All enabled topics compiled together: one automaton over the terms of every topic."""
+
+    topics: list[CompiledTopic]
+    patterns: list[Pattern]
+    topics_of: dict[int, list[int]]  # pattern id -> indexes of the topics using it
+    automaton: ahocorasick.Automaton | None
+
+
+def topic_query(topic: TopicConfig) -> Node:
+    """The topic's query tree: its `query`, or its keyword list (an OR of phrases)."""
+    if topic.query is not None:
+        return parse_query(topic.query)
+    return keywords_query(topic.keywords, topic.exclude)
+
+
+def compile_topics(topics: Iterable[TopicConfig]) -> TopicMatcher:
+    return compile_queries(
+        [(topic.name, topic_query(topic), topic.min_hits) for topic in topics if topic.enabled]
+    )
+
+
+def compile_queries(queries: Sequence[tuple[str, Node, int]]) -> TopicMatcher:
+    """Compile (name, query, min_hits) triples; equal terms of different topics share keys."""
+    ids: dict[Pattern, int] = {}
+    patterns: list[Pattern] = []
+    topics: list[CompiledTopic] = []
+    topics_of: dict[int, list[int]] = {}
+
+    def pid(term: Term) -> int:
+        pattern = pattern_of(term)
+        if pattern not in ids:
+            ids[pattern] = len(patterns)
+            patterns.append(pattern)
+        users = topics_of.setdefault(ids[pattern], [])
+        if not users or users[-1] != len(topics):
+            users.append(len(topics))
+        return ids[pattern]
+
+    def build(node: Node) -> Compiled:
+        if isinstance(node, Term):
+            return ("t", pid(node), node.field)
+        if isinstance(node, Near):
+            return ("n", tuple(pid(t) for t in node.terms), node.slop, node.field)
+        if isinstance(node, Lang):
+            return ("l", node.code)
+        if isinstance(node, Not):
+            return ("!", build(node.child))
+        return ("&" if isinstance(node, And) else "|", tuple(build(c) for c in node.children))
+
+    for name, query, min_hits in queries:
+        tree = build(query)
+        shown = tuple(
+            (leaf.label, build(leaf))
+            for leaf, negated in leaves(query)
+            if not negated and not isinstance(leaf, Lang)
         )
-        for topic in topics
-        if topic.enabled
-    ]
+        has_near = any(isinstance(leaf, Near) for leaf, _ in leaves(query))
+        any_of = None
+        if tree[0] == "|" and all(c[0] == "t" and c[2] is None for c in tree[1]):
+            any_of = tuple((label, leaf[1]) for label, leaf in shown)
+        topics.append(CompiledTopic(name, query, min_hits, tree, shown, has_near, any_of))
+    return TopicMatcher(topics, patterns, topics_of, _automaton(patterns))
 
 
-def match_text(title: str, text: str, topics: Iterable[CompiledTopic]) -> list[Match]:
-    """Every topic the title or text hits, with term counts and a highlighted snippet."""
-    body = f"{title}\n\n{text}" if title else text
+def _automaton(patterns: list[Pattern]) -> ahocorasick.Automaton | None:
+    """Keys -> (key length, check the left boundary, per pattern: what to check after the key)."""
+    entries: dict[str, list[tuple[int, int, Ending, str, str, bool]]] = {}
+    for number, pattern in enumerate(patterns):
+        last = pattern.words[-1]
+        # EXACT: a word boundary must follow; PREFIX: the hit runs to the end of the word.
+        right_bounded = pattern.ending is not Ending.STEM and not is_cjk(last[-1])
+        for key, last_offset in pattern.keys:
+            check = (number, last_offset, pattern.ending, last, pattern.stem, right_bounded)
+            entries.setdefault(key, []).append(check)
+    if not entries:
+        return None
+    automaton = ahocorasick.Automaton()
+    for key, checks in entries.items():
+        automaton.add_word(key, (len(key), not is_cjk(key[0]), tuple(checks)))
+    automaton.make_automaton()
+    return automaton
+
+
+@dataclass(frozen=True)
+class Document:
+    """An article folded for matching: title, text and source joined by a hard boundary."""
+
+    title: str
+    text: str
+    lang: str | None
+    folded_title: Folded
+    folded_text: Folded
+    folded: str  # folded title + "\n" + folded text + "\n" + folded source
+
+    @classmethod
+    def of(cls, title: str, text: str, source: str = "", lang: str | None = None) -> Document:
+        ft, fx, fs = fold(title), fold(text), fold(source)
+        return cls(title, text, lang, ft, fx, f"{ft.text}\n{fx.text}\n{fs.text}")
+
+    @property
+    def body(self) -> str:
+        """What offsets and snippets refer to: the title, a blank line, the text."""
+        return f"{self.title}\n\n{self.text}" if self.title else self.text
+
+    def original(self, start: int, end: int) -> tuple[int, int]:
+        """Body offsets of a folded span in the title or text."""
+        title_end = len(self.folded_title.text)
+        if start < title_end:
+            return self.folded_title.original(start, end)
+        base = title_end + 1
+        a, b = self.folded_text.original(start - base, end - base)
+        shift = len(self.title) + 2 if self.title else 0
+        return a + shift, b + shift
+
+
+Hits = dict[int, list[tuple[int, int]]]  # pattern id -> folded spans
+
+
+def find_terms(matcher: TopicMatcher, doc: Document) -> Hits:
+    """Every occurrence of every term in one pass of the automaton."""
+    hits: Hits = {}
+    if matcher.automaton is None:
+        return hits
+    text = doc.folded
+    size = len(text)
+    for end, (length, bounded, checks) in matcher.automaton.iter(text):
+        start = end - length + 1
+        if bounded and start > 0 and text[start - 1].isalnum():
+            continue  # inside a word: "apple" in "pineapple"
+        stop = end + 1
+        for number, last_offset, ending, last, stemmed, right_bounded in checks:
+            stop_at = stop
+            if ending is Ending.STEM:
+                word_end = WORD_CHARS.match(text, stop)
+                stop_at = word_end.end() if word_end else stop
+                word = text[start + last_offset : stop_at]
+                if word != last and stem(word) != stemmed:
+                    continue
+            elif ending is Ending.PREFIX:
+                if right_bounded:  # show the whole word: tariff* marks "tariffs"
+                    word_end = WORD_CHARS.match(text, stop)
+                    stop_at = word_end.end() if word_end else stop
+            elif right_bounded and stop < size and text[stop].isalnum():
+                continue  # "Taiwan" in "Taiwanese"
+            hits.setdefault(number, []).append((start, stop_at))
+    return hits
+
+
+def match_text(
+    title: str,
+    text: str,
+    topics: TopicMatcher,
+    *,
+    source: str = "",
+    lang: str | None = None,
+) -> list[Match]:
+    """Every topic the article hits, with term counts, offsets and a highlighted snippet."""
+    return match_document(topics, Document.of(title, text, source, lang))
+
+
+def match_document(matcher: TopicMatcher, doc: Document) -> list[Match]:
+    hits = find_terms(matcher, doc)
+    candidates = sorted({t for number in hits for t in matcher.topics_of.get(number, ())})
     matches = []
-    for topic in topics:
-        hits = [
-            (m.start(), m.end(), topic.terms[_term_index(m)]) for m in topic.pattern.finditer(body)
-        ]
-        if not hits or (topic.exclude is not None and topic.exclude.search(body)):
-            continue
-        counts = Counter(term for _, _, term in hits)
-        snippet, highlights = _snippet(body, hits)
-        matches.append(
-            Match(topic=topic.name, terms=dict(counts), snippet=snippet, highlights=highlights)
-        )
+    for index in candidates:
+        match = _explain(matcher.topics[index], doc, hits)
+        if match is not None:
+            matches.append(match)
     return matches
 
 
-def term_pattern(term: str) -> str:
-    """Regex source for one term, with its plural, separator and boundary rules."""
-    words = [w for w in _SPLIT.split(term.strip()) if w]
-    parts = [re.escape(w) for w in words[:-1]] + [_plural(words[-1])]
-    core = _SEPARATORS.join(parts)
-    if _CJK.search(term):
-        return core
-    return rf"(?<!\w){core}(?!\w)"
+class _Evaluation:
+    """One topic on one document: which leaves hold, and where (memoised per leaf)."""
+
+    def __init__(self, doc: Document, hits: Hits, has_near: bool) -> None:
+        self.doc = doc
+        self.hits = hits
+        self.title_end = len(doc.folded_title.text)
+        self.text_end = self.title_end + 1 + len(doc.folded_text.text)
+        self.positions = _word_positions(doc.folded, hits) if has_near else {}
+        self._spans: dict[tuple[int, str | None], list[tuple[int, int]]] = {}
+
+    def spans(self, number: int, field: str | None) -> list[tuple[int, int]]:
+        key = (number, field)
+        if key not in self._spans:
+            found = self.hits.get(number, [])
+            if field is None and (not found or found[-1][1] <= self.text_end):
+                return found  # the usual case: no hit in the source (hits come in end order)
+            if field is None:
+                low, high = 0, self.text_end
+            elif field == TITLE:
+                low, high = 0, self.title_end
+            elif field == TEXT:
+                low, high = self.title_end, self.text_end
+            else:
+                low, high = self.text_end, len(self.doc.folded)
+            self._spans[key] = [span for span in found if low <= span[0] < high]
+        return self._spans[key]
+
+    def leaf_spans(self, leaf: Compiled) -> list[tuple[int, int]]:
+        if leaf[0] == "t":
+            return self.spans(leaf[1], leaf[2])
+        return [span for number in leaf[1] for span in self.spans(number, leaf[3])]
+
+    def holds(self, node: Compiled) -> bool:
+        kind = node[0]
+        if kind == "t":
+            return bool(self.spans(node[1], node[2]))
+        if kind == "|":
+            return any(self.holds(child) for child in node[1])
+        if kind == "&":
+            return all(self.holds(child) for child in node[1])
+        if kind == "!":
+            return not self.holds(node[1])
+        if kind == "l":
+            return lang_matches(node[1], self.doc.lang)
+        found = [[self.positions[s] for s, _ in self.spans(n, node[3])] for n in node[1]]
+        return near(found, node[2])
 
 
-def _plural(word: str) -> str:
-    if _CJK.search(word) or not word[-1:].isalpha():
-        return re.escape(word)
-    lower = word.lower()
-    if lower.endswith("y") and len(word) > 1 and lower[-2] not in "aeiou":
-        return re.escape(word[:-1]) + "(?:y|ies)"
-    if lower.endswith(("s", "x", "z", "ch", "sh")):
-        return re.escape(word) + "(?:es)?"
-    return re.escape(word) + "(?:e?s)?"
+def _explain(topic: CompiledTopic, doc: Document, hits: Hits) -> Match | None:
+    text_end = len(doc.folded_title.text) + 1 + len(doc.folded_text.text)
+    found: list[tuple[int, int, str]] = []
+    if topic.any_of is not None:  # keyword lists: no tree to walk, every hit counts
+        for label, number in topic.any_of:
+            found += [(s, e, label) for s, e in hits.get(number, ()) if e <= text_end]
+    else:
+        run = _Evaluation(doc, hits, topic.has_near)
+        if not run.holds(topic.tree):
+            return None
+        for label, leaf in topic.shown:
+            spans = run.leaf_spans(leaf)
+            if spans and (leaf[0] == "t" or run.holds(leaf)):
+                found += [(start, end, label) for start, end in spans]
+    kept = _without_overlaps(found)
+    if not kept or len(kept) < topic.min_hits:
+        return None
+    shown = [(*doc.original(s, e), label) for s, e, label in kept if s < text_end]
+    offsets: dict[str, list[tuple[int, int]]] = {}
+    for start, end, label in shown:
+        offsets.setdefault(label, []).append((start, end))
+    snippet, highlights = _snippet(doc.body, shown) if shown else ("", [])
+    return Match(
+        topic=topic.name,
+        terms=dict(Counter(label for _, _, label in kept)),
+        snippet=snippet,
+        highlights=highlights,
+        offsets=offsets,
+    )
 
 
-def _alternation(terms: list[str]) -> re.Pattern[str]:
-    groups = "|".join(f"(?P<t{i}>{term_pattern(term)})" for i, term in enumerate(terms))
-    return re.compile(groups, re.IGNORECASE)
+def lang_matches(code: str, lang: str | None) -> bool:
+    """lang:en matches "en", "en-GB" and "en_US", case-insensitively."""
+    if not lang:
+        return False
+    lang = lang.lower().replace("_", "-")
+    return lang == code or lang.startswith(code + "-")
 
 
-def _by_length(terms: list[str]) -> list[str]:
-    # Longer terms first, so "rare earth element" wins over "rare earth" at the same place.
-    return sorted(dict.fromkeys(terms), key=len, reverse=True)
+def near(positions: list[list[int]], slop: int) -> bool:
+    """Whether one word position from each list fits in a window of len(lists) - 1 + slop."""
+    if not positions or not all(positions):
+        return False
+    merged = sorted((pos, which) for which, found in enumerate(positions) for pos in found)
+    width = len(positions) - 1 + slop
+    counts = [0] * len(positions)
+    covered = 0
+    left = 0
+    for pos, which in merged:
+        counts[which] += 1
+        covered += counts[which] == 1
+        while covered == len(positions):
+            if pos - merged[left][0] <= width:
+                return True
+            drop = merged[left][1]
+            counts[drop] -= 1
+            covered -= counts[drop] == 0
+            left += 1
+    return False
 
 
-def _term_index(match: re.Match[str]) -> int:
-    assert match.lastgroup is not None
-    return int(match.lastgroup[1:])
+def _word_positions(text: str, hits: Hits) -> dict[int, int]:
+    """Word index of each hit start: the number of words that begin at or before it."""
+    positions: dict[int, int] = {}
+    count = previous = 0
+    for start in sorted({s for spans in hits.values() for s, _ in spans}):
+        count += len(WORD_START.findall(text, previous, start + 1))
+        previous = start + 1
+        positions[start] = count
+    return positions
+
+
+def _without_overlaps(found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Leftmost-longest hits: "rare earth element" wins over "rare earth" at the same place."""
+    kept: list[tuple[int, int, str]] = []
+    end = -1
+    for hit in sorted(found, key=lambda h: (h[0], h[0] - h[1])):
+        if hit[0] >= end:
+            kept.append(hit)
+            end = hit[1]
+    return kept
 
 
 def _snippet(body: str, hits: list[tuple[int, int, str]]) -> tuple[str, list[tuple[int, int]]]:

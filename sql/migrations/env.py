@@ -1,6 +1,7 @@
 """Alembic environment: runs on the connection newswatch.database.upgrade hands over."""
 
 from alembic import context
+
 from newswatch.models import Base
 
 connection = context.config.attributes["connection"]

@@ -1,0 +1,177 @@
+"""`newswatch feeds …`: what each feed is doing, and adding, disabling or re-pointing feeds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+
+from newswatch import database, feeds, models
+from newswatch.config import ConfigError, edit_feeds
+from newswatch.http_client import Download, Downloader, FetchError
+from newswatch.settings import Settings, get_settings
+
+feeds_app = typer.Typer(help="Feeds: health, add, disable, discover.", no_args_is_help=True)
+JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def feed_rows(settings: Settings) -> list[dict[str, Any]]:
+    with database.transaction(database.session_factory(settings)) as session:
+        rows = session.scalars(select(models.Feed).order_by(models.Feed.name))
+        return [
+            {
+                "name": f.name,
+                "url": f.url,
+                "enabled": f.enabled,
+                "last_status": f.last_status,
+                "last_polled_at": _iso(f.last_polled_at),
+                "last_success_at": _iso(f.last_success_at),
+                "consecutive_failures": f.consecutive_failures,
+                "next_poll_at": _iso(f.next_poll_at),
+                "items_per_day": f.items_per_day,
+                "last_error": f.last_error,
+            }
+            for f in rows
+        ]
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat(timespec="minutes") if value else None
+
+
+@feeds_app.command("list")
+def list_feeds(as_json: JsonOption = False) -> None:
+    """Every feed with its URL and last status."""
+    rows = feed_rows(get_settings())
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        state = "on " if row["enabled"] else "off"
+        typer.echo(
+            f"{state} {row['name']:<24} {row['last_status'] or 'never polled':<18} {row['url']}"
+        )
+
+
+@feeds_app.command("health")
+def health(as_json: JsonOption = False) -> None:
+    """Per feed: last status, last success, failures in a row, next poll, items per day, last error."""
+    rows = feed_rows(get_settings())
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    header = f"{'feed':<22} {'status':<18} {'last success':<17} {'fails':>5} {'next poll':<17} {'items/d':>7}  problem"
+    typer.echo(header)
+    for r in rows:
+        typer.echo(
+            f"{r['name'][:22]:<22} {(r['last_status'] or 'never polled')[:18]:<18} "
+            f"{r['last_success_at'] or '-':<17} {r['consecutive_failures']:>5} "
+            f"{r['next_poll_at'] or 'now':<17} {r['items_per_day'] if r['items_per_day'] is not None else '-':>7}  "
+            f"{r['last_error'] or ''}"
+        )
+
+
+@feeds_app.command("add")
+def add(url: str, name: Annotated[str | None, typer.Option(help="display name")] = None) -> None:
+    """Add a feed to feeds.yaml; a web page is replaced by the feed it links."""
+    settings = get_settings()
+    feed_url, title = asyncio.run(_resolve(settings, url))
+    label = name or title or feed_url
+
+    def append(entries: list[dict[str, Any]]) -> None:
+        entries.append({"name": label, "url": feed_url})
+
+    _edit(settings, append)
+    typer.echo(f"added {label!r}: {feed_url}")
+
+
+@feeds_app.command("disable")
+def disable(url_or_name: str) -> None:
+    """Stop polling a feed (by URL or name); what it stored stays."""
+    settings = get_settings()
+
+    def switch_off(entries: list[dict[str, Any]]) -> None:
+        matches = [e for e in entries if url_or_name in (e.get("url"), e.get("name"))]
+        if not matches:
+            raise typer.BadParameter(f"no feed named or at {url_or_name!r} in feeds.yaml")
+        for entry in matches:
+            entry["enabled"] = False
+
+    _edit(settings, switch_off)
+    typer.echo(f"disabled {url_or_name}")
+
+
+@feeds_app.command("discover")
+def discover(
+    url: str,
+    update: Annotated[
+        str | None, typer.Option(help="point this feed (name) at the feed found")
+    ] = None,
+) -> None:
+    """List the feeds a web page links; with --update NAME, re-point that feed in feeds.yaml."""
+    settings = get_settings()
+    found = asyncio.run(_discover(settings, url))
+    if not found:
+        typer.echo(f"{url} links no RSS, Atom or JSON feed", err=True)
+        raise typer.Exit(1)
+    for feed_url in found:
+        typer.echo(feed_url)
+    if update:
+
+        def repoint(entries: list[dict[str, Any]]) -> None:
+            matches = [e for e in entries if e.get("name") == update]
+            if not matches:
+                raise typer.BadParameter(f"no feed named {update!r} in feeds.yaml")
+            matches[0]["url"] = found[0]
+
+        _edit(settings, repoint)
+        typer.echo(f"{update!r} now polls {found[0]}")
+
+
+def _edit(settings: Settings, change: Any) -> None:
+    try:
+        edit_feeds(settings.config_dir, change)
+    except ConfigError as exc:
+        typer.echo(f"feeds.yaml left unchanged:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+async def _discover(settings: Settings, url: str) -> list[str]:
+    async with Downloader(settings) as downloader:
+        got = await _fetch(downloader, url, settings.max_page_bytes)
+    return feeds.discover_feeds(got.body, got.final_url)
+
+
+async def _resolve(settings: Settings, url: str) -> tuple[str, str | None]:
+    """The feed URL to store for url (itself, or the feed its page links) and the feed's title."""
+    async with Downloader(settings) as downloader:
+        got = await _fetch(downloader, url, settings.max_feed_bytes)
+        try:
+            return _feed_url_and_title(got, url)
+        except feeds.FeedParseError:
+            linked = feeds.discover_feeds(got.body, got.final_url)
+            if not linked:
+                raise typer.BadParameter(f"{url} is not a feed and links none") from None
+        got = await _fetch(downloader, linked[0], settings.max_feed_bytes)
+        try:
+            return _feed_url_and_title(got, linked[0])
+        except feeds.FeedParseError as exc:
+            raise typer.BadParameter(f"{linked[0]}: {exc}") from None
+
+
+async def _fetch(downloader: Downloader, url: str, max_bytes: int) -> Download:
+    try:
+        got = await downloader.get(url, max_bytes=max_bytes)
+    except FetchError as exc:
+        raise typer.BadParameter(f"cannot fetch {url}: {exc}") from None
+    if got.status != 200:
+        raise typer.BadParameter(f"cannot fetch {url}: HTTP {got.status}")
+    return got
+
+
+def _feed_url_and_title(got: Download, requested: str) -> tuple[str, str | None]:
+    parsed = feeds.parse_feed(0, got.body, got.final_url, got.headers)
+    return got.moved_to or requested, parsed.title

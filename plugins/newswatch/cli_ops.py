@@ -1,0 +1,28 @@
+"""Operator commands of the `newswatch` CLI: run statistics."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from newswatch import clock, database, stats
+from newswatch.settings import get_settings
+
+
+def stats_command(
+    days: Annotated[int, typer.Option("--days", min=1, help="runs started in the last N days")] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Per-run and per-day counts: feeds polled, 304s, failures, new articles, matches, alerts."""
+    settings = get_settings()
+    since = clock.now() - timedelta(days=days)
+    with database.transaction(database.session_factory(settings)) as session:
+        runs = stats.run_stats(session, since)
+    per_day = stats.daily(runs)
+    if as_json:
+        typer.echo(json.dumps(stats.as_json(runs, per_day), indent=2))
+        return
+    typer.echo(stats.format_table(runs, per_day))

@@ -1,0 +1,162 @@
+"""`newswatch topics`: check topics.yaml, try a query on a text, backtest a topic on stored articles."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from newswatch import clock, database
+from newswatch.backtest import parse_duration, run_backtest
+from newswatch.config import ConfigError, TopicConfig, load_config
+from newswatch.extract import extract_article
+from newswatch.fetch import fetch_page
+from newswatch.http_client import Downloader
+from newswatch.query import Node, QueryError, parse_query
+from newswatch.records import FeedItem, Match, Page
+from newswatch.settings import Settings, get_settings
+from newswatch.topics import compile_queries, match_text, topic_query
+
+topics_app = typer.Typer(help="Write and try topic queries.", no_args_is_help=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)"),
+]
+
+
+def _settings(config: Path | None) -> Settings:
+    settings = get_settings()
+    if config is not None:
+        settings = settings.model_copy(update={"config_dir": config.resolve()})
+    return settings
+
+
+@topics_app.command("check")
+def check(config: ConfigOption = None) -> None:
+    """Validate topics.yaml (and feeds.yaml): each bad query with its topic and position."""
+    settings = _settings(config)
+    try:
+        loaded = load_config(settings.config_dir)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    for topic in loaded.topics:
+        state = "" if topic.enabled else " (disabled)"
+        rule = topic.query if topic.query is not None else " OR ".join(topic.keywords)
+        typer.echo(f"ok  {topic.name}{state}: {rule}")
+    typer.echo(f"{len(loaded.topics)} topics, all valid")
+
+
+@topics_app.command("test")
+def test(
+    query: Annotated[str, typer.Argument(help="a query, e.g. 'tariff* AND (Japan OR Korea)'")],
+    text: Annotated[str | None, typer.Option("--text", help="the text to match")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="a text file, or an .html page")
+    ] = None,
+    url: Annotated[str | None, typer.Option("--url", help="a page to download and extract")] = None,
+    title: Annotated[str, typer.Option("--title", help="a title to match as well")] = "",
+) -> None:
+    """Show what QUERY hits in a text, a file or a page: terms, counts, offsets, snippet."""
+    if sum(source is not None for source in (text, file, url)) != 1:
+        typer.echo("give exactly one of --text, --file or --url", err=True)
+        raise typer.Exit(2)
+    node = _parse_or_exit(query)
+    lang = None
+    if file is not None and file.suffix.lower() not in (".html", ".htm"):
+        text = file.read_text(encoding="utf-8")
+    elif file is not None or url is not None:
+        page = _page(file, url)
+        if page.error:
+            typer.echo(f"cannot read {url}: {page.error}", err=True)
+            raise typer.Exit(1)
+        article = extract_article(_bare_item(page.url), page)
+        title, text, lang = title or article.title, article.text, article.language
+    matcher = compile_queries([("query", node, 1)])
+    matches = match_text(title, text or "", matcher, lang=lang)
+    if not matches:
+        typer.echo("no match")
+        raise typer.Exit(1)
+    typer.echo(format_match(matches[0]))
+
+
+@topics_app.command("backtest")
+def backtest(
+    topic: Annotated[str, typer.Argument(help="a topic name from topics.yaml, or a draft query")],
+    since: Annotated[str, typer.Option(help="how far back: 30d, 12h, 2w")] = "30d",
+    limit: Annotated[int, typer.Option(help="most candidates to examine")] = 10_000,
+    config: ConfigOption = None,
+) -> None:
+    """List the stored articles TOPIC (or a draft query) would have matched."""
+    settings = _settings(config)
+    try:
+        window = parse_duration(since)
+        topics = {t.name: t for t in load_config(settings.config_dir).topics}
+    except (ValueError, ConfigError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    known: TopicConfig | None = topics.get(topic)
+    node = topic_query(known) if known is not None else _parse_or_exit(topic)
+    matcher = compile_queries([(topic, node, known.min_hits if known else 1)])
+    with database.transaction(database.session_factory(settings)) as session:
+        result = run_backtest(session, matcher, node, clock.now() - window, limit)
+    what = f"topic {topic!r}" if known is not None else "draft query"
+    typer.echo(
+        f"{what}: {len(result.hits)} of {result.candidates} candidate articles in the last "
+        f"{since} match (full-text prefilter: {result.tsquery or 'none'})"
+    )
+    for hit in result.hits:
+        typer.echo(f"\n{hit.at:%Y-%m-%d %H:%M}  {hit.title}\n  {hit.url}")
+        typer.echo("  " + format_match(hit.match).replace("\n", "\n  "))
+
+
+def format_match(match: Match) -> str:
+    """Terms with counts and offsets, then the snippet with each hit in [brackets]."""
+    lines = []
+    for term, count in sorted(match.terms.items()):
+        spans = ", ".join(f"{a}-{b}" for a, b in match.offsets.get(term, []))
+        lines.append(f"{term} ×{count}" + (f"  at {spans}" if spans else ""))
+    marked, cursor = [], 0
+    for start, end in sorted(match.highlights):
+        marked += [match.snippet[cursor:start], "[", match.snippet[start:end], "]"]
+        cursor = end
+    marked.append(match.snippet[cursor:])
+    return "\n".join(lines + ["".join(marked)])
+
+
+def _parse_or_exit(query: str) -> Node:
+    try:
+        return parse_query(query)
+    except QueryError as exc:
+        typer.echo(f"{query}\n{' ' * exc.position}^\n{exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _page(file: Path | None, url: str | None) -> Page:
+    if file is not None:
+        return Page(url=file.resolve().as_uri(), final_url=None, status=200, html=file.read_bytes())
+    assert url is not None
+    return asyncio.run(_download(get_settings(), url))
+
+
+async def _download(settings: Settings, url: str) -> Page:
+    async with Downloader(settings) as downloader:
+        return await fetch_page(downloader, url, max_bytes=settings.max_page_bytes)
+
+
+def _bare_item(url: str) -> FeedItem:
+    """A feed item with nothing but a link, so extraction uses the page alone."""
+    return FeedItem(
+        feed_id=0,
+        url=url,
+        link=url,
+        guid=None,
+        title="",
+        author=None,
+        published_at=None,
+        summary="",
+        content="",
+    )

@@ -1,0 +1,275 @@
+"""What the dashboard reads from the news store: small typed queries, one per panel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, exists, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from newswatch import models
+from newswatch.textfold import fold_char
+
+# ts_headline marks hits with these private-use characters (removed from the text first), so
+# the renderer can escape everything and only then turn the marks into <mark> elements.
+MARK_START = "\ue000"
+MARK_END = "\ue001"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Query-string filters of the alerts and stories page; None means no narrowing."""
+
+    topic: str | None = None  # topic name
+    feed: str | None = None  # feed name: the article appeared in it (any of its sources)
+    since: date | None = None  # article date (published, else fetched), UTC, inclusive
+    until: date | None = None  # inclusive
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    id: int
+    state: str
+    topic: str
+    title: str
+    url: str
+    feed: str
+    article_at: datetime
+    created_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StoryRow:
+    id: int
+    title: str
+    url: str
+    feed: str
+    sources: list[str]
+    topics: list[str]
+    at: datetime
+    text_source: str
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    name: str
+    url: str
+    enabled: bool
+    status: str | None
+    last_success_at: datetime | None
+    consecutive_failures: int
+    next_poll_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class DailyHits:
+    """Matches per topic per UTC day, oldest day first; every topic has one count per day."""
+
+    days: list[date]
+    topics: dict[str, list[int]]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    id: int
+    title: str
+    url: str
+    feed: str
+    at: datetime
+    rank: float
+    headline: str  # feed text with MARK_START/MARK_END around the hits; not yet escaped
+
+
+def _article_at() -> ColumnElement[datetime]:
+    return func.coalesce(models.Article.published_at, models.Article.fetched_at)
+
+
+def _narrow(query: Select[Any], filters: Filters) -> Select[Any]:
+    """Apply the feed and date filters to a query that selects from articles."""
+    at = _article_at()
+    if filters.feed:
+        query = query.where(
+            exists()
+            .where(models.ArticleSource.article_id == models.Article.id)
+            .where(models.ArticleSource.feed_id == models.Feed.id)
+            .where(models.Feed.name == filters.feed)
+            .correlate(models.Article)
+        )
+    if filters.since:
+        query = query.where(at >= datetime.combine(filters.since, time(), UTC))
+    if filters.until:
+        query = query.where(at < datetime.combine(filters.until + timedelta(days=1), time(), UTC))
+    return query
+
+
+def latest_alerts(session: Session, filters: Filters, limit: int = 50) -> list[AlertRow]:
+    """Newest alerts first, with their article and topic."""
+    origin = models.Feed.__table__.alias("origin")
+    query = (
+        select(
+            models.Alert.id,
+            models.Alert.state,
+            models.Topic.name,
+            models.Article.title,
+            models.Article.url,
+            origin.c.name,
+            _article_at(),
+            models.Alert.created_at,
+            models.Alert.sent_at,
+        )
+        .join(models.Article, models.Article.id == models.Alert.article_id)
+        .join(models.Topic, models.Topic.id == models.Alert.topic_id)
+        .join(origin, origin.c.id == models.Article.feed_id)
+        .order_by(models.Alert.created_at.desc(), models.Alert.id.desc())
+        .limit(limit)
+    )
+    if filters.topic:
+        query = query.where(models.Topic.name == filters.topic)
+    return [AlertRow(*row) for row in session.execute(_narrow(query, filters))]
+
+
+def latest_stories(session: Session, filters: Filters, limit: int = 50) -> list[StoryRow]:
+    """Newest stored articles first, with every feed they appeared in and their topics."""
+    origin = models.Feed.__table__.alias("origin")
+    source_feed = models.Feed.__table__.alias("source_feed")
+    sources = (
+        select(func.array_agg(func.distinct(source_feed.c.name)))
+        .select_from(models.ArticleSource)
+        .join(source_feed, source_feed.c.id == models.ArticleSource.feed_id)
+        .where(models.ArticleSource.article_id == models.Article.id)
+        .scalar_subquery()
+    )
+    topics = (
+        select(func.array_agg(func.distinct(models.Topic.name)))
+        .select_from(models.Match)
+        .join(models.Topic, models.Topic.id == models.Match.topic_id)
+        .where(models.Match.article_id == models.Article.id)
+        .scalar_subquery()
+    )
+    at = _article_at()
+    query = (
+        select(
+            models.Article.id,
+            models.Article.title,
+            models.Article.url,
+            origin.c.name,
+            sources,
+            topics,
+            at,
+            models.Article.text_source,
+        )
+        .join(origin, origin.c.id == models.Article.feed_id)
+        .order_by(at.desc(), models.Article.id.desc())
+        .limit(limit)
+    )
+    if filters.topic:
+        query = query.where(
+            exists()
+            .where(models.Match.article_id == models.Article.id)
+            .where(models.Match.topic_id == models.Topic.id)
+            .where(models.Topic.name == filters.topic)
+            .correlate(models.Article)
+        )
+    return [
+        StoryRow(
+            id=row[0],
+            title=row[1],
+            url=row[2],
+            feed=row[3],
+            sources=sorted(row[4] or []),
+            topics=sorted(row[5] or []),
+            at=row[6],
+            text_source=row[7],
+        )
+        for row in session.execute(_narrow(query, filters))
+    ]
+
+
+def topic_names(session: Session) -> list[str]:
+    return list(session.scalars(select(models.Topic.name).order_by(models.Topic.name)))
+
+
+def feed_names(session: Session) -> list[str]:
+    return list(session.scalars(select(models.Feed.name).order_by(models.Feed.name)))
+
+
+def feed_health(session: Session) -> list[FeedHealth]:
+    """Every feed, failing ones first, then by name."""
+    feeds = session.scalars(
+        select(models.Feed).order_by(models.Feed.consecutive_failures.desc(), models.Feed.name)
+    )
+    return [
+        FeedHealth(
+            name=feed.name,
+            url=feed.url,
+            enabled=feed.enabled,
+            status=feed.last_status,
+            last_success_at=feed.last_success_at,
+            consecutive_failures=feed.consecutive_failures,
+            next_poll_at=feed.next_poll_at,
+            last_error=feed.last_error,
+        )
+        for feed in feeds
+    ]
+
+
+def daily_hits(session: Session, today: date, days: int = 14) -> DailyHits:
+    """Matches found per enabled topic per UTC day (by when newswatch matched them), `days`
+    days up to and including `today`."""
+    first = today - timedelta(days=days - 1)
+    day = func.date(func.timezone("UTC", models.Match.matched_at))
+    rows = session.execute(
+        select(models.Topic.name, day, func.count())
+        .join(models.Topic, models.Topic.id == models.Match.topic_id)
+        .where(models.Match.matched_at >= datetime.combine(first, time(), UTC))
+        .where(models.Match.matched_at < datetime.combine(today + timedelta(days=1), time(), UTC))
+        .group_by(models.Topic.name, day)
+    )
+    all_days = [first + timedelta(days=n) for n in range(days)]
+    names = session.scalars(
+        select(models.Topic.name).where(models.Topic.enabled).order_by(models.Topic.name)
+    )
+    counts: dict[str, list[int]] = {name: [0] * days for name in names}
+    for name, hit_day, count in rows:
+        counts.setdefault(name, [0] * days)[(hit_day - first).days] = count
+    return DailyHits(days=all_days, topics=counts)
+
+
+def fold_query(text: str) -> str:
+    """Fold a search the way migration 0002 folds `articles.search` (accents, case), keeping
+    websearch syntax (quotes, a leading minus, `or`) as typed."""
+    return "".join(char.lower() if char.isascii() else fold_char(char) for char in text)
+
+
+def search_articles(session: Session, text: str, limit: int = 20) -> list[SearchHit]:
+    """Full-text search over stored articles (the GIN-indexed `search` column), best first."""
+    query = func.websearch_to_tsquery("simple", fold_query(text))
+    document = models.Article.title + "\n" + models.Article.text
+    # Our marks must not already be in the feed's text, or the renderer would mark wrong spans.
+    document = func.translate(document, MARK_START + MARK_END, "")
+    search: ColumnElement[Any] = literal_column("articles.search")
+    rank = func.ts_rank(search, query)
+    options = (
+        f"StartSel={MARK_START}, StopSel={MARK_END}, MaxFragments=2, MaxWords=30, MinWords=10, "
+        'FragmentDelimiter=" … "'
+    )
+    rows = session.execute(
+        select(
+            models.Article.id,
+            models.Article.title,
+            models.Article.url,
+            models.Feed.name,
+            _article_at(),
+            rank,
+            func.ts_headline("simple", document, query, options),
+        )
+        .join(models.Feed, models.Feed.id == models.Article.feed_id)
+        .where(search.bool_op("@@")(query))
+        .order_by(rank.desc(), models.Article.id)
+        .limit(limit)
+    )
+    return [SearchHit(*row) for row in rows]

@@ -1,0 +1,104 @@
+"""Pure rendering: records in, HTML out. Jinja2 escapes everything; the chart is SVG we draw."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+from newswatch.dashboard.queries import MARK_END, MARK_START, DailyHits
+
+# Colour-blind-safe palette (Okabe–Ito), repeated when there are more topics.
+PALETTE = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000"]
+
+
+def when(value: datetime | None) -> str:
+    return "—" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def safe_url(url: str) -> str:
+    """Links from feeds are shown only when they are http(s): no javascript: or data: URLs."""
+    return url if urlsplit(url).scheme in ("http", "https") else "#"
+
+
+def highlight(headline: str) -> Markup:
+    """Escape a ts_headline fragment from feed text, then mark the hits."""
+    escaped = str(escape(headline))
+    return Markup(escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("newswatch.dashboard", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = when
+    env.filters["safe_url"] = safe_url
+    env.filters["highlight"] = highlight
+    return env
+
+
+_ENV = _environment()
+
+
+def page(template: str, **context: Any) -> str:
+    """One dashboard page; `context` holds records from queries.py and the request's filters."""
+    return _ENV.get_template(template).render(**context)
+
+
+def chart_svg(hits: DailyHits, width: int = 760, height: int = 280) -> Markup:
+    """Grouped bars, one colour per topic, one group per day; drawn with presentation attributes
+    only (no inline CSS), so a strict Content-Security-Policy applies."""
+    left, right, top, bottom = 40, 170, 16, 36
+    plot_w, plot_h = width - left - right, height - top - bottom
+    peak = max([1, *(n for counts in hits.topics.values() for n in counts)])
+    slot = plot_w / max(len(hits.days), 1)
+    bar = slot * 0.8 / max(len(hits.topics), 1)
+
+    def y(n: int) -> float:
+        return top + plot_h * (1 - n / peak)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-labelledby="chart-title">',
+        '<title id="chart-title">Hits per topic per day</title>',
+    ]
+    for tick in sorted({0, peak // 2, peak}):
+        parts.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
+            'stroke="#ddd" stroke-width="1"/>'
+            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" font-size="11" '
+            f'fill="#555">{tick}</text>'
+        )
+    for i, day in enumerate(hits.days):
+        if (len(hits.days) - 1 - i) % 2 == 0:  # every other day, ending on the last
+            parts.append(
+                f'<text x="{left + slot * (i + 0.5):.1f}" y="{height - bottom + 18}" '
+                f'text-anchor="middle" font-size="11" fill="#555">{day:%m-%d}</text>'
+            )
+    for n, (topic, counts) in enumerate(hits.topics.items()):
+        colour = PALETTE[n % len(PALETTE)]
+        name = escape(topic)
+        parts.append(f'<g class="series" data-topic="{name}">')
+        for i, count in enumerate(counts):
+            if count:
+                x = left + slot * (i + 0.1) + bar * n
+                parts.append(
+                    f'<rect class="bar" x="{x:.1f}" y="{y(count):.1f}" width="{bar:.1f}" '
+                    f'height="{top + plot_h - y(count):.1f}" fill="{colour}">'
+                    f"<title>{name} {hits.days[i]:%Y-%m-%d}: {count}</title></rect>"
+                )
+        legend_y = top + 16 * n
+        parts.append(
+            f'<rect x="{left + plot_w + 16}" y="{legend_y}" width="12" height="12" '
+            f'fill="{colour}"/><text x="{left + plot_w + 34}" y="{legend_y + 10}" '
+            f'font-size="12" fill="#222">{name}</text></g>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))

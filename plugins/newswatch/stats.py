@@ -1,0 +1,162 @@
+"""Run statistics from the `runs` table: per run and per UTC day, as records, a table or JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from newswatch import models
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The counters a run records; `alerts_pending` is a snapshot, so adding keeps the later one."""
+
+    feeds_polled: int = 0
+    feeds_not_modified: int = 0
+    feeds_failed: int = 0
+    pages_failed: int = 0
+    articles_new: int = 0
+    fallback_used: int = 0
+    matches_new: int = 0
+    alerts_sent: int = 0
+    alerts_pending: int = 0
+    alerts_failed: int = 0
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, Any]) -> Totals:
+        """Read a run's `counts` JSON; keys a run did not record count as zero."""
+
+        def get(key: str) -> int:
+            return int(counts.get(key) or 0)
+
+        return cls(
+            feeds_polled=get("feeds_ok") + get("feeds_not_modified") + get("feeds_error"),
+            feeds_not_modified=get("feeds_not_modified"),
+            feeds_failed=get("feeds_error"),
+            pages_failed=get("pages_failed"),
+            articles_new=get("articles_new"),
+            fallback_used=get("fallback_used"),
+            matches_new=get("matches_new"),
+            alerts_sent=get("alerts_sent"),
+            alerts_pending=get("alerts_pending"),
+            alerts_failed=get("alerts_failed"),
+        )
+
+    def __add__(self, later: Totals) -> Totals:
+        summed = {f.name: getattr(self, f.name) + getattr(later, f.name) for f in fields(self)}
+        return replace(self, **{**summed, "alerts_pending": later.alerts_pending})
+
+
+@dataclass(frozen=True)
+class RunStats:
+    run_id: int
+    started_at: datetime
+    trigger: str
+    finished: bool
+    errors: int
+    totals: Totals
+
+
+@dataclass(frozen=True)
+class DayStats:
+    day: date
+    runs: int
+    errors: int
+    totals: Totals
+
+
+def run_stats(session: Session, since: datetime) -> list[RunStats]:
+    """Every run started at or after `since`, oldest first."""
+    runs = session.scalars(
+        select(models.Run).where(models.Run.started_at >= since).order_by(models.Run.id)
+    )
+    return [
+        RunStats(
+            run_id=run.id,
+            started_at=run.started_at.astimezone(UTC),
+            trigger=run.trigger,
+            finished=run.finished_at is not None,
+            errors=len(run.errors),
+            totals=Totals.from_counts(run.counts),
+        )
+        for run in runs
+    ]
+
+
+def daily(runs: Sequence[RunStats]) -> list[DayStats]:
+    """Runs summed per UTC day of their start, oldest day first (runs given oldest first)."""
+    days: dict[date, DayStats] = {}
+    for run in runs:
+        day = run.started_at.date()
+        if day not in days:
+            days[day] = DayStats(day=day, runs=1, errors=run.errors, totals=run.totals)
+            continue
+        seen = days[day]
+        days[day] = DayStats(
+            day=day,
+            runs=seen.runs + 1,
+            errors=seen.errors + run.errors,
+            totals=seen.totals + run.totals,
+        )
+    return [days[day] for day in sorted(days)]
+
+
+def as_json(runs: Sequence[RunStats], days: Sequence[DayStats]) -> dict[str, list[dict[str, Any]]]:
+    """Flat rows (counters beside the row's own fields), ready for json.dumps."""
+
+    def flat(row: RunStats | DayStats) -> dict[str, Any]:
+        values = {k: v for k, v in asdict(row).items() if k != "totals"}
+        values.update(asdict(row.totals))
+        return {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items()}
+
+    return {"runs": [flat(r) for r in runs], "days": [flat(d) for d in days]}
+
+
+# Column header and counter, in the order the table shows them.
+COLUMNS = [
+    ("feeds", "feeds_polled"),
+    ("304", "feeds_not_modified"),
+    ("feed_err", "feeds_failed"),
+    ("page_err", "pages_failed"),
+    ("new", "articles_new"),
+    ("fallback", "fallback_used"),
+    ("matches", "matches_new"),
+    ("sent", "alerts_sent"),
+    ("pending", "alerts_pending"),
+    ("failed", "alerts_failed"),
+]
+
+
+def format_table(runs: Sequence[RunStats], days: Sequence[DayStats]) -> str:
+    """Two plain-text tables: one line per run, then one line per day."""
+    if not runs:
+        return "no runs in this period"
+    counters = "".join(f"{header:>{_width(header)}}" for header, _ in COLUMNS)
+    lines = [f"{'run':>6}  {'started (UTC)':<16}  {'trigger':<8}{counters}  errors"]
+    for run in runs:
+        started = run.started_at.strftime("%Y-%m-%d %H:%M")
+        state = "" if run.finished else "  (unfinished)"
+        lines.append(
+            f"{run.run_id:>6}  {started:<16}  {run.trigger[:8]:<8}"
+            f"{_counters(run.totals)}  {run.errors:>6}{state}"
+        )
+    lines += ["", f"{'day':<10}  {'runs':>4}{counters}  errors"]
+    for day in days:
+        lines.append(
+            f"{day.day.isoformat():<10}  {day.runs:>4}{_counters(day.totals)}  {day.errors:>6}"
+        )
+    return "\n".join(lines)
+
+
+def _width(header: str) -> int:
+    return max(len(header), 4) + 2
+
+
+def _counters(totals: Totals) -> str:
+    return "".join(f"{getattr(totals, attr):>{_width(header)}}" for header, attr in COLUMNS)

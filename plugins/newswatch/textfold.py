@@ -1,0 +1,195 @@
+"""Fold text for topic matching: case, accents and separators, keeping a map back to the original.
+
+Folding lowercases (casefold), strips Latin, Greek and Cyrillic diacritics, maps Turkish dotless
+ı to i, turns every run of whitespace and hyphens into one space, and keeps kana voicing marks
+and Hangul syllables whole. Matching runs on the folded form; offsets are mapped back so hits
+can be shown in the original text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from functools import cache, cached_property
+
+import Stemmer
+
+# Whitespace plus the hyphen and dash family; a run of them is one word gap.
+_DASHES = "\u002d\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+_INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"  # soft hyphen, zero-width: dropped
+_DIACRITICS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_CJK = re.compile(
+    "[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]"
+)
+WORD_CHARS = re.compile(r"[^\W_]*")  # letters and digits, Unicode-aware (same as str.isalnum)
+WORD_START = re.compile(r"(?<![^\W_])[^\W_]")
+
+
+def is_separator(char: str) -> bool:
+    return char.isspace() or char in _DASHES
+
+
+def is_cjk(char: str) -> bool:
+    """Scripts written without spaces between words: their terms match as substrings."""
+    return _CJK.match(char) is not None
+
+
+def fold_char(char: str) -> str:
+    """The folded form of one character: usually one character, sometimes none or several."""
+    if is_separator(char):
+        return " "
+    if char in _INVISIBLE:
+        return ""
+    if char == "ı":
+        return "i"
+    if "\uac00" <= char <= "\ud7af":
+        return char  # NFKD would split Hangul syllables into jamo
+    decomposed = unicodedata.normalize("NFKD", char.casefold())
+    return unicodedata.normalize("NFC", _DIACRITICS.sub("", decomposed))
+
+
+_ASCII_SEPARATORS = "\t\n\v\f\r\x1c\x1d\x1e\x1f-"
+# bytes.translate runs at memory speed; str.translate is ~10x slower on ASCII text.
+_ASCII_FOLD = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ" + _ASCII_SEPARATORS.encode(),
+    b"abcdefghijklmnopqrstuvwxyz" + b" " * len(_ASCII_SEPARATORS),
+)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+Piece = tuple[int, int, int, int]  # folded start, folded end, original start, original end
+
+
+@cache
+def _tables() -> tuple[dict[int, str], re.Pattern[str]]:
+    """Translations of non-ASCII characters of the Basic Multilingual Plane, and a pattern for
+    those whose folded form is not exactly one character.
+
+    Built on first use (about 0.2 s), not at import: importing a DAG must stay cheap.
+    """
+    table: dict[int, str] = {}
+    irregular: list[str] = []
+    for code in range(0x80, 0x10000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        char = chr(code)
+        folded = fold_char(char)
+        if folded != char:
+            table[code] = folded
+        if len(folded) != 1:
+            irregular.append(re.escape(char))
+    return table, re.compile(f"[{''.join(irregular)}]")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Pieces one folding step replaced with text of another length, sorted by folded start."""
+
+    pieces: tuple[Piece, ...]
+    starts: tuple[int, ...]
+
+    @classmethod
+    def of(cls, pieces: list[Piece]) -> Layer:
+        return cls(tuple(pieces), tuple(p[0] for p in pieces))
+
+    def original(self, index: int, is_end: bool) -> int:
+        # An end never takes in a piece that starts at it (a dropped soft hyphen after a word).
+        k = (bisect_left if is_end else bisect_right)(self.starts, index) - 1
+        if k < 0:
+            return index
+        f_start, f_end, o_start, o_end = self.pieces[k]
+        if index >= f_end:
+            return o_end + (index - f_end)
+        return o_end if is_end else o_start
+
+
+@dataclass(frozen=True)
+class Folded:
+    """Folded text, and the steps that changed lengths (to map offsets back to the original)."""
+
+    text: str
+    layers: tuple[Layer, ...] = ()
+    spaced: str | None = None  # the text before runs of spaces were collapsed, if any were
+
+    @cached_property
+    def _layers(self) -> tuple[Layer, ...]:
+        # Where runs of spaces were is only worked out when an offset is asked for.
+        if self.spaced is None:
+            return self.layers
+        return (*self.layers, Layer.of(_space_runs(self.spaced)))
+
+    def original(self, start: int, end: int) -> tuple[int, int]:
+        """The original span of the folded span [start, end)."""
+        for layer in reversed(self._layers):
+            start, end = layer.original(start, False), layer.original(end, True)
+        return start, end
+
+
+def fold(text: str) -> Folded:
+    """Fold text; runs of separators become one space, so phrases match across line breaks."""
+    layers: list[Layer] = []
+    folded = _fold_ascii(text) if text.isascii() else _fold_mixed(text, layers)
+    if "  " not in folded:
+        return Folded(folded, tuple(layers))
+    collapsed = folded
+    while "  " in collapsed:  # str.replace runs in C; a regex scan is several times slower
+        collapsed = collapsed.replace("  ", " ")
+    return Folded(collapsed, tuple(layers), folded)
+
+
+def _space_runs(text: str) -> list[Piece]:
+    """The runs of two or more spaces that fold() made one space, as pieces."""
+    pieces: list[Piece] = []
+    pos = shift = 0
+    while (run := text.find("  ", pos)) != -1:
+        end = run + 2
+        while end < len(text) and text[end] == " ":
+            end += 1
+        pieces.append((run - shift, run - shift + 1, run, end))
+        shift += end - run - 1
+        pos = end
+    return pieces
+
+
+def _fold_ascii(text: str) -> str:
+    return text.encode("ascii").translate(_ASCII_FOLD).decode("ascii")
+
+
+def _fold_mixed(text: str, layers: list[Layer]) -> str:
+    """Fold ASCII stretches as bytes; translate each non-ASCII run, tracking length changes."""
+    table, irregular = _tables()
+    parts: list[str] = []
+    pieces: list[Piece] = []
+    pos = shift = 0
+    for run in _NON_ASCII.finditer(text):
+        parts.append(_fold_ascii(text[pos : run.start()]))
+        chunk = run.group()
+        if irregular.search(chunk) is None:
+            parts.append(chunk.translate(table))
+        else:
+            for offset, char in enumerate(chunk):
+                folded = char.translate(table)
+                parts.append(folded)
+                if len(folded) != 1:
+                    start = run.start() + offset + shift
+                    pieces.append((start, start + len(folded), start - shift, start - shift + 1))
+                    shift += len(folded) - 1
+        pos = run.end()
+    parts.append(_fold_ascii(text[pos:]))
+    if pieces:
+        layers.append(Layer.of(pieces))
+    return "".join(parts)
+
+
+def fold_words(text: str) -> list[str]:
+    """The folded words of a term: separators split words, other punctuation stays in them."""
+    return fold(text).text.split()
+
+
+_stemmer = Stemmer.Stemmer("english")
+
+
+def stem(word: str) -> str:
+    """English Snowball stem of a folded word: "tariffs" -> "tariff", "economies" -> "economi"."""
+    return str(_stemmer.stemWord(word))

@@ -1,0 +1,183 @@
+"""The dashboard's pages on a real store filled by one pipeline run over the sample news day."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import pytest
+from expected import TAKAICHI
+from fastapi.testclient import TestClient
+
+from newswatch import database, models, pipeline
+from newswatch.dashboard import create_app, render
+from newswatch.dashboard.auth import require_airflow_viewer
+from newswatch.dashboard.queries import MARK_END, MARK_START, DailyHits
+from newswatch.sample_day import SampleDay
+from newswatch.settings import Settings, get_settings
+
+TOYOTA = "Toyota warns U.S. tariffs will cut profit by $9 billion"
+RARE_EARTH = "China tightens export controls on rare earth magnets"
+SEOUL = "Seoul raises defence spending for fourth year"
+CHERRY = "Cherry blossoms forecast to open early in Tokyo"
+PINEAPPLE = "Taiwanese pineapple growers expect bumper harvest"
+
+
+@pytest.fixture
+def client(settings: Settings, news_day: SampleDay) -> Iterator[TestClient]:
+    """The dashboard over the stored sample day; Airflow's login is tested in the browser test."""
+    pipeline.run_once(get_settings())
+    app = create_app()
+    app.dependency_overrides[require_airflow_viewer] = lambda: None
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def section(html: str, name: str) -> str:
+    match = re.search(rf'<section id="{name}">(.*?)</section>', html, re.S)
+    assert match, f"no section {name!r}"
+    return match.group(1)
+
+
+def titles(html: str) -> set[str]:
+    candidates = {TAKAICHI, TOYOTA, RARE_EARTH, SEOUL, CHERRY, PINEAPPLE}
+    return {title for title in candidates if title.replace("$", "&#36;") in html or title in html}
+
+
+def test_every_page_answers(client: TestClient) -> None:
+    for path in ["/", "/chart", "/feeds", "/search", "/search?q=taiwan", "/static/dashboard.css"]:
+        response = client.get(path)
+        assert response.status_code == 200, path
+    page = client.get("/")
+    assert "script-src" not in page.headers["content-security-policy"]
+    assert "frame-ancestors 'self'" in page.headers["content-security-policy"]
+
+
+def test_alerts_and_stories_list_the_sample_day(client: TestClient) -> None:
+    html = client.get("/").text
+    assert section(html, "alerts").count('class="alert ') == 8
+    assert titles(section(html, "stories")) == {
+        TAKAICHI,
+        TOYOTA,
+        RARE_EARTH,
+        SEOUL,
+        CHERRY,
+        PINEAPPLE,
+    }
+    assert "AloJapan, Asia Wire" in section(html, "stories")  # the syndicated summit article
+
+
+def test_topic_filter_narrows_alerts_and_stories(client: TestClient) -> None:
+    html = client.get("/", params={"topic": "tariffs"}).text
+    assert titles(section(html, "alerts")) == {TAKAICHI, TOYOTA}
+    assert section(html, "alerts").count('class="alert ') == 2
+    assert titles(section(html, "stories")) == {TAKAICHI, TOYOTA}
+    assert '<option value="tariffs" selected>' in html
+
+
+def test_feed_filter_counts_every_feed_an_article_appeared_in(client: TestClient) -> None:
+    html = client.get("/", params={"feed": "Asia Wire"}).text
+    assert titles(section(html, "stories")) == {TAKAICHI, RARE_EARTH, SEOUL, PINEAPPLE}
+    html = client.get("/", params={"feed": "AloJapan"}).text
+    assert titles(section(html, "stories")) == {TAKAICHI, TOYOTA, CHERRY}
+
+
+def test_date_range_filter_uses_the_article_date(client: TestClient) -> None:
+    html = client.get("/", params={"since": "2025-12-16", "until": "2025-12-16"}).text
+    assert titles(section(html, "stories")) == {TOYOTA, RARE_EARTH, SEOUL}
+    assert titles(section(html, "alerts")) == {TOYOTA, RARE_EARTH, SEOUL}
+    html = client.get("/", params={"since": "2025-12-17", "topic": "taiwan", "feed": ""}).text
+    assert titles(section(html, "stories")) == {TAKAICHI}
+
+
+def test_a_bad_date_is_a_clear_400(client: TestClient) -> None:
+    response = client.get("/", params={"since": "yesterday"})
+    assert response.status_code == 400
+    assert "since" in response.text
+
+
+def test_chart_counts_hits_per_topic_today(client: TestClient) -> None:
+    html = client.get("/chart").text
+    assert "<svg" in html and html.count('<g class="series"') == 5
+    assert html.count('<rect class="bar"') == 5  # one bar per topic, all today
+    totals = dict(re.findall(r'<tr data-topic="([^"]+)">.*?<td class="total">(\d+)</td>', html))
+    assert totals == {
+        "defense-spending": "2",
+        "rare-earths": "2",
+        "tariffs": "2",
+        "taiwan": "1",
+        "us-japan-relations": "1",
+    }
+
+
+def test_feed_health_shows_the_failing_feed_first(client: TestClient) -> None:
+    html = client.get("/feeds").text
+    rows = re.findall(r'<tr class="feed[^"]*">(.*?)</tr>', html, re.S)
+    assert len(rows) == 3
+    assert "Broken Times" in rows[0] and "HTTP 500" in rows[0]
+    assert '<td class="failures">1</td>' in rows[0]
+    assert '<tr class="feed failing">' in html
+
+
+def test_search_ranks_and_highlights(client: TestClient) -> None:
+    html = client.get("/search", params={"q": "rare earth"}).text
+    hits = re.findall(r'<li class="hit">(.*?)</li>', html, re.S)
+    assert len(hits) == 2
+    assert RARE_EARTH in hits[0] and TAKAICHI in hits[1]
+    assert "<mark>rare</mark> <mark>earth</mark>" in hits[0]
+    ranks = [float(r) for r in re.findall(r"rank (\d+\.\d+)", html)]
+    assert ranks == sorted(ranks, reverse=True) and ranks[0] > ranks[1]
+
+
+def test_search_understands_websearch_syntax(client: TestClient) -> None:
+    html = client.get("/search", params={"q": 'tariffs -"Takaichi"'}).text
+    assert titles(html) == {TOYOTA}
+    assert "0 articles" in client.get("/search", params={"q": "zyzzyva"}).text
+
+
+def test_feed_provided_html_is_escaped(client: TestClient, settings: Settings) -> None:
+    with database.transaction(database.session_factory(settings)) as session:
+        feed_id = session.query(models.Feed.id).filter_by(name="Asia Wire").scalar()
+        session.add(
+            models.Article(
+                url="javascript:alert(1)",
+                feed_id=feed_id,
+                title='<script>alert("title")</script> Hostile rare earth story',
+                published_at=datetime(2025, 12, 16, tzinfo=UTC),
+                fetched_at=datetime.now(UTC),
+                text=f'<img src=x onerror=alert(1)> rare earth {MARK_START}fake{MARK_END} "quoted"',
+                text_source="feed_content",
+                content_hash="0" * 64,
+            )
+        )
+    for path, params in [("/", {}), ("/search", {"q": "hostile rare earth"})]:
+        html = client.get(path, params=params).text
+        assert "<script>" not in html and "<img" not in html
+        assert "&lt;script&gt;" in html
+        assert 'href="javascript:' not in html
+    html = client.get("/search", params={"q": "<b>rare</b>"}).text
+    assert "&lt;b&gt;rare&lt;/b&gt;" in html and "<b>rare" not in html
+    hostile = client.get("/search", params={"q": "hostile"}).text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in hostile and "<mark>fake" not in hostile
+
+
+def test_highlight_escapes_then_marks() -> None:
+    marked = render.highlight(f"<i>a</i> {MARK_START}Taiwan{MARK_END} & co")
+    assert str(marked) == "&lt;i&gt;a&lt;/i&gt; <mark>Taiwan</mark> &amp; co"
+
+
+def test_chart_svg_draws_a_bar_per_topic_and_day_with_hits_and_escapes_names() -> None:
+    hits = DailyHits(
+        days=[date(2025, 12, 15), date(2025, 12, 16)],
+        topics={"a<b": [0, 3], "tariffs": [1, 0]},
+    )
+    svg = str(render.chart_svg(hits))
+    assert svg.count('<g class="series"') == 2 and svg.count('<rect class="bar"') == 2
+    assert "a&lt;b 2025-12-16: 3" in svg and "a<b" not in svg
+
+
+def test_only_web_links_are_rendered() -> None:
+    assert render.safe_url("https://example.com/a") == "https://example.com/a"
+    assert render.safe_url("javascript:alert(1)") == "#"
+    assert render.safe_url("data:text/html,x") == "#"

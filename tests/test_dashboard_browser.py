@@ -1,0 +1,224 @@
+"""The dashboard in headless Chromium, served by a real `airflow api-server` on loopback.
+
+Airflow's simple auth manager (the 3.3 default) with one viewer account from a passwords file;
+the browser signs in through Airflow's own login page. Screenshots go to var/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import REPO, free_port
+from expected import TAKAICHI
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.select import Select
+from selenium.webdriver.support.ui import WebDriverWait
+
+from newswatch import pipeline
+from newswatch.sample_day import SampleDay
+from newswatch.settings import Settings, get_settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOTS = REPO / "var" / "screenshots"
+USER, PASSWORD = "analyst", "newswatch-test-password"
+
+
+@pytest.fixture
+def airflow_url(
+    settings: Settings, news_day: SampleDay, airflow_db: str, tmp_path: Path
+) -> Iterator[str]:
+    """`airflow api-server` on a free loopback port, loading plugins/, over the filled store."""
+    pipeline.run_once(get_settings())
+    passwords = tmp_path / "passwords.json"
+    passwords.write_text(json.dumps({USER: PASSWORD}))
+    env = {
+        **os.environ,
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple."
+        "simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:viewer",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        "AIRFLOW__API_AUTH__JWT_SECRET": "newswatch-dashboard-test-secret",
+    }
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "api-server.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("airflow")), "api-server", "--host", "127.0.0.1"]
+            + ["--port", str(port), "--workers", "1"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so the workers stop with it
+        )
+    try:
+        _wait_until_healthy(base, server, log)
+        yield base
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def _wait_until_healthy(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"airflow api-server exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"airflow api-server did not answer within 60 s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[webdriver.Chrome]:
+    """Debian's headless Chromium through its chromedriver; nothing is downloaded."""
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
+    if missing:
+        pytest.fail(
+            f"{' and '.join(missing)} not found: `make test` installs them "
+            "(apt-get install -y chromium chromium-driver)"
+        )
+    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never fetch a driver
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for(driver: webdriver.Chrome, css: str, seconds: float = 20) -> None:
+    WebDriverWait(driver, seconds).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def shot(driver: webdriver.Chrome, name: str) -> None:
+    """A full-page screenshot: the viewport stretched to the page's height for the picture."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+    metrics = {"width": 1280, "height": min(height, 4000), "deviceScaleFactor": 1, "mobile": False}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def texts(driver: webdriver.Chrome, css: str) -> list[str]:
+    return [element.text for element in driver.find_elements(By.CSS_SELECTOR, css)]
+
+
+def refuses_anonymous_and_bad_tokens(airflow_url: str) -> None:
+    """Without a valid Airflow token every page sends the caller to Airflow's login."""
+    for headers in [{}, {"Authorization": "Bearer not-a-jwt"}]:
+        response = httpx.get(f"{airflow_url}/newswatch/search?q=x", headers=headers)
+        assert response.status_code == 303, headers
+        assert response.headers["location"].startswith("/auth/login?next=")
+    plugins = httpx.get(
+        f"{airflow_url}/api/v2/plugins", headers={"Authorization": f"Bearer {_token(airflow_url)}"}
+    ).json()["plugins"]
+    (view,) = [v for plugin in plugins for v in plugin["external_views"]]
+    assert view["href"] == "/newswatch/" and view["url_route"] == "newswatch"
+    # The stylesheet is public: it holds nothing from the store.
+    assert httpx.get(f"{airflow_url}/newswatch/static/dashboard.css").status_code == 200
+
+
+def _token(airflow_url: str) -> str:
+    body = {"username": USER, "password": PASSWORD}
+    response = httpx.post(f"{airflow_url}/auth/token", json=body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["access_token"])
+
+
+def test_dashboard_pages_behind_airflow_login(airflow_url: str, browser: webdriver.Chrome) -> None:
+    refuses_anonymous_and_bad_tokens(airflow_url)  # one API server per test keeps this fast
+
+    # Anonymous: Airflow's login page, which brings the browser back to the dashboard.
+    browser.get(f"{airflow_url}/newswatch/")
+    wait_for(browser, "input[name=username]")
+    assert "/auth/login" in browser.current_url
+    shot(browser, "00-login")
+    browser.find_element(By.NAME, "username").send_keys(USER)
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(browser, "section#alerts")
+    assert browser.current_url == f"{airflow_url}/newswatch/"
+
+    assert len(texts(browser, "#alerts tr.alert")) == 8
+    assert len(texts(browser, "#stories tr.story")) == 6
+    shot(browser, "01-alerts-and-stories")
+
+    Select(browser.find_element(By.NAME, "topic")).select_by_value("tariffs")
+    browser.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+    WebDriverWait(browser, 10).until(ec.url_contains("topic=tariffs"))
+    wait_for(browser, "section#alerts")
+    filtered = texts(browser, "#alerts tr.alert")
+    assert len(filtered) == 2 and all("tariffs" in row for row in filtered)
+    assert any(TAKAICHI in row for row in filtered)
+    shot(browser, "02-alerts-filtered-by-topic")
+
+    browser.find_element(By.LINK_TEXT, "Hits per day").click()
+    wait_for(browser, "figure.chart svg")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "svg g.series")) == 5
+    assert "tariffs" in browser.find_element(By.CSS_SELECTOR, "table.numbers").text
+    shot(browser, "03-hits-per-day")
+
+    browser.find_element(By.LINK_TEXT, "Feed health").click()
+    wait_for(browser, "table.feeds")
+    failing = texts(browser, "tr.feed.failing")
+    assert len(failing) == 1 and "Broken Times" in failing[0] and "HTTP 500" in failing[0]
+    shot(browser, "04-feed-health")
+
+    browser.find_element(By.LINK_TEXT, "Search").click()
+    wait_for(browser, "input[name=q]")
+    browser.find_element(By.NAME, "q").send_keys("rare earth\n")
+    wait_for(browser, "li.hit")
+    hits = texts(browser, "li.hit a")
+    assert hits[0] == "China tightens export controls on rare earth magnets" and len(hits) == 2
+    assert "rare" in texts(browser, "li.hit mark")
+    shot(browser, "05-search")
+
+    # Inside Airflow's own UI: the navigation entry opens the dashboard in Airflow's frame.
+    browser.get(f"{airflow_url}/plugin/newswatch")
+    wait_for(browser, "iframe")
+    browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
+    wait_for(browser, "section#alerts")
+    browser.switch_to.default_content()
+    time.sleep(0.5)  # let the surrounding UI finish drawing before the picture
+    browser.save_screenshot(str(SCREENSHOTS / "06-inside-airflow-ui.png"))

@@ -1,0 +1,159 @@
+"""Politeness and formats over real loopback HTTP: robots.txt, per-host pacing, JSON Feed, discovery."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from newswatch import feeds
+from newswatch.fetch import fetch_pages
+from newswatch.http_client import AddressGuard, Downloader
+from newswatch.records import FeedPoll, FeedState, Page
+from newswatch.settings import Settings
+
+LOOPBACK = Settings(connect_timeout=2, read_timeout=2, allow_hosts="127.0.0.1", per_host_interval=0)
+
+
+@pytest.fixture
+def httpserver() -> Iterator[HTTPServer]:
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+def pages(settings: Settings, urls: list[str]) -> dict[str, Page]:
+    async def go() -> dict[str, Page]:
+        async with Downloader(settings) as downloader:
+            return await fetch_pages(downloader, urls, max_bytes=100_000)
+
+    return asyncio.run(go())
+
+
+def poll(settings: Settings, url: str) -> FeedPoll:
+    async def go() -> FeedPoll:
+        async with Downloader(settings) as downloader:
+            return await feeds.poll_feed(
+                downloader, FeedState(id=1, name="t", url=url), max_bytes=100_000
+            )
+
+    return asyncio.run(go())
+
+
+def test_robots_txt_disallow_is_honoured_for_article_pages(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/robots.txt").respond_with_data(
+        "User-agent: *\nDisallow: /private/\n"
+    )
+    httpserver.expect_request("/public/a").respond_with_data("<p>ok</p>", content_type="text/html")
+    httpserver.expect_request("/private/b").respond_with_data(
+        "<p>secret</p>", content_type="text/html"
+    )
+    got = pages(LOOPBACK, [httpserver.url_for("/public/a"), httpserver.url_for("/private/b")])
+    assert got[httpserver.url_for("/public/a")].html == b"<p>ok</p>"
+    assert got[httpserver.url_for("/private/b")].error == "disallowed by robots.txt"
+    assert not any(r.path == "/private/b" for r, _ in httpserver.log)
+    assert sum(r.path == "/robots.txt" for r, _ in httpserver.log) == 1  # read once per host
+
+
+def test_unreachable_robots_txt_disallows_for_now(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/robots.txt").respond_with_data("oops", status=503)
+    got = pages(LOOPBACK, [httpserver.url_for("/a")])
+    assert got[httpserver.url_for("/a")].error == "disallowed by robots.txt"
+
+
+def test_requests_to_one_host_are_spaced_by_the_minimum_interval(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    for i in range(4):
+        httpserver.expect_request(f"/p{i}").respond_with_data("<p>x</p>", content_type="text/html")
+    paced = LOOPBACK.model_copy(update={"per_host_interval": 0.3})
+    started = time.monotonic()
+    pages(paced, [httpserver.url_for(f"/p{i}") for i in range(4)])
+    # robots.txt plus four pages: four gaps of at least 0.3 s between five requests.
+    assert time.monotonic() - started >= 1.2
+
+
+def test_json_feed_items_are_read(httpserver: HTTPServer) -> None:
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "JSON Wire",
+        "items": [
+            {
+                "id": "j1",
+                "url": "/stories/1?utm_source=json",
+                "title": "Rare earth deal",
+                "content_html": "<p>Japan and Australia sign a rare earth deal.</p>",
+                "date_published": "2025-12-17T09:00:00+09:00",
+                "authors": [{"name": "Desk"}],
+            },
+            {"id": "j2", "content_text": "No link, text only."},
+        ],
+    }
+    httpserver.expect_request("/feed.json").respond_with_data(
+        json.dumps(feed), content_type="application/feed+json"
+    )
+    result = poll(LOOPBACK, httpserver.url_for("/feed.json"))
+    assert result.status == "ok" and result.title == "JSON Wire"
+    first, second = result.items
+    assert first.url == httpserver.url_for("/stories/1") and first.author == "Desk"
+    assert (
+        first.published_at is not None
+        and first.published_at.isoformat() == "2025-12-17T00:00:00+00:00"
+    )
+    assert second.link is None and second.content == "No link, text only."
+
+
+def test_html_page_names_the_feed_it_links(httpserver: HTTPServer) -> None:
+    html = (
+        '<html><head><link rel="alternate" type="application/rss+xml" href="/rss.xml">'
+        "</head><body>Home</body></html>"
+    )
+    httpserver.expect_request("/").respond_with_data(html, content_type="text/html")
+    result = poll(LOOPBACK, httpserver.url_for("/"))
+    assert result.status == "error"
+    assert f"links the feed {httpserver.url_for('/rss.xml')}" in (result.error or "")
+
+
+def test_loopback_is_refused_unless_allowlisted(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/feed").respond_with_data(
+        "<rss/>", content_type="application/rss+xml"
+    )
+    result = poll(LOOPBACK.model_copy(update={"allow_hosts": ""}), httpserver.url_for("/feed"))
+    assert result.status == "error" and "non-public address" in (result.error or "")
+    assert httpserver.log == []
+
+
+@pytest.mark.parametrize(
+    ("address", "refused"),
+    [
+        ("8.8.8.8", False),
+        ("127.0.0.1", True),
+        ("10.1.2.3", True),
+        ("172.16.0.1", True),
+        ("192.168.1.1", True),
+        ("169.254.169.254", True),
+        ("100.64.0.1", True),
+        ("0.0.0.0", True),
+        ("224.0.0.1", True),
+        ("::1", True),
+        ("fe80::1", True),
+        ("fc00::1", True),
+        ("::ffff:10.0.0.1", True),
+        ("::ffff:8.8.8.8", False),
+        ("2001:4860:4860::8888", False),
+    ],
+)
+def test_address_guard_refuses_non_public_addresses(address: str, refused: bool) -> None:
+    assert (AddressGuard("").refusal("news.example", address) is not None) is refused
+
+
+def test_allowlist_by_network_and_by_host_name() -> None:
+    guard = AddressGuard("10.0.0.0/8, intranet.example")
+    assert guard.refusal("a.example", "10.9.8.7") is None
+    assert guard.refusal("intranet.example", "192.168.1.5") is None
+    assert guard.refusal("other.example", "192.168.1.5") is not None

@@ -1,0 +1,111 @@
+"""`newswatch stats` over runs of the real pipeline on the sample news day."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from conftest import Mailbox, free_port
+from typer.testing import CliRunner
+
+from newswatch import clock, pipeline
+from newswatch.cli import app
+from newswatch.sample_day import SampleDay
+from newswatch.settings import Settings, get_settings
+
+DAY_ONE = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+DAY_TWO = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def two_days_of_runs(
+    settings: Settings, news_day: SampleDay, smtp: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Day one: the sample day with the mail server down. Day two: nothing new, mail goes out."""
+    monkeypatch.setenv("NEWSWATCH_SMTP_URL", f"smtp://127.0.0.1:{free_port()}")
+    clock.freeze(DAY_ONE)
+    pipeline.run_once(get_settings())
+    monkeypatch.setenv("NEWSWATCH_SMTP_URL", smtp.url)
+    clock.freeze(DAY_TWO)
+    pipeline.run_once(get_settings())
+    clock.freeze(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
+
+
+def stats_json(*args: str) -> dict[str, list[dict[str, object]]]:
+    result = CliRunner().invoke(app, ["stats", "--json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)  # type: ignore[no-any-return]
+
+
+def test_stats_counts_each_run_of_the_sample_day(two_days_of_runs: None) -> None:
+    first, second = stats_json()["runs"]
+    assert first == first | {
+        "run_id": 1,
+        "finished": True,
+        "feeds_polled": 3,
+        "feeds_not_modified": 0,
+        "feeds_failed": 1,
+        "pages_failed": 1,
+        "articles_new": 6,
+        "fallback_used": 2,
+        "matches_new": 8,
+        "alerts_sent": 0,
+        "alerts_pending": 8,
+        "alerts_failed": 0,
+    }
+    assert second == second | {
+        "run_id": 2,
+        "feeds_polled": 3,
+        "feeds_not_modified": 2,
+        "feeds_failed": 1,
+        "articles_new": 0,
+        "matches_new": 0,
+        "alerts_sent": 8,
+        "alerts_pending": 0,
+    }
+
+
+def test_stats_sums_runs_per_day(two_days_of_runs: None) -> None:
+    days = stats_json()["days"]
+    assert [(d["day"], d["runs"], d["articles_new"], d["alerts_sent"]) for d in days] == [
+        ("2026-03-01", 1, 6, 0),
+        ("2026-03-02", 1, 0, 8),
+    ]
+
+
+def test_stats_days_option_drops_older_runs(two_days_of_runs: None) -> None:
+    recent = stats_json("--days", "1")
+    assert [run["run_id"] for run in recent["runs"]] == [2]
+    assert [day["day"] for day in recent["days"]] == ["2026-03-02"]
+
+
+def test_pending_alerts_of_a_day_are_those_left_by_its_last_run(
+    settings: Settings, news_day: SampleDay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSWATCH_SMTP_URL", f"smtp://127.0.0.1:{free_port()}")
+    clock.freeze(DAY_ONE)
+    pipeline.run_once(get_settings())
+    clock.freeze(DAY_ONE.replace(hour=11))
+    pipeline.run_once(get_settings())
+    (day,) = stats_json()["days"]
+    assert day["runs"] == 2 and day["alerts_pending"] == 8
+
+
+def test_stats_table_shows_a_line_per_run_and_per_day(two_days_of_runs: None) -> None:
+    result = CliRunner().invoke(app, ["stats"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == [
+        "run", "started", "(UTC)", "trigger", "feeds", "304", "feed_err", "page_err",
+        "new", "fallback", "matches", "sent", "pending", "failed", "errors",
+    ]  # fmt: skip
+    assert lines[1].split() == ["1", "2026-03-01", "10:00", "cli", *"3 0 1 1 6 2 8 0 8 0 3".split()]
+    assert lines[2].split()[:4] == ["2", "2026-03-02", "10:00", "cli"]
+    assert lines[4].split()[:3] == ["day", "runs", "feeds"]
+    assert lines[5].split()[:3] == ["2026-03-01", "1", "3"]
+    assert lines[6].split()[:3] == ["2026-03-02", "1", "3"]
+
+
+def test_stats_without_runs_says_so(settings: Settings) -> None:
+    result = CliRunner().invoke(app, ["stats"])
+    assert result.exit_code == 0
+    assert result.output.strip() == "no runs in this period"
