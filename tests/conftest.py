@@ -68,7 +68,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     admin.dispose()
 
 
-TABLES = "alerts, matches, article_sources, articles, topics, feeds, runs"
+TABLES = "digests, alerts, matches, article_sources, stories, articles, topics, feeds, runs"
 
 
 @pytest.fixture

@@ -28,6 +28,11 @@ GOOD_PAGE = (
     + "Tariffs on steel rose again this week. " * 20
     + "</p></article></body></html>"
 )
+FAULTY_PAGE = (
+    "<html><body><article><p>"
+    + "Rice farmers in Niigata expect a strong harvest this autumn. " * 20
+    + "</p></article></body></html>"
+)
 FAULTY_OK = """<?xml version="1.0"?><rss version="2.0"><channel><title>Faulty</title>
 <item><title>{title}</title><link>{base}/faulty/story</link><guid>faulty-1</guid>
 <description>Short.</description></item></channel></rss>"""
@@ -74,7 +79,7 @@ def run_beside_good_feed(
     httpserver.expect_request("/good/story").respond_with_data(GOOD_PAGE, content_type="text/html")
     httpserver.expect_request(faulty_path).respond_with_handler(faulty)
     httpserver.expect_request("/faulty/story").respond_with_data(
-        GOOD_PAGE, content_type="text/html"
+        FAULTY_PAGE, content_type="text/html"
     )
     (tmp_path / "feeds.yaml").write_text(
         f"feeds:\n  - {{name: Good, url: '{base}/good/feed'}}\n  - {{name: Faulty, url: '{base}{faulty_path}'}}\n"

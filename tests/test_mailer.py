@@ -155,3 +155,38 @@ def test_airflow_smtp_default_connection_is_used_without_smtp_url(
     assert result.sent == 1 and result.where == smtp.url
     assert message_from_bytes(smtp.received[0].content)["From"] == settings.mail_from  # type: ignore[arg-type]
     assert not settings.outbox_dir.exists()
+
+
+def test_alert_email_carries_list_unsubscribe(
+    settings: Settings, smtp: Mailbox, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("NEWSWATCH_UNSUBSCRIBE", "https://news.example/unsubscribe")
+    seed_alerts(settings, "First")
+    deliver(settings)
+    msg = message_from_bytes(smtp.received[0].content)  # type: ignore[arg-type]
+    assert msg["List-Unsubscribe"] == "<https://news.example/unsubscribe>"
+
+
+def test_failed_alert_is_listed_and_resent_from_the_cli(
+    settings: Settings,
+    monkeypatch,
+    smtp: Mailbox,  # type: ignore[no-untyped-def]
+) -> None:
+    from typer.testing import CliRunner
+
+    from newswatch.cli import app
+
+    monkeypatch.setenv("NEWSWATCH_ALERT_MAX_ATTEMPTS", "1")
+    seed_alerts(settings, "Refused once")
+    smtp.refuse.add("analyst@example.com")
+    assert deliver(settings).failed == 1
+    runner = CliRunner()
+    listing = runner.invoke(app, ["alerts", "--failed"])
+    assert listing.exit_code == 0, listing.output
+    assert "failed" in listing.output and "SMTPRecipientsRefused" in listing.output
+    smtp.refuse.clear()
+    resent = runner.invoke(app, ["alerts", "resend", "1"])
+    assert resent.exit_code == 0, resent.output
+    assert "alert 1: sent" in resent.output
+    assert states(settings) == [("sent", 1)] and len(smtp.received) == 1
+    assert runner.invoke(app, ["alerts", "resend", "99"]).exit_code == 1

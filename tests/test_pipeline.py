@@ -4,6 +4,7 @@ from datetime import timedelta
 from email import message_from_bytes, policy
 
 import pytest
+from conftest import Mailbox
 from expected import SAMPLE_DAY_ALERTS, TAKAICHI
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -139,7 +140,7 @@ def test_retried_batch_stores_nothing_twice(settings: Settings, news_day: Sample
         for feed in session.scalars(select(models.Feed)):
             feed.etag = None
     retry = pipeline.process_feeds(current, batch)
-    assert first.counts["articles_new"] == 6 and retry.counts.get("articles_new", 0) == 0
+    assert first.counts["articles_new"] == 7 and retry.counts.get("articles_new", 0) == 0
     assert stored_alerts(settings) == SAMPLE_DAY_ALERTS
 
 
@@ -157,3 +158,53 @@ def test_feeds_not_due_are_not_polled_again_within_the_day(
         "alerts_failed": 0,
         "alerts_pending": 0,
     }
+
+
+def test_syndicated_rewrite_joins_the_story_and_alerts_nothing_new(
+    settings: Settings, news_day: SampleDay, smtp: Mailbox
+) -> None:
+    summary = pipeline.run_once(get_settings())
+    with database.transaction(database.session_factory(settings)) as session:
+        lead = session.scalars(select(models.Article).where(models.Article.title == TAKAICHI)).one()
+        copy = session.scalars(
+            select(models.Article).where(models.Article.title.like("Japan eyes late-March%"))
+        ).one()
+        copy_matches = session.scalar(
+            select(func.count()).where(models.Match.article_id == copy.id)
+        )
+        story = session.get_one(models.Story, lead.story_id)
+    assert copy.story_id == lead.story_id and story.lead_article_id == lead.id
+    assert copy_matches == 5  # its hits are stored and explained ...
+    assert stored_alerts(settings) == SAMPLE_DAY_ALERTS  # ... but alert nobody twice
+    assert len(smtp.received) == len(SAMPLE_DAY_ALERTS)
+    counts = summary["counts"]
+    assert counts["story_copies"] == 1 and counts["stories_new"] == 6  # type: ignore[index]
+
+
+def test_exact_copy_under_another_url_adds_a_source_not_a_row(
+    settings: Settings, news_day: SampleDay
+) -> None:
+    from newswatch import store
+    from newswatch.records import Article
+
+    pipeline.run_once(get_settings())
+    with database.transaction(database.session_factory(settings)) as session:
+        lead = session.scalars(select(models.Article).where(models.Article.title == TAKAICHI)).one()
+        copy = Article(
+            url="https://mirror.example/takaichi",
+            feed_id=lead.feed_id,
+            title=lead.title,
+            author=None,
+            published_at=None,
+            language="en",
+            text=lead.text,
+            text_source="page",
+            content_hash=lead.content_hash,
+            summary="",
+            guid="mirror-1",
+        )
+        counts = store.save_articles(session, [(copy, [])], clock.now())
+        rows = session.scalar(
+            select(func.count()).where(models.Article.content_hash == lead.content_hash)
+        )
+    assert counts["duplicates"] == 1 and counts["articles_new"] == 0 and rows == 1

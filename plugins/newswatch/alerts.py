@@ -39,7 +39,9 @@ def message_id(view: AlertView, mail_from: str) -> str:
     return f"<alert.{view.alert_id}.{digest}@{domain}>"
 
 
-def render_alert(view: AlertView, mail_from: str, now: datetime) -> EmailMessage:
+def render_alert(
+    view: AlertView, mail_from: str, now: datetime, unsubscribe: str | None = None
+) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = mail_from
     msg["To"] = ", ".join(header_safe(r) for r in view.recipients)
@@ -48,6 +50,8 @@ def render_alert(view: AlertView, mail_from: str, now: datetime) -> EmailMessage
     msg["X-Newswatch-Topic"] = header_safe(view.topic)
     msg["X-Newswatch-Alert"] = str(view.alert_id)
     msg["Date"] = format_datetime(now)
+    if unsubscribe:
+        msg["List-Unsubscribe"] = f"<{header_safe(unsubscribe)}>"
     msg.set_content(_plain(view))
     msg.add_alternative(_html(view), subtype="html")
     return msg
@@ -71,7 +75,7 @@ def _when(view: AlertView) -> str:
 
 
 def _plain(view: AlertView) -> str:
-    marked = _mark(view.snippet, view.highlights, "[", "]", lambda s: s)
+    marked = mark_spans(view.snippet, view.highlights, "[", "]", lambda s: s)
     link = safe_link(view.url) or "(no link in the feed)"
     lines = [
         f"Topic: {view.topic_title}",
@@ -93,7 +97,7 @@ def _plain(view: AlertView) -> str:
 
 def _html(view: AlertView) -> str:
     esc = html.escape
-    marked = _mark(view.snippet, view.highlights, "<mark>", "</mark>", esc)
+    marked = mark_spans(view.snippet, view.highlights, "<mark>", "</mark>", esc)
     link = safe_link(view.url)
     title = f'<a href="{esc(link)}">{esc(view.title)}</a>' if link else esc(view.title)
     note = ""
@@ -110,7 +114,7 @@ def _html(view: AlertView) -> str:
     )
 
 
-def _mark(
+def mark_spans(
     text: str, spans: list[tuple[int, int]], left: str, right: str, esc: Callable[[str], str]
 ) -> str:
     out: list[str] = []

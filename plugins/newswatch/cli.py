@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from newswatch import cli_ops, database, mailer, models, pipeline
+from newswatch import cli_ops, database, pipeline
+from newswatch.cli_alerts import alerts_app
 from newswatch.cli_feeds import feeds_app
 from newswatch.cli_topics import topics_app
 from newswatch.config import ConfigError
@@ -20,6 +21,7 @@ db_app = typer.Typer(help="The news store.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 app.add_typer(feeds_app, name="feeds")
+app.add_typer(alerts_app, name="alerts")
 app.command("stats")(cli_ops.stats_command)
 
 ConfigOption = Annotated[
@@ -55,60 +57,6 @@ def run(config: ConfigOption = None, as_json: JsonOption = False) -> None:
         typer.echo(f"  ! {error}")
     for where in summary["delivered_to"]:  # type: ignore[attr-defined]
         typer.echo(f"  emails went to {where}")
-
-
-@app.command()
-def alerts(
-    state: Annotated[str | None, typer.Option(help="pending, sent or failed")] = None,
-    limit: int = 100,
-    as_json: JsonOption = False,
-) -> None:
-    """List stored alerts, newest first."""
-    rows = alert_rows(get_settings(), state, limit)
-    if as_json:
-        typer.echo(json.dumps(rows, default=str, indent=2))
-        return
-    typer.echo(format_alerts(rows))
-
-
-def alert_rows(
-    settings: Settings, state: str | None = None, limit: int = 100
-) -> list[dict[str, object]]:
-    factory = database.session_factory(settings)
-    with database.transaction(factory) as session:
-        rows = []
-        for alert in mailer.list_alerts(session, state, limit):
-            article = session.get_one(models.Article, alert.article_id)
-            topic = session.get_one(models.Topic, alert.topic_id)
-            rows.append(
-                {
-                    "id": alert.id,
-                    "state": alert.state,
-                    "topic": topic.name,
-                    "title": article.title,
-                    "url": article.url,
-                    "attempts": alert.attempts,
-                    "sent_at": alert.sent_at.isoformat(timespec="seconds")
-                    if alert.sent_at
-                    else None,
-                    "delivered_to": alert.delivered_to,
-                    "last_error": alert.last_error,
-                }
-            )
-        return rows
-
-
-def format_alerts(rows: list[dict[str, object]]) -> str:
-    if not rows:
-        return "no alerts stored"
-    lines = [f"{'id':>4}  {'state':<7}  {'topic':<20}  title"]
-    for row in rows:
-        title = str(row["title"])
-        lines.append(
-            f"{row['id']:>4}  {row['state']!s:<7}  {row['topic']!s:<20}  "
-            f"{title[:70] + ('…' if len(title) > 70 else '')}"
-        )
-    return "\n".join(lines)
 
 
 @db_app.command("upgrade")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -100,6 +100,21 @@ class FeedsFile(BaseModel):
     feeds: list[FeedConfig]
 
 
+class SubscriberConfig(BaseModel):
+    """A named reader: which topics, and whether hits come at once or in the daily digest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    emails: list[EmailStr] = Field(min_length=1)
+    topics: list[str] = Field(default=[], description="topic names; empty means every topic")
+    mode: Literal["immediate", "digest"] = "immediate"
+    send_empty: bool = Field(default=False, description="send a digest even when nothing hit")
+
+    def follows(self, topic: str) -> bool:
+        return not self.topics or topic in self.topics
+
+
 class TopicsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -107,15 +122,29 @@ class TopicsFile(BaseModel):
         default=[], description="who gets alerts of topics that name no recipients"
     )
     topics: list[TopicConfig]
+    subscribers: list[SubscriberConfig] = []
 
 
 class Config(BaseModel):
     feeds: list[FeedConfig]
     topics: list[TopicConfig]
     default_recipients: list[str]
+    subscribers: list[SubscriberConfig] = []
 
     def recipients_for(self, topic: TopicConfig) -> list[str]:
-        return list(topic.recipients or self.default_recipients)
+        """Immediate alerts of a topic: its own recipients (else the default ones) and every
+        immediate subscriber who follows it."""
+        own = [str(r) for r in (topic.recipients or self.default_recipients)]
+        subscribed = [
+            str(email)
+            for sub in self.subscribers
+            if sub.mode == "immediate" and sub.follows(topic.name)
+            for email in sub.emails
+        ]
+        return list(dict.fromkeys(own + subscribed))
+
+    def digest_subscribers(self) -> list[SubscriberConfig]:
+        return [sub for sub in self.subscribers if sub.mode == "digest"]
 
 
 def load_config(config_dir: Path) -> Config:
@@ -131,10 +160,20 @@ def load_config(config_dir: Path) -> Config:
                 f"{config_dir / 'topics.yaml'}: topics[{index}] ({topic.name!r}): field 'recipients': "
                 "no recipients, and no top-level 'recipients' default"
             )
+    _unique(config_dir / "topics.yaml", "subscribers", [s.name for s in topics.subscribers], "name")
+    known = {topic.name for topic in topics.topics}
+    for index, sub in enumerate(topics.subscribers):
+        unknown = [name for name in sub.topics if name not in known]
+        if unknown:
+            raise ConfigError(
+                f"{config_dir / 'topics.yaml'}: subscribers[{index}] ({sub.name!r}): field 'topics': "
+                f"no such topic {unknown[0]!r}"
+            )
     return Config(
         feeds=feeds.feeds,
         topics=topics.topics,
         default_recipients=[str(r) for r in topics.recipients],
+        subscribers=topics.subscribers,
     )
 
 
@@ -150,20 +189,21 @@ def _load(path: Path, model: type[M], list_key: str) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(path, raw, list_key, exc)) from None
+        raise ConfigError(_describe(path, raw, exc)) from None
 
 
-def _describe(path: Path, raw: dict[str, Any], list_key: str, exc: ValidationError) -> str:
+def _describe(path: Path, raw: dict[str, Any], exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
         loc = list(error["loc"])
         where = "top level"
-        if len(loc) >= 2 and loc[0] == list_key and isinstance(loc[1], int):
-            index = loc[1]
-            entries = raw.get(list_key) or []
-            entry = entries[index] if index < len(entries) else None
+        # Entries of any top-level list (feeds, topics, subscribers) are named by index and name.
+        if len(loc) >= 2 and isinstance(loc[0], str) and isinstance(loc[1], int):
+            key, index = loc[0], loc[1]
+            entries = raw.get(key) or []
+            entry = entries[index] if isinstance(entries, list) and index < len(entries) else None
             name = entry.get("name") if isinstance(entry, dict) else None
-            where = f"{list_key}[{index}]" + (f" ({name!r})" if name else "")
+            where = f"{key}[{index}]" + (f" ({name!r})" if name else "")
             loc = loc[2:]
         field = ".".join(str(part) for part in loc) or "(entry)"
         lines.append(f"{path}: {where}: field '{field}': {error['msg']}")

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from newswatch import database, models, sample_day
-from newswatch.cli import alert_rows, format_alerts
+from newswatch.cli_alerts import alert_rows, format_alerts
 from newswatch.settings import PROJECT_ROOT, Settings
 
 

@@ -58,6 +58,7 @@ def extract_article(item: FeedItem, page: Page | None) -> Article:
         content_hash=content_hash(text),
         summary=feed_summary,
         fetch_error=page.error if page is not None else None,
+        guid=item.guid,
     )
 
 

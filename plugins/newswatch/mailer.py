@@ -13,7 +13,7 @@ import os
 import smtplib
 import ssl
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
@@ -22,9 +22,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from newswatch import clock, models
+from newswatch import clock, models, store
 from newswatch.alerts import AlertView, render_alert
 from newswatch.database import transaction
+from newswatch.digest import Digest, render_digest
 from newswatch.settings import Settings
 
 # Refusals of one message; anything else (connection lost, server down) stops the whole delivery.
@@ -203,7 +204,12 @@ def deliver_pending(
                 if alert_id is None:
                     return result
                 alert = session.get_one(models.Alert, alert_id)
-                msg = render_alert(alert_view(session, alert), settings.mail_from, clock.now())
+                msg = render_alert(
+                    alert_view(session, alert),
+                    settings.mail_from,
+                    clock.now(),
+                    settings.list_unsubscribe,
+                )
                 try:
                     transport.send(msg)
                 except TransportDown as exc:
@@ -223,14 +229,17 @@ def deliver_pending(
         transport.close()
 
 
-def _refused(alert: models.Alert, exc: Exception, settings: Settings, result: Delivery) -> None:
+def _refused(
+    alert: models.Alert | models.DigestMail, exc: Exception, settings: Settings, result: Delivery
+) -> None:
     alert.attempts += 1
     alert.last_error = f"{type(exc).__name__}: {exc}"[:1000]
     if alert.attempts >= settings.alert_max_attempts:
         alert.state = "failed"
         result.failed += 1
         result.errors.append(
-            f"alert {alert.id} failed after {alert.attempts} attempts: {alert.last_error}"
+            f"{'digest' if isinstance(alert, models.DigestMail) else 'alert'} {alert.id} "
+            f"failed after {alert.attempts} attempts: {alert.last_error}"
         )
     else:
         alert.next_attempt_at = clock.now() + timedelta(minutes=2**alert.attempts)
@@ -258,8 +267,83 @@ def alert_view(session: Session, alert: models.Alert) -> AlertView:
     )
 
 
+def requeue(session: Session, alert_id: int) -> bool:
+    """Make an alert pending again with fresh attempts, due now; False if there is no such alert."""
+    alert = session.get(models.Alert, alert_id)
+    if alert is None:
+        return False
+    alert.state = "pending"
+    alert.attempts = 0
+    alert.last_error = None
+    alert.next_attempt_at = clock.now()
+    return True
+
+
 def list_alerts(session: Session, state: str | None = None, limit: int = 100) -> list[models.Alert]:
     query = select(models.Alert).order_by(models.Alert.id.desc()).limit(limit)
     if state:
         query = query.where(models.Alert.state == state)
     return list(session.scalars(query))
+
+
+CLAIM_DIGEST = text(
+    (
+        Path(__file__).resolve().parents[2] / "sql" / "queries" / "claim_pending_digest.sql"
+    ).read_text()
+)
+CHART_DAYS = 14
+
+
+def deliver_digests(
+    factory: sessionmaker[Session], transport: Transport, settings: Settings
+) -> Delivery:
+    """Send every due pending digest with the same outbox guarantees as alerts; an empty one is
+    recorded as "empty" and sent only to subscribers who asked for empty digests."""
+    result = Delivery(where=transport.where)
+    try:
+        while True:
+            with transaction(factory) as session:
+                digest_id = session.scalar(CLAIM_DIGEST, {"now": clock.now()})
+                if digest_id is None:
+                    return result
+                row = session.get_one(models.DigestMail, digest_id)
+                digest = build_digest(session, row)
+                row.stories = digest.story_count
+                if digest.story_count == 0 and not row.send_empty:
+                    row.state = "empty"
+                    continue
+                msg = render_digest(
+                    digest, settings.mail_from, clock.now(), settings.list_unsubscribe
+                )
+                try:
+                    transport.send(msg)
+                except TransportDown as exc:
+                    result.errors.append(str(exc))
+                    return result
+                except MESSAGE_ERRORS as exc:
+                    _refused(row, exc, settings, result)
+                    continue
+                row.state = "sent"
+                row.sent_at = clock.now()
+                row.attempts += 1
+                row.message_id = str(msg["Message-ID"])
+                row.delivered_to = transport.where
+                row.last_error = None
+                result.sent += 1
+    finally:
+        transport.close()
+
+
+def build_digest(session: Session, row: models.DigestMail) -> Digest:
+    last_day = row.period_end.astimezone(UTC).date()
+    days = [last_day - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
+    topics = [str(name) for name in row.topics]
+    return Digest(
+        subscriber=row.subscriber,
+        recipients=[str(r) for r in row.recipients],
+        period_start=row.period_start,
+        period_end=row.period_end,
+        topics=store.digest_topics(session, topics, row.period_start, row.period_end),
+        daily_hits=store.daily_story_hits(session, topics, days),
+        days=days,
+    )

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -48,6 +49,19 @@ class Feed(Base):
     items_per_day: Mapped[float | None] = mapped_column()
 
 
+class Story(Base):
+    """Near-duplicate articles (syndicated copies, rewrites, updates) grouped as one story."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lead_article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="SET NULL", use_alter=True, name="stories_lead_article")
+    )
+    title: Mapped[str] = mapped_column(Text)
+
+
 class Article(Base):
     # Migration 0002 adds `search`, a tsvector PostgreSQL generates from title and text (GIN
     # index); only topic backtests read it, through SQL, so it is not mapped here.
@@ -67,6 +81,8 @@ class Article(Base):
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     summary: Mapped[str] = mapped_column(Text, default="", server_default="")
     text_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
+    minhash: Mapped[bytes | None] = mapped_column(LargeBinary)  # stories.signature of the text
 
     __table_args__ = (
         CheckConstraint(
@@ -129,6 +145,7 @@ class Alert(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"))
     match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"))
     recipients: Mapped[list[Any]] = mapped_column()
     state: Mapped[str] = mapped_column(String(10), default="pending", server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -140,7 +157,8 @@ class Alert(Base):
     delivered_to: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
-        UniqueConstraint("article_id", "topic_id", name="alerts_article_topic"),
+        # One alert per story and topic: a later copy of an alerted story sends nothing new.
+        UniqueConstraint("story_id", "topic_id", name="alerts_story_topic"),
         CheckConstraint("state in ('pending', 'sent', 'failed')", name="alerts_state"),
         Index("alerts_pending", "next_attempt_at", postgresql_where="state = 'pending'"),
     )
@@ -155,3 +173,31 @@ class Run(Base):
     trigger: Mapped[str] = mapped_column(String(100), default="cli", server_default="cli")
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     errors: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+
+
+class DigestMail(Base):
+    """One subscriber's digest for one period: an outbox row like an alert."""
+
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    subscriber: Mapped[str] = mapped_column(String(200))
+    recipients: Mapped[list[Any]] = mapped_column()
+    topics: Mapped[list[Any]] = mapped_column()  # topic names followed; empty means all
+    send_empty: Mapped[bool] = mapped_column(Boolean, default=False)
+    period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(10), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    message_id: Mapped[str | None] = mapped_column(Text)
+    delivered_to: Mapped[str | None] = mapped_column(Text)
+    stories: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        UniqueConstraint("subscriber", "period_end", name="digests_subscriber_period"),
+        CheckConstraint("state in ('pending', 'sent', 'failed', 'empty')", name="digests_state"),
+    )

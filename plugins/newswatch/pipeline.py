@@ -10,12 +10,12 @@ import logging
 import zlib
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import cast
 from urllib.parse import urlsplit
 
-from newswatch import clock, database, mailer, store
+from newswatch import clock, database, mailer, store, stories
 from newswatch.config import load_config
 from newswatch.extract import extract_article
 from newswatch.feeds import poll_feed
@@ -154,6 +154,9 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
             source=names.get(article.feed_id, ""),
             lang=article.language,
         )
+        if article.text_source != "title":  # a bare title is too short to compare stories by
+            minhash = stories.to_bytes(stories.signature(article.text))
+            article = replace(article, minhash=minhash)
         tagged.append((article, matches))
     at = clock.now()
     with database.transaction(factory) as session:
@@ -161,7 +164,15 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
             note = store.record_poll(session, poll, at, settings)
             if note:
                 report.errors.append(note)
-        counts.update(store.save_articles(session, tagged, at))
+        counts.update(
+            store.save_articles(
+                session,
+                tagged,
+                at,
+                similarity=settings.story_similarity,
+                window=timedelta(days=settings.story_window_days),
+            )
+        )
         # Every (article, feed) pair seen, including items another feed or run stored first.
         every = [item for poll in got.polls for item in poll.items]
         stored = store.known_urls(session, [item.url for item in every])
@@ -180,6 +191,31 @@ def deliver(settings: Settings) -> StageReport:
     counts = result.counts()
     with database.transaction(factory) as session:
         counts["alerts_pending"] = len(mailer.list_alerts(session, "pending", limit=100_000))
+    return StageReport(counts=counts, errors=result.errors, delivered_to=result.where)
+
+
+def plan_digests(settings: Settings, period_end: datetime | None = None) -> StageReport:
+    """Queue one digest per digest subscriber for the day ending at period_end (default now)."""
+    config = load_config(settings.config_dir)
+    end = (period_end or clock.now()).astimezone(UTC)
+    queued = 0
+    with database.transaction(database.session_factory(settings)) as session:
+        for subscriber in config.digest_subscribers():
+            queued += store.plan_digest(
+                session, subscriber, end - timedelta(days=1), end, clock.now()
+            )
+    return StageReport(counts={"digests_queued": queued})
+
+
+def send_digests(settings: Settings) -> StageReport:
+    """Send every pending digest that is due."""
+    factory = database.session_factory(settings)
+    result = mailer.deliver_digests(factory, mailer.make_transport(settings), settings)
+    counts = {
+        "digests_sent": result.sent,
+        "digests_retrying": result.retrying,
+        "digests_failed": result.failed,
+    }
     return StageReport(counts=counts, errors=result.errors, delivered_to=result.where)
 
 

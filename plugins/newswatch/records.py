@@ -79,6 +79,8 @@ class Article:
     content_hash: str
     summary: str
     fetch_error: str | None = None
+    guid: str | None = None  # the feed item's GUID; stored with the source, not the article
+    minhash: bytes | None = None  # stories.signature of the text, to group near-duplicates
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Three feeds: an AloJapan-style WordPress RSS feed (the Takaichi–Trump summit article first, an
 article with no hits, and one whose page is missing so the feed summary is used), an Atom feed
 (a rare-earth story, a "Taiwanese pineapple" story that must not hit Taiwan, an entry with no
-link, and a syndicated copy of the summit article), and a feed whose server fails.
+link, the summit article again under AloJapan's own link, and the same wire story on Asia Wire's
+own page, lightly edited: one story, no second alert), and a feed whose server fails.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ ROUTES: dict[str, tuple[str | None, str, int]] = {
     "/asiawire/atom.xml": ("asiawire-feed.xml", ATOM, 200),
     "/asiawire/2025/12/16/rare-earth-controls": ("rare-earth-controls.html", HTML, 200),
     "/asiawire/2025/12/15/taiwanese-pineapple": ("taiwanese-pineapple.html", HTML, 200),
+    "/asiawire/2025/12/17/takaichi-trip-kyodo": ("takaichi-trump-kyodo.html", HTML, 200),
     "/broken/feed.xml": (None, "text/plain", 500),
 }
 

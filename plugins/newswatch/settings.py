@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from pathlib import Path
 
 from pydantic import Field
@@ -28,6 +29,16 @@ class Settings(BaseSettings):
     )
     mail_from: str = "newswatch <newswatch@localhost>"
     alert_max_attempts: int = 5
+    digest_time: str = Field(
+        default="07:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="local time of news_digest",
+    )
+    digest_timezone: str = Field(default="Asia/Tokyo", description="time zone of digest_time")
+    unsubscribe: str | None = Field(
+        default=None,
+        description="List-Unsubscribe target (https:// URL or mailto:); default mails the sender",
+    )
 
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch/newswatch)"
     connect_timeout: float = 10.0
@@ -64,6 +75,13 @@ class Settings(BaseSettings):
     feed_shards: int = Field(
         default=4, description="mapped process_feeds tasks per run; due feeds are split among them"
     )
+    story_similarity: float = Field(
+        default=0.8,
+        description="estimated Jaccard similarity of word 4-grams that makes two articles one story",
+    )
+    story_window_days: int = Field(
+        default=7, description="how far back a new article is compared with stored ones"
+    )
     retention_days: int = Field(
         default=180, description="article text older than this is blanked by news_maintenance"
     )
@@ -71,6 +89,12 @@ class Settings(BaseSettings):
         default=8931,
         description="loopback port of the sample news day; fixed so reruns see the same URLs",
     )
+
+    @property
+    def list_unsubscribe(self) -> str:
+        if self.unsubscribe:
+            return self.unsubscribe
+        return f"mailto:{parseaddr(self.mail_from)[1]}?subject=unsubscribe"
 
     @property
     def outbox_dir(self) -> Path:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, literal_column, or_, select, tuple_, update
+from sqlalchemy import case, func, literal_column, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from newswatch import models, schedule
-from newswatch.config import Config
+from newswatch import models, schedule, stories
+from newswatch.config import Config, SubscriberConfig
+from newswatch.digest import DigestStory, DigestTopic
 from newswatch.records import Article, FeedPoll, FeedState, Match
 from newswatch.settings import Settings
 
@@ -194,16 +195,39 @@ def topic_ids(session: Session) -> dict[str, tuple[int, list[str]]]:
     return {name: (topic_id, list(recipients)) for name, topic_id, recipients in rows}
 
 
+STORY_LOCK = 7210432  # serialises story assignment between concurrent batches
+
+
 def save_articles(
     session: Session,
     tagged: Sequence[tuple[Article, Sequence[Match]]],
     at: datetime,
+    *,
+    similarity: float = 0.8,
+    window: timedelta = timedelta(days=7),
 ) -> dict[str, int]:
-    """Insert new articles with their matches and pending alerts; repeats insert nothing."""
-    counts = {"articles_new": 0, "matches_new": 0, "alerts_new": 0}
+    """Insert new articles into stories, with their matches and one pending alert per story and topic.
+
+    An exact copy (same text) of a stored article adds a source, not a row; a near-duplicate
+    joins the stored article's story, and its matches raise no new alert for topics the story
+    already alerted. Repeats insert nothing.
+    """
+    counts = dict.fromkeys(
+        ("articles_new", "duplicates", "stories_new", "story_copies", "matches_new", "alerts_new"),
+        0,
+    )
     topics = topic_ids(session)
+    session.execute(text("select pg_advisory_xact_lock(:key)"), {"key": STORY_LOCK})
+    index = stories.StoryIndex(similarity)
+    index.add_all(recent_signatures(session, at - window))
     for article, matches in tagged:
+        twin = _exact_copy(session, article)
+        if twin is not None:
+            counts["duplicates"] += 1
+            add_sources(session, [(twin, article.feed_id, article.guid)])
+            continue
         values: dict[str, Any] = asdict(article)
+        del values["guid"]
         values["fetched_at"] = at
         article_id = session.scalar(
             insert(models.Article)
@@ -214,6 +238,21 @@ def save_articles(
         if article_id is None:
             continue  # stored by an earlier run or a concurrent batch
         counts["articles_new"] += 1
+        minhash = stories.from_bytes(article.minhash) if article.minhash else None
+        story_id = index.find(minhash) if minhash is not None else None
+        if story_id is None:
+            story = models.Story(first_seen_at=at, lead_article_id=article_id, title=article.title)
+            session.add(story)
+            session.flush()
+            story_id = story.id
+            counts["stories_new"] += 1
+        else:
+            counts["story_copies"] += 1
+        session.execute(
+            update(models.Article).where(models.Article.id == article_id).values(story_id=story_id)
+        )
+        if minhash is not None:
+            index.add(str(article_id), story_id, minhash)
         for match in matches:
             if match.topic not in topics:
                 continue
@@ -239,6 +278,7 @@ def save_articles(
                 insert(models.Alert)
                 .values(
                     article_id=article_id,
+                    story_id=story_id,
                     topic_id=topic_id,
                     match_id=match_id,
                     recipients=recipients,
@@ -250,6 +290,31 @@ def save_articles(
             )
             counts["alerts_new"] += alert_id is not None
     return counts
+
+
+def _exact_copy(session: Session, article: Article) -> int | None:
+    """A stored article with the same text (never for title-only items: titles repeat)."""
+    if article.text_source == "title":
+        return None
+    return session.scalar(
+        select(models.Article.id)
+        .where(
+            models.Article.content_hash == article.content_hash, models.Article.url != article.url
+        )
+        .order_by(models.Article.id)
+        .limit(1)
+    )
+
+
+def recent_signatures(session: Session, since: datetime) -> list[tuple[str, int, bytes]]:
+    rows = session.execute(
+        select(models.Article.id, models.Article.story_id, models.Article.minhash).where(
+            models.Article.fetched_at >= since,
+            models.Article.minhash.is_not(None),
+            models.Article.story_id.is_not(None),
+        )
+    )
+    return [(str(a), story, data) for a, story, data in rows if story is not None and data]
 
 
 def start_run(session: Session, trigger: str, at: datetime) -> int:
@@ -296,3 +361,94 @@ def backtest_candidates(
             literal_column("articles.search").bool_op("@@")(func.to_tsquery("simple", tsquery))
         )
     return list(session.execute(query))
+
+
+def plan_digest(
+    session: Session,
+    subscriber: SubscriberConfig,
+    start: datetime,
+    end: datetime,
+    at: datetime,
+) -> bool:
+    """Queue the subscriber's digest for [start, end); False when it is already queued or sent."""
+    digest_id = session.scalar(
+        insert(models.DigestMail)
+        .values(
+            subscriber=subscriber.name,
+            recipients=[str(e) for e in subscriber.emails],
+            topics=list(subscriber.topics),
+            send_empty=subscriber.send_empty,
+            period_start=start,
+            period_end=end,
+            created_at=at,
+            next_attempt_at=at,
+        )
+        .on_conflict_do_nothing()
+        .returning(models.DigestMail.id)
+    )
+    return digest_id is not None
+
+
+def digest_topics(
+    session: Session, topics: Sequence[str], start: datetime, end: datetime
+) -> list[DigestTopic]:
+    """Stories that hit each followed topic (all when none named) in [start, end), one entry each."""
+    query = (
+        select(models.Topic.name, models.Topic.title, models.Story, models.Match)
+        .join(models.Match, models.Match.topic_id == models.Topic.id)
+        .join(models.Article, models.Article.id == models.Match.article_id)
+        .join(models.Story, models.Story.id == models.Article.story_id)
+        .where(models.Match.matched_at >= start, models.Match.matched_at < end)
+        .order_by(models.Topic.name, models.Match.id)
+    )
+    if topics:
+        query = query.where(models.Topic.name.in_(topics))
+    grouped: dict[str, tuple[str, dict[int, DigestStory]]] = {}
+    for name, title, story, match in session.execute(query):
+        _, stories_of_topic = grouped.setdefault(name, (title, {}))
+        if story.id in stories_of_topic:
+            continue  # the first match of a story explains it; copies add sources below
+        lead = session.get(models.Article, story.lead_article_id) if story.lead_article_id else None
+        stories_of_topic[story.id] = DigestStory(
+            title=story.title,
+            url=lead.url if lead else "",
+            sources=story_sources(session, story.id),
+            first_seen=story.first_seen_at,
+            snippet=match.snippet,
+            highlights=[(int(a), int(b)) for a, b in match.highlights],
+        )
+    return [
+        DigestTopic(name=name, title=title, stories=list(found.values()))
+        for name, (title, found) in sorted(grouped.items())
+    ]
+
+
+def story_sources(session: Session, story_id: int) -> list[str]:
+    rows = session.scalars(
+        select(func.coalesce(models.Feed.title, models.Feed.name))
+        .join(models.ArticleSource, models.ArticleSource.feed_id == models.Feed.id)
+        .join(models.Article, models.Article.id == models.ArticleSource.article_id)
+        .where(models.Article.story_id == story_id)
+        .distinct()
+    )
+    return sorted(rows)
+
+
+def daily_story_hits(
+    session: Session, topics: Sequence[str], days: Sequence[date]
+) -> dict[str, dict[date, int]]:
+    """Stories per topic per UTC day over the given days (copies of a story count once)."""
+    day = func.date(func.timezone("UTC", models.Match.matched_at))
+    query = (
+        select(models.Topic.title, day, func.count(models.Article.story_id.distinct()))
+        .join(models.Match, models.Match.topic_id == models.Topic.id)
+        .join(models.Article, models.Article.id == models.Match.article_id)
+        .where(day >= days[0], day <= days[-1])
+        .group_by(models.Topic.title, day)
+    )
+    if topics:
+        query = query.where(models.Topic.name.in_(topics))
+    hits: dict[str, dict[date, int]] = {}
+    for title, hit_day, count in session.execute(query):
+        hits.setdefault(title, {})[hit_day] = count
+    return hits

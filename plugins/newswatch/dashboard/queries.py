@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, literal_column, select
+from sqlalchemy import ColumnElement, Select, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from newswatch import models
@@ -133,21 +133,28 @@ def latest_alerts(session: Session, filters: Filters, limit: int = 50) -> list[A
 
 
 def latest_stories(session: Session, filters: Filters, limit: int = 50) -> list[StoryRow]:
-    """Newest stored articles first, with every feed they appeared in and their topics."""
+    """Newest stories first, each shown by its lead article with every feed and topic of its copies."""
     origin = models.Feed.__table__.alias("origin")
     source_feed = models.Feed.__table__.alias("source_feed")
+    sibling = models.Article.__table__.alias("sibling")
+    # Articles stored before stories existed have none: they stand for themselves.
+    same_story = or_(
+        sibling.c.story_id == models.Article.story_id, sibling.c.id == models.Article.id
+    )
     sources = (
         select(func.array_agg(func.distinct(source_feed.c.name)))
         .select_from(models.ArticleSource)
         .join(source_feed, source_feed.c.id == models.ArticleSource.feed_id)
-        .where(models.ArticleSource.article_id == models.Article.id)
+        .join(sibling, sibling.c.id == models.ArticleSource.article_id)
+        .where(same_story)
         .scalar_subquery()
     )
     topics = (
         select(func.array_agg(func.distinct(models.Topic.name)))
         .select_from(models.Match)
         .join(models.Topic, models.Topic.id == models.Match.topic_id)
-        .where(models.Match.article_id == models.Article.id)
+        .join(sibling, sibling.c.id == models.Match.article_id)
+        .where(same_story)
         .scalar_subquery()
     )
     at = _article_at()
@@ -163,13 +170,16 @@ def latest_stories(session: Session, filters: Filters, limit: int = 50) -> list[
             models.Article.text_source,
         )
         .join(origin, origin.c.id == models.Article.feed_id)
+        .outerjoin(models.Story, models.Story.id == models.Article.story_id)
+        .where(or_(models.Story.id.is_(None), models.Story.lead_article_id == models.Article.id))
         .order_by(at.desc(), models.Article.id.desc())
         .limit(limit)
     )
     if filters.topic:
         query = query.where(
             exists()
-            .where(models.Match.article_id == models.Article.id)
+            .where(same_story)
+            .where(models.Match.article_id == sibling.c.id)
             .where(models.Match.topic_id == models.Topic.id)
             .where(models.Topic.name == filters.topic)
             .correlate(models.Article)
@@ -218,13 +228,15 @@ def feed_health(session: Session) -> list[FeedHealth]:
 
 
 def daily_hits(session: Session, today: date, days: int = 14) -> DailyHits:
-    """Matches found per enabled topic per UTC day (by when newswatch matched them), `days`
-    days up to and including `today`."""
+    """Stories hitting each enabled topic per UTC day (by when newswatch matched them), `days`
+    days up to and including `today`: syndicated copies of one story count once."""
     first = today - timedelta(days=days - 1)
     day = func.date(func.timezone("UTC", models.Match.matched_at))
+    story = func.coalesce(models.Article.story_id, -models.Article.id)
     rows = session.execute(
-        select(models.Topic.name, day, func.count())
+        select(models.Topic.name, day, func.count(story.distinct()))
         .join(models.Topic, models.Topic.id == models.Match.topic_id)
+        .join(models.Article, models.Article.id == models.Match.article_id)
         .where(models.Match.matched_at >= datetime.combine(first, time(), UTC))
         .where(models.Match.matched_at < datetime.combine(today + timedelta(days=1), time(), UTC))
         .group_by(models.Topic.name, day)

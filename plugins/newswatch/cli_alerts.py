@@ -1,0 +1,93 @@
+"""`newswatch alerts`: list stored alerts, the failed ones, and send one again."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from newswatch import database, mailer, models, pipeline
+from newswatch.settings import Settings, get_settings
+
+alerts_app = typer.Typer(
+    help="Stored alerts: list them (default), `--failed`, or `resend ID`.",
+    invoke_without_command=True,
+)
+
+
+@alerts_app.callback()
+def listing(
+    ctx: typer.Context,
+    state: Annotated[str | None, typer.Option(help="pending, sent or failed")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="only alerts that gave up")] = False,
+    limit: int = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """List stored alerts, newest first."""
+    if ctx.invoked_subcommand:
+        return
+    rows = alert_rows(get_settings(), "failed" if failed else state, limit)
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, indent=2))
+        return
+    typer.echo(format_alerts(rows, show_errors=failed))
+
+
+@alerts_app.command()
+def resend(alert_id: int) -> None:
+    """Queue an alert again (whatever its state) and deliver the pending alerts now."""
+    settings = get_settings()
+    with database.transaction(database.session_factory(settings)) as session:
+        if not mailer.requeue(session, alert_id):
+            typer.echo(f"no alert {alert_id}", err=True)
+            raise typer.Exit(1)
+    report = pipeline.deliver(settings)
+    for error in report.errors:
+        typer.echo(f"! {error}", err=True)
+    (row,) = [r for r in alert_rows(settings, None, 100_000) if r["id"] == alert_id]
+    typer.echo(f"alert {alert_id}: {row['state']} via {row['delivered_to'] or report.delivered_to}")
+    if row["state"] != "sent":
+        raise typer.Exit(1)
+
+
+def alert_rows(
+    settings: Settings, state: str | None = None, limit: int = 100
+) -> list[dict[str, object]]:
+    factory = database.session_factory(settings)
+    with database.transaction(factory) as session:
+        rows = []
+        for alert in mailer.list_alerts(session, state, limit):
+            article = session.get_one(models.Article, alert.article_id)
+            topic = session.get_one(models.Topic, alert.topic_id)
+            rows.append(
+                {
+                    "id": alert.id,
+                    "state": alert.state,
+                    "topic": topic.name,
+                    "title": article.title,
+                    "url": article.url,
+                    "attempts": alert.attempts,
+                    "sent_at": alert.sent_at.isoformat(timespec="seconds")
+                    if alert.sent_at
+                    else None,
+                    "delivered_to": alert.delivered_to,
+                    "last_error": alert.last_error,
+                }
+            )
+        return rows
+
+
+def format_alerts(rows: list[dict[str, object]], show_errors: bool = False) -> str:
+    if not rows:
+        return "no alerts stored"
+    lines = [f"{'id':>4}  {'state':<7}  {'topic':<20}  title"]
+    for row in rows:
+        title = str(row["title"])
+        lines.append(
+            f"{row['id']:>4}  {row['state']!s:<7}  {row['topic']!s:<20}  "
+            f"{title[:70] + ('…' if len(title) > 70 else '')}"
+        )
+        if show_errors:
+            lines.append(f"      {row['attempts']} attempt(s); last error: {row['last_error']}")
+    return "\n".join(lines)

@@ -1,0 +1,172 @@
+"""The daily digest email (pure): hits of the period grouped by topic, stories ranked, a small chart.
+
+Stories rank by how many sources carried them, then by how recently they were first seen. The
+chart (hits per topic per day over the last days) is a PNG embedded by Content-ID, and the
+plain-text part says the same without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+
+from newswatch.alerts import header_safe, mark_spans, safe_link
+
+CHART_CID_DOMAIN = "newswatch.digest"
+
+
+@dataclass(frozen=True)
+class DigestStory:
+    title: str
+    url: str
+    sources: list[str]
+    first_seen: datetime
+    snippet: str
+    highlights: list[tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class DigestTopic:
+    name: str
+    title: str
+    stories: list[DigestStory]
+
+
+@dataclass(frozen=True)
+class Digest:
+    subscriber: str
+    recipients: list[str]
+    period_start: datetime
+    period_end: datetime
+    topics: list[DigestTopic]
+    daily_hits: dict[str, dict[date, int]]  # topic title -> day -> hits
+    days: list[date]
+
+    @property
+    def story_count(self) -> int:
+        return sum(len(topic.stories) for topic in self.topics)
+
+
+def rank(stories: list[DigestStory]) -> list[DigestStory]:
+    return sorted(stories, key=lambda s: (-len(s.sources), -s.first_seen.timestamp()))
+
+
+def digest_message_id(digest: Digest, mail_from: str) -> str:
+    """One Message-ID per subscriber and period, so a resent digest is recognisably the same."""
+    key = f"{digest.subscriber}\n{digest.period_start.isoformat()}\n{digest.period_end.isoformat()}"
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "newswatch.invalid"
+    return f"<digest.{hashlib.sha256(key.encode()).hexdigest()[:20]}@{domain}>"
+
+
+def render_digest(
+    digest: Digest, mail_from: str, now: datetime, unsubscribe: str | None = None
+) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = mail_from
+    msg["To"] = ", ".join(header_safe(r) for r in digest.recipients)
+    day = digest.period_end.strftime("%Y-%m-%d")
+    msg["Subject"] = header_safe(
+        f"[newswatch] Daily digest {day}: {digest.story_count} "
+        f"{'story' if digest.story_count == 1 else 'stories'} in {len(digest.topics)} topic(s)"
+    )
+    msg["Message-ID"] = digest_message_id(digest, mail_from)
+    msg["Date"] = format_datetime(now)
+    if unsubscribe:
+        msg["List-Unsubscribe"] = f"<{header_safe(unsubscribe)}>"
+    msg.set_content(_plain(digest))
+    chart_cid = make_msgid(domain=CHART_CID_DOMAIN)
+    msg.add_alternative(_html(digest, chart_cid[1:-1]), subtype="html")
+    html_part = msg.get_body(("html",))
+    assert isinstance(html_part, EmailMessage)
+    html_part.add_related(hits_chart_png(digest), "image", "png", cid=chart_cid)
+    return msg
+
+
+def hits_chart_png(digest: Digest) -> bytes:
+    """Hits per topic per day as a small line chart."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 2.4), dpi=100)
+    try:
+        for topic, per_day in sorted(digest.daily_hits.items()):
+            hits = [per_day.get(d, 0) for d in digest.days]
+            ax.plot(range(len(digest.days)), hits, marker="o", label=topic)
+        ax.set_ylabel("hits")
+        ax.set_title(f"Hits per topic, last {len(digest.days)} days", fontsize=10)
+        ax.tick_params(labelsize=7)
+        ax.set_xticks(range(len(digest.days)), [d.strftime("%m-%d") for d in digest.days])
+        if digest.daily_hits:
+            ax.legend(fontsize=7, loc="upper left")
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        return buffer.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def _when(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _plain(digest: Digest) -> str:
+    lines = [
+        f"newswatch daily digest for {digest.subscriber}",
+        f"{_when(digest.period_start)} to {_when(digest.period_end)}",
+        "",
+    ]
+    if not digest.topics:
+        lines.append("No hits in this period.")
+    for topic in digest.topics:
+        lines += [f"== {topic.title} ({len(topic.stories)}) ==", ""]
+        for story in rank(topic.stories):
+            link = safe_link(story.url) or "(no link in the feed)"
+            lines += [
+                f"* {header_safe(story.title)}",
+                f"  {len(story.sources)} source(s): {', '.join(header_safe(s) for s in story.sources)}"
+                f" · first seen {_when(story.first_seen)}",
+                f"  {link}",
+                f"  {mark_spans(story.snippet, story.highlights, '[', ']', str)}",
+                "",
+            ]
+    lines.append(
+        "Hits per day: "
+        + "; ".join(
+            f"{topic}: {sum(per_day.values())}"
+            for topic, per_day in sorted(digest.daily_hits.items())
+        )
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _html(digest: Digest, chart_cid: str) -> str:
+    esc = html.escape
+    parts = [
+        "<!doctype html><html><body>",
+        f"<h2>newswatch daily digest</h2><p>{esc(_when(digest.period_start))} – {esc(_when(digest.period_end))}</p>",
+    ]
+    if not digest.topics:
+        parts.append("<p>No hits in this period.</p>")
+    for topic in digest.topics:
+        parts.append(f"<h3>{esc(topic.title)} ({len(topic.stories)})</h3><ul>")
+        for story in rank(topic.stories):
+            link = safe_link(story.url)
+            title = f'<a href="{esc(link)}">{esc(story.title)}</a>' if link else esc(story.title)
+            sources = ", ".join(esc(s) for s in story.sources)
+            parts.append(
+                f"<li><b>{title}</b><br><small>{len(story.sources)} source(s): {sources} · "
+                f"first seen {esc(_when(story.first_seen))}</small><br>"
+                f"{mark_spans(story.snippet, story.highlights, '<mark>', '</mark>', esc)}</li>"
+            )
+        parts.append("</ul>")
+    parts.append(f'<p><img src="cid:{esc(chart_cid)}" alt="Hits per topic per day"></p>')
+    parts.append("</body></html>")
+    return "".join(parts)

@@ -1,0 +1,78 @@
+"""Group near-duplicate articles into stories (pure): MinHash over word shingles, LSH for candidates.
+
+Syndicated copies, light rewrites and updated versions of one wire story share most of their
+word 4-grams; their MinHash signatures estimate that Jaccard similarity, and an LSH index finds
+the candidates without comparing every pair. Texts in scripts without spaces (Chinese,
+Japanese) are shingled by characters instead of words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+
+NUM_PERM = 128
+SCHEME = "affine32"  # datasketch's default; stored signatures must be read back with the same one
+WORD_SHINGLE = 4
+CHAR_SHINGLE = 5
+_WORD = re.compile(r"\w+")
+_SPACELESS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
+def shingles(text: str) -> set[str]:
+    """Word 4-grams of the normalised text (character 5-grams for mostly-CJK text)."""
+    normalized = unicodedata.normalize("NFKC", text).casefold()
+    if len(_SPACELESS.findall(normalized)) > len(normalized) / 3:
+        chars = "".join(normalized.split())
+        return {chars[i : i + CHAR_SHINGLE] for i in range(max(1, len(chars) - CHAR_SHINGLE + 1))}
+    words = _WORD.findall(normalized)
+    if len(words) < WORD_SHINGLE:
+        return {" ".join(words)} if words else set()
+    return {" ".join(words[i : i + WORD_SHINGLE]) for i in range(len(words) - WORD_SHINGLE + 1)}
+
+
+def signature(text: str) -> MinHash:
+    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME)
+    minhash.update_batch([s.encode() for s in shingles(text)])
+    return minhash
+
+
+def to_bytes(minhash: MinHash) -> bytes:
+    return np.asarray(minhash.hashvalues, dtype=np.uint32).tobytes()
+
+
+def from_bytes(data: bytes) -> MinHash:
+    values = np.frombuffer(data, dtype=np.uint32).copy()
+    return MinHash(num_perm=NUM_PERM, scheme=SCHEME, hashvalues=values)
+
+
+class StoryIndex:
+    """Stories seen so far, by the signatures of their articles; answers "which story is this?"."""
+
+    def __init__(self, threshold: float = 0.8) -> None:
+        self.threshold = threshold
+        self._lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+        self._members: dict[str, tuple[int, MinHash]] = {}
+
+    def add(self, key: str, story_id: int, minhash: MinHash) -> None:
+        if key not in self._members:
+            self._lsh.insert(key, minhash)
+            self._members[key] = (story_id, minhash)
+
+    def add_all(self, rows: Iterable[tuple[str, int, bytes]]) -> None:
+        for key, story_id, data in rows:
+            self.add(key, story_id, from_bytes(data))
+
+    def find(self, minhash: MinHash) -> int | None:
+        """The story of the most similar known article at or above the threshold, if any."""
+        best: tuple[float, int] | None = None
+        for key in self._lsh.query(minhash):
+            story_id, other = self._members[key]
+            similarity = minhash.jaccard(other)
+            if similarity >= self.threshold and (best is None or similarity > best[0]):
+                best = (similarity, story_id)
+        return best[1] if best else None

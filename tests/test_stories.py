@@ -1,0 +1,65 @@
+from pathlib import Path
+
+from newswatch.stories import StoryIndex, from_bytes, shingles, signature, to_bytes
+
+SAMPLE = Path(__file__).resolve().parents[1] / "plugins" / "newswatch" / "sample_day"
+WIRE = (
+    "TOKYO – Japan has sounded out the United States about the possibility of a visit by Prime "
+    "Minister Sanae Takaichi in the latter half of March for a summit with President Donald Trump, "
+    "a government source said Wednesday, as Tokyo looks to reaffirm its alliance with Washington "
+    "amid tensions with Beijing. The first U.S. trip as prime minister could allow Takaichi to "
+    "exchange views with Trump and align positions ahead of his expected April visit to China."
+)
+
+
+def index_with(text: str, story_id: int = 1) -> StoryIndex:
+    index = StoryIndex(threshold=0.8)
+    index.add("a", story_id, signature(text))
+    return index
+
+
+def test_syndicated_copy_with_different_boilerplate_joins_the_story() -> None:
+    copy = "(Kyodo) " + WIRE + " Copyright Kyodo News."
+    assert index_with(WIRE).find(signature(copy)) == 1
+
+
+def test_a_different_story_starts_a_new_one() -> None:
+    other = "China tightens export controls on rare earth magnets, the commerce ministry said on Tuesday."
+    assert index_with(WIRE).find(signature(other)) is None
+
+
+def test_light_rewrite_joins_but_a_heavy_one_does_not() -> None:
+    light = WIRE.replace("said Wednesday", "said on Wednesday")
+    heavy = (
+        " ".join(WIRE.split()[: len(WIRE.split()) // 2])
+        + " Analysts expect little from the meeting."
+    )
+    index = index_with(WIRE)
+    assert index.find(signature(light)) == 1
+    assert index.find(signature(heavy)) is None
+
+
+def test_cjk_text_is_shingled_by_characters() -> None:
+    text = "日本政府は台湾有事に関する首相の発言をめぐり中国との対話を続ける方針を示した"
+    assert all(len(s) == 5 for s in shingles(text))
+    assert index_with(text).find(signature(text + "。")) == 1
+
+
+def test_signatures_survive_the_database_round_trip() -> None:
+    minhash = signature(WIRE)
+    assert from_bytes(to_bytes(minhash)).jaccard(minhash) == 1.0
+
+
+def test_most_similar_story_wins() -> None:
+    index = StoryIndex(threshold=0.5)
+    index.add("a", 1, signature(WIRE))
+    index.add("b", 2, signature(WIRE + " Extra closing sentence about the yen and stocks today."))
+    assert index.find(signature(WIRE)) == 1
+
+
+def test_sample_day_pages_are_distinct_stories() -> None:
+    texts = [p.read_text() for p in sorted(SAMPLE.glob("*.html"))]
+    index = StoryIndex()
+    for i, text in enumerate(texts):
+        assert index.find(signature(text)) is None
+        index.add(str(i), i, signature(text))
