@@ -21,13 +21,11 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from benchdb import scratch_database
 
 from newswatch import clock, database, pipeline, store
 from newswatch.settings import Settings, get_settings
@@ -94,27 +92,6 @@ def serve(items: int) -> tuple[ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def fresh_database() -> tuple[str, str, str]:
-    server = os.environ.get(
-        "NEWSWATCH_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
-    name = f"newswatch_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'create database "{name}"'))
-    admin.dispose()
-    return server, name, make_url(server).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(server: str, name: str) -> None:
-    for engine in database._engines.values():
-        engine.dispose()
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'drop database if exists "{name}" with (force)'))
-    admin.dispose()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--feeds", type=int, default=100)
@@ -122,8 +99,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.getLogger("newswatch").setLevel(logging.WARNING)
     server, base = serve(args.items)
-    admin_url, db_name, url = fresh_database()
-    with tempfile.TemporaryDirectory() as tmp:
+    with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp)
         feeds = "".join(
             f"  - {{name: 'Feed {k}', url: '{base}/feed/{k}'}}\n" for k in range(args.feeds)
@@ -145,7 +121,6 @@ def main() -> int:
         try:
             rows = run(settings, args.feeds, args.items)
         finally:
-            drop_database(admin_url, db_name)
             server.shutdown()
     print_table(rows, args.feeds, args.items, settings)
     return 0

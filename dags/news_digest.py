@@ -15,6 +15,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, task
 
+from newswatch.notify import notify_failure
+
 _HOUR, _MINUTE = os.environ.get("NEWSWATCH_DIGEST_TIME", "07:00").split(":")
 
 
@@ -33,6 +35,7 @@ def _settings():  # type: ignore[no-untyped-def]
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
+    on_failure_callback=notify_failure,
     tags=["newswatch"],
     default_args={
         "retries": 3,

@@ -13,6 +13,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
+from newswatch.notify import notify_failure
+
 
 def _settings():  # type: ignore[no-untyped-def]
     from newswatch.settings import get_settings
@@ -26,6 +28,7 @@ def _settings():  # type: ignore[no-untyped-def]
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
+    on_failure_callback=notify_failure,
     tags=["newswatch", "maintenance"],
     default_args={
         "retries": 2,

@@ -18,6 +18,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import TriggerRule, dag, task
 
+from newswatch.notify import notify_failure
+
 
 def _settings():  # type: ignore[no-untyped-def]
     from newswatch.settings import get_settings
@@ -31,6 +33,7 @@ def _settings():  # type: ignore[no-untyped-def]
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
+    on_failure_callback=notify_failure,
     tags=["newswatch"],
     default_args={
         "retries": 3,

@@ -87,6 +87,9 @@ def settings(
     # politeness delays are tested on their own, not paid by every test.
     monkeypatch.setenv("NEWSWATCH_ALLOW_HOSTS", "127.0.0.1")
     monkeypatch.setenv("NEWSWATCH_PER_HOST_INTERVAL", "0")
+    # Worker processes cost a second or two to start: one test runs the pipeline with them
+    # (test_pipeline), the rest extract inline.
+    monkeypatch.setenv("NEWSWATCH_EXTRACT_WORKERS", "1")
     yield get_settings()
     clock.freeze(None)
 

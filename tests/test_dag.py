@@ -44,6 +44,14 @@ def test_every_dag_has_tags_retries_and_no_catchup(dagbag: DagBag) -> None:
                 assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
 
 
+def test_every_dag_emails_the_operator_when_a_run_fails(dagbag: DagBag) -> None:
+    from newswatch.notify import notify_failure
+
+    assert dagbag.dags
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.on_failure_callback is notify_failure, dag_id
+
+
 def test_news_monitor_runs_daily_by_default_one_run_at_a_time(dagbag: DagBag) -> None:
     dag = dagbag.dags["news_monitor"]
     assert dag.max_active_runs == 1

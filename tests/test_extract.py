@@ -1,6 +1,7 @@
+import time
 from importlib import resources
 
-from newswatch.extract import extract_article, plain_text
+from newswatch.extract import extract_all, extract_article, plain_text
 from newswatch.records import FeedItem, Page
 
 
@@ -62,3 +63,35 @@ def test_same_text_gives_same_hash_whatever_the_spacing() -> None:
 def test_plain_text_decodes_entities_and_drops_tags() -> None:
     assert plain_text("<p>A &amp; B</p><p>C&#8217;s</p>") == "A & B C’s"
     assert plain_text("<b>bold</b>\n\n<i>text</i>") == "bold\ntext"
+
+
+def sample_jobs() -> list[tuple[FeedItem, Page | None]]:
+    names = [
+        "takaichi-trump.html",
+        "cherry-blossom.html",
+        "rare-earth-controls.html",
+        "taiwanese-pineapple.html",
+    ]
+    return [(item(title=n), sample_page(n)) for n in names] + [
+        (item(title="no page", summary="Only this."), None)
+    ]
+
+
+def test_worker_processes_extract_the_same_as_inline() -> None:
+    jobs = sample_jobs()
+    inline = [extract_article(i, p) for i, p in jobs]
+    assert extract_all(jobs, workers=2, timeout=60) == inline
+
+
+def test_page_past_the_deadline_falls_back_to_the_feed_text() -> None:
+    widget = "<div class='w'><span>x</span><a href='/a'>y</a></div>"
+    heavy = f"<html><body><article><p>{'Tariff words here. ' * 50}</p></article>{widget * 40000}</body></html>"
+    page = Page(url="u", final_url="u", status=200, html=heavy.encode())
+    jobs = [(item(title=f"t{i}", summary="Feed summary about tariffs."), page) for i in range(4)]
+    started = time.monotonic()
+    results = extract_all(jobs, workers=2, timeout=0.2)
+    assert time.monotonic() - started < 30
+    assert (
+        results[0].text_source == "feed_summary"
+        and results[0].fetch_error == "extraction timed out"
+    )

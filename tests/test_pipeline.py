@@ -33,8 +33,9 @@ def subjects(box: object) -> list[str]:
 
 
 def test_sample_day_alerts_exactly_the_expected_hits(
-    settings: Settings, news_day: SampleDay, smtp
+    settings: Settings, news_day: SampleDay, smtp, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("NEWSWATCH_EXTRACT_WORKERS", "2")  # extraction on both cores, as deployed
     summary = pipeline.run_once(get_settings())
     assert stored_alerts(settings) == SAMPLE_DAY_ALERTS
     assert len(smtp.received) == len(SAMPLE_DAY_ALERTS)

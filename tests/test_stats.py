@@ -7,7 +7,7 @@ import pytest
 from conftest import Mailbox, free_port
 from typer.testing import CliRunner
 
-from newswatch import clock, pipeline
+from newswatch import clock, database, models, pipeline
 from newswatch.cli import app
 from newswatch.sample_day import SampleDay
 from newswatch.settings import Settings, get_settings
@@ -115,3 +115,40 @@ def test_stats_without_runs_says_so(settings: Settings) -> None:
     result = CliRunner().invoke(app, ["stats"])
     assert result.exit_code == 0
     assert result.output.strip() == "no runs in this period"
+
+
+def test_stats_json_includes_seconds_per_stage(two_days_of_runs: None) -> None:
+    first, second = stats_json()["runs"]
+    stages = ["fetch", "extract", "tag", "store", "deliver"]
+    for run in (first, second):
+        seconds = [run[f"seconds_{stage}"] for stage in stages]
+        assert all(isinstance(s, float) and s >= 0 and round(s, 3) == s for s in seconds)
+        assert run["seconds_fetch"] > 0 and run["seconds_store"] > 0  # type: ignore[operator]
+    assert first["seconds_extract"] > 0  # type: ignore[operator]  # seven new articles
+    (day_one, day_two) = stats_json()["days"]
+    assert day_two["seconds_fetch"] == second["seconds_fetch"]
+
+
+def test_run_record_sums_stage_seconds_over_batches(
+    settings: Settings, news_day: SampleDay
+) -> None:
+    run_id = pipeline.open_run(get_settings())
+    reports = [
+        {"batch": [1], "counts": {}, "durations": {"seconds_fetch": 0.5, "seconds_tag": 0.125}},
+        {"batch": [2], "counts": {}, "durations": {"seconds_fetch": 0.25}},
+        {"counts": {}, "durations": {"seconds_deliver": 0.0625}},
+    ]
+    summary = pipeline.finish_run(get_settings(), run_id, reports, [[1], [2]])
+    expected = {"seconds_fetch": 0.75, "seconds_tag": 0.125, "seconds_deliver": 0.062}
+    assert summary["durations"] == expected
+    with database.transaction(database.session_factory(settings)) as session:
+        assert session.get_one(models.Run, run_id).durations == expected
+
+
+def test_stats_durations_flag_adds_a_column_per_stage(two_days_of_runs: None) -> None:
+    result = CliRunner().invoke(app, ["stats", "--durations"])
+    assert result.exit_code == 0, result.output
+    header = result.output.splitlines()[0].split()
+    assert header[-6:] == ["s_fetch", "s_extract", "s_tag", "s_store", "s_deliver", "errors"]
+    first = result.output.splitlines()[1].split()
+    assert float(first[-6]) > 0 and first[-1] == "3"

@@ -41,6 +41,10 @@ GOLDEN = [
     ("rare earth magnets", '"rare-earth"', True),
     ("President Lai Ching te spoke", '"Lai Ching-te"', True),
     ("U.S.-Japan alliance", '"U.S.-Japan"', True),
+    ("rare.earth magnets", '"rare earth"', False),
+    ("AT&T shares", '"at t"', False),
+    ("at t shares", "AT&T", False),
+    ("AT&T shares", "AT&T", True),
     # singular and plural (Snowball stems), both ways
     ("Rare Earths prices", '"rare earth"', True),
     ("a tariff deal", "tariffs", True),
@@ -53,6 +57,8 @@ GOLDEN = [
     ("Taiwanese pineapple growers", "Taiwan", False),
     ("Taiwanese pineapple growers", "Taiwan*", True),
     ("Taiwan's leader", "Taiwan", True),
+    ("“Taiwan” and «tariffs»", "Taiwan AND tariff", True),
+    ("(Taiwan)", "Taiwan", True),
     ("tariffed goods", "tariff*", True),
     ("a tariff-free zone", "tariff*", True),
     ("photo-tariff", "tariff", True),
@@ -186,3 +192,13 @@ def test_many_topics_share_one_automaton_and_each_matches_alone() -> None:
     compiled = compile_topics(topics)
     assert [m.topic for m in match_text("", "only word17 here", compiled)] == ["t17"]
     assert len(match_text("", "the shared term", compiled)) == 300
+
+
+def test_offsets_stay_right_after_many_blank_lines() -> None:
+    title = "Tariff  news"
+    text = "Intro.\n\n\nA tariff\n\n here.  \n\n" + "Filler words.\n\n" * 30 + "Last tariff."
+    compiled = compile_topics([topic(query="tariff")])
+    (match,) = match_text(title, text, compiled)
+    body = f"{title}\n\n{text}"
+    assert [body[a:b] for a, b in match.offsets["tariff"]] == ["Tariff", "tariff", "tariff"]
+    assert match.offsets["tariff"][-1][0] == len(body) - len("tariff.")

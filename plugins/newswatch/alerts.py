@@ -6,7 +6,7 @@ import hashlib
 import html
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -30,6 +30,7 @@ class AlertView:
     snippet: str
     highlights: list[tuple[int, int]]
     text_source: str
+    copies: list[tuple[str, str]] = field(default_factory=list)  # (outlet, url) of every copy
 
 
 def message_id(view: AlertView, mail_from: str) -> str:
@@ -87,6 +88,11 @@ def _plain(view: AlertView) -> str:
         "",
         marked,
     ]
+    if len(view.copies) > 1:
+        lines += ["", f"Carried by {len(view.copies)} sources:"]
+        lines += [
+            f"  - {header_safe(outlet)}: {safe_link(url) or url}" for outlet, url in view.copies
+        ]
     if view.text_source != "page":
         lines += [
             "",
@@ -101,8 +107,16 @@ def _html(view: AlertView) -> str:
     link = safe_link(view.url)
     title = f'<a href="{esc(link)}">{esc(view.title)}</a>' if link else esc(view.title)
     note = ""
+    if len(view.copies) > 1:
+        items = "".join(
+            f'<li>{esc(outlet)}: <a href="{esc(link)}">{esc(link)}</a></li>'
+            if (link := safe_link(url))
+            else f"<li>{esc(outlet)}</li>"
+            for outlet, url in view.copies
+        )
+        note += f"<p>Carried by {len(view.copies)} sources:</p><ul>{items}</ul>"
     if view.text_source != "page":
-        note = f"<p><small>Text taken from the feed's {esc(view.text_source.replace('feed_', ''))}: the page could not be read.</small></p>"
+        note += f"<p><small>Text taken from the feed's {esc(view.text_source.replace('feed_', ''))}: the page could not be read.</small></p>"
     return (
         "<!doctype html><html><body>"
         f"<p><small>newswatch · topic <b>{esc(view.topic_title)}</b></small></p>"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
-from newswatch import cli_ops, database, pipeline
+from newswatch import cli_ops, cli_search, database, pipeline
 from newswatch.cli_alerts import alerts_app
 from newswatch.cli_feeds import feeds_app
 from newswatch.cli_topics import topics_app
@@ -23,6 +24,7 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(alerts_app, name="alerts")
 app.command("stats")(cli_ops.stats_command)
+app.command("search")(cli_search.search_command)
 
 ConfigOption = Annotated[
     Path | None,
@@ -43,7 +45,7 @@ def run(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Poll every feed once, store and tag new articles, send pending alerts."""
     settings = _settings(config)
     try:
-        summary = pipeline.run_once(settings)
+        summary = pipeline.run_once(settings, track=batch_progress(sys.stdout, as_json))
     except ConfigError as exc:
         typer.echo(f"config error:\n{exc}", err=True)
         raise typer.Exit(2) from None
@@ -68,9 +70,10 @@ def db_upgrade() -> None:
 
 
 @db_app.command("url")
-def db_url() -> None:
+def db_url(as_json: JsonOption = False) -> None:
     """Print the database URL (starting the embedded server when none is configured)."""
-    typer.echo(database.database_url(get_settings()))
+    url = database.database_url(get_settings())
+    typer.echo(json.dumps({"url": url}) if as_json else url)
 
 
 @db_app.command("stop")
@@ -78,6 +81,23 @@ def db_stop() -> None:
     """Stop the embedded PostgreSQL server if it runs."""
     stopped = database.stop_embedded(get_settings())
     typer.echo("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+
+
+def batch_progress(
+    stream: TextIO, as_json: bool
+) -> Callable[[list[list[int]]], Iterable[list[int]]] | None:
+    """A progress bar over the feed batches, only for a person at a terminal (never in --json)."""
+    if as_json or not stream.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import track
+
+    console = Console(file=stream)
+
+    def tracked(batches: list[list[int]]) -> Iterable[list[int]]:
+        return track(batches, description="feed batches", console=console, transient=True)
+
+    return tracked
 
 
 @app.command()

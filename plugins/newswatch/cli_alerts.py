@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
-from newswatch import database, mailer, models, pipeline
+from newswatch import database, mailer, models, pipeline, store
 from newswatch.settings import Settings, get_settings
 
 alerts_app = typer.Typer(
@@ -72,6 +72,11 @@ def alert_rows(
                     if alert.sent_at
                     else None,
                     "delivered_to": alert.delivered_to,
+                    "channel": alert.channel,
+                    "sources": [
+                        {"outlet": outlet, "url": url}
+                        for outlet, url in store.story_copies(session, alert.story_id)
+                    ],
                     "last_error": alert.last_error,
                 }
             )
@@ -84,9 +89,11 @@ def format_alerts(rows: list[dict[str, object]], show_errors: bool = False) -> s
     lines = [f"{'id':>4}  {'state':<7}  {'topic':<20}  title"]
     for row in rows:
         title = str(row["title"])
+        sources = cast(list[dict[str, str]], row.get("sources") or [])
+        outlets = ", ".join(sorted({s["outlet"] for s in sources}))
         lines.append(
             f"{row['id']:>4}  {row['state']!s:<7}  {row['topic']!s:<20}  "
-            f"{title[:70] + ('…' if len(title) > 70 else '')}"
+            f"{title[:60] + ('…' if len(title) > 60 else '')}  [{len(sources)} source(s): {outlets}]"
         )
         if show_errors:
             lines.append(f"      {row['attempts']} attempt(s); last error: {row['last_error']}")

@@ -14,9 +14,13 @@ from newswatch.settings import get_settings
 
 def stats_command(
     days: Annotated[int, typer.Option("--days", min=1, help="runs started in the last N days")] = 7,
+    durations: Annotated[
+        bool, typer.Option("--durations", help="add seconds per stage (fetch … deliver)")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
-    """Per-run and per-day counts: feeds polled, 304s, failures, new articles, matches, alerts."""
+    """Per-run and per-day counts: feeds polled, 304s, failures, new articles, matches, alerts;
+    --json always includes the seconds per stage."""
     settings = get_settings()
     since = clock.now() - timedelta(days=days)
     with database.transaction(database.session_factory(settings)) as session:
@@ -25,4 +29,4 @@ def stats_command(
     if as_json:
         typer.echo(json.dumps(stats.as_json(runs, per_day), indent=2))
         return
-    typer.echo(stats.format_table(runs, per_day))
+    typer.echo(stats.format_table(runs, per_day, durations=durations))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -25,6 +26,7 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)"),
 ]
+JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 
 def _settings(config: Path | None) -> Settings:
@@ -35,18 +37,31 @@ def _settings(config: Path | None) -> Settings:
 
 
 @topics_app.command("check")
-def check(config: ConfigOption = None) -> None:
+def check(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Validate topics.yaml (and feeds.yaml): each bad query with its topic and position."""
     settings = _settings(config)
     try:
         loaded = load_config(settings.config_dir)
     except ConfigError as exc:
-        typer.echo(str(exc), err=True)
+        if as_json:
+            typer.echo(json.dumps({"valid": False, "errors": str(exc).splitlines()}, indent=2))
+        else:
+            typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    for topic in loaded.topics:
-        state = "" if topic.enabled else " (disabled)"
-        rule = topic.query if topic.query is not None else " OR ".join(topic.keywords)
-        typer.echo(f"ok  {topic.name}{state}: {rule}")
+    rows = [
+        {
+            "name": topic.name,
+            "enabled": topic.enabled,
+            "rule": topic.query if topic.query is not None else " OR ".join(topic.keywords),
+        }
+        for topic in loaded.topics
+    ]
+    if as_json:
+        typer.echo(json.dumps({"valid": True, "topics": rows}, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        state = "" if row["enabled"] else " (disabled)"
+        typer.echo(f"ok  {row['name']}{state}: {row['rule']}")
     typer.echo(f"{len(loaded.topics)} topics, all valid")
 
 
@@ -59,6 +74,7 @@ def test(
     ] = None,
     url: Annotated[str | None, typer.Option("--url", help="a page to download and extract")] = None,
     title: Annotated[str, typer.Option("--title", help="a title to match as well")] = "",
+    as_json: JsonOption = False,
 ) -> None:
     """Show what QUERY hits in a text, a file or a page: terms, counts, offsets, snippet."""
     if sum(source is not None for source in (text, file, url)) != 1:
@@ -77,10 +93,14 @@ def test(
         title, text, lang = title or article.title, article.text, article.language
     matcher = compile_queries([("query", node, 1)])
     matches = match_text(title, text or "", matcher, lang=lang)
-    if not matches:
+    if as_json:
+        typer.echo(json.dumps({"match": match_row(matches[0]) if matches else None}, indent=2))
+    elif matches:
+        typer.echo(format_match(matches[0]))
+    else:
         typer.echo("no match")
+    if not matches:
         raise typer.Exit(1)
-    typer.echo(format_match(matches[0]))
 
 
 @topics_app.command("backtest")
@@ -89,6 +109,7 @@ def backtest(
     since: Annotated[str, typer.Option(help="how far back: 30d, 12h, 2w")] = "30d",
     limit: Annotated[int, typer.Option(help="most candidates to examine")] = 10_000,
     config: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List the stored articles TOPIC (or a draft query) would have matched."""
     settings = _settings(config)
@@ -103,6 +124,26 @@ def backtest(
     matcher = compile_queries([(topic, node, known.min_hits if known else 1)])
     with database.transaction(database.session_factory(settings)) as session:
         result = run_backtest(session, matcher, node, clock.now() - window, limit)
+    if as_json:
+        summary = {
+            "topic": topic if known is not None else None,
+            "query": None if known is not None else topic,
+            "since": since,
+            "candidates": result.candidates,
+            "tsquery": result.tsquery,
+            "hits": [
+                {
+                    "article_id": hit.article_id,
+                    "title": hit.title,
+                    "url": hit.url,
+                    "at": hit.at.isoformat(timespec="seconds"),
+                    **match_row(hit.match),
+                }
+                for hit in result.hits
+            ],
+        }
+        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
     what = f"topic {topic!r}" if known is not None else "draft query"
     typer.echo(
         f"{what}: {len(result.hits)} of {result.candidates} candidate articles in the last "
@@ -111,6 +152,16 @@ def backtest(
     for hit in result.hits:
         typer.echo(f"\n{hit.at:%Y-%m-%d %H:%M}  {hit.title}\n  {hit.url}")
         typer.echo("  " + format_match(hit.match).replace("\n", "\n  "))
+
+
+def match_row(match: Match) -> dict[str, Any]:
+    """A match as plain data: terms and counts, offsets per term, the snippet and its hit spans."""
+    return {
+        "terms": dict(match.terms),
+        "offsets": {term: [list(span) for span in spans] for term, spans in match.offsets.items()},
+        "snippet": match.snippet,
+        "highlights": [list(span) for span in sorted(match.highlights)],
+    }
 
 
 def format_match(match: Match) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -16,6 +17,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from newswatch.query import parse_query
@@ -106,10 +108,35 @@ class SubscriberConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    emails: list[EmailStr] = Field(min_length=1)
+    emails: list[EmailStr] = []
+    apprise_env: list[str] = Field(
+        default=[],
+        description="names of environment variables holding Apprise URLs (Slack, Teams, "
+        "Telegram, webhooks); the URLs carry tokens, so they never live in this file",
+    )
     topics: list[str] = Field(default=[], description="topic names; empty means every topic")
     mode: Literal["immediate", "digest"] = "immediate"
     send_empty: bool = Field(default=False, description="send a digest even when nothing hit")
+
+    @field_validator("apprise_env")
+    @classmethod
+    def _env_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+        return names
+
+    @model_validator(mode="after")
+    def _reachable(self) -> SubscriberConfig:
+        if not self.emails and not self.apprise_env:
+            raise ValueError("needs emails, apprise_env, or both")
+        if self.mode == "digest" and not self.emails:
+            raise ValueError("a digest is an email: give emails")
+        return self
+
+    @property
+    def channel(self) -> str:
+        return f"apprise:{self.name}"
 
     def follows(self, topic: str) -> bool:
         return not self.topics or topic in self.topics
@@ -142,6 +169,18 @@ class Config(BaseModel):
             for email in sub.emails
         ]
         return list(dict.fromkeys(own + subscribed))
+
+    def channels_for(self, topic: str) -> list[str]:
+        """Apprise channels that get a topic's alerts, besides email."""
+        return [
+            sub.channel
+            for sub in self.subscribers
+            if sub.mode == "immediate" and sub.apprise_env and sub.follows(topic)
+        ]
+
+    def apprise_env(self) -> dict[str, list[str]]:
+        """Channel -> names of the environment variables holding its Apprise URLs."""
+        return {sub.channel: list(sub.apprise_env) for sub in self.subscribers if sub.apprise_env}
 
     def digest_subscribers(self) -> list[SubscriberConfig]:
         return [sub for sub in self.subscribers if sub.mode == "digest"]

@@ -7,7 +7,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -58,17 +60,40 @@ def run_demo(settings: Settings) -> int:
     print(format_alerts(alert_rows(settings, limit=1000)))
     outbox = settings.outbox_dir
     emails = sorted(outbox.glob("*.eml")) if outbox.exists() else []
-    print(f"\nEmails: {len(emails)} .eml file(s) in {outbox} (one per alert; reruns add none)")
+    digests = [e for e in emails if e.name.startswith("digest.")]
+    print(
+        f"\nEmails: {len(emails) - len(digests)} alert(s) and {len(digests)} digest(s) as .eml files "
+        f"in {outbox} (one per story and topic, one digest per day; reruns add none)"
+    )
     print(f"demo finished in {time.monotonic() - started:.1f}s, DAG run exit code {returncode}")
     if not settings.database_url:
         database.stop_embedded(settings)
     return returncode
 
 
+DEMO_DIGEST_READER = """
+subscribers:
+  - name: demo-morning-desk
+    emails: [morning-desk@example.com]
+    mode: digest
+"""
+
+
+def next_digest_time(settings: Settings, now: datetime) -> datetime:
+    """The next scheduled digest after now: the demo sends that one, so reruns add none."""
+    zone = ZoneInfo(settings.digest_timezone)
+    hour, minute = (int(part) for part in settings.digest_time.split(":"))
+    local = now.astimezone(zone)
+    at = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return (at if at > local else at + timedelta(days=1)).astimezone(UTC)
+
+
 def _run_dag(settings: Settings, url: str, day: sample_day.SampleDay) -> int:
     config_dir = day.write_config(
         settings.var_dir / "demo" / "config", settings.config_dir / "topics.yaml"
     )
+    topics_yaml = config_dir / "topics.yaml"
+    topics_yaml.write_text(topics_yaml.read_text() + DEMO_DIGEST_READER)
     airflow = str(Path(sys.executable).with_name("airflow"))
     with tempfile.TemporaryDirectory(prefix="newswatch-airflow-") as home:
         env = airflow_env(
@@ -84,7 +109,11 @@ def _run_dag(settings: Settings, url: str, day: sample_day.SampleDay) -> int:
             },
         )
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
-        return subprocess.run([airflow, "dags", "test", "news_monitor"], env=env).returncode
+        monitor = subprocess.run([airflow, "dags", "test", "news_monitor"], env=env).returncode
+        digest_at = next_digest_time(settings, datetime.now(UTC)).isoformat()
+        print(f"\nnews_digest for the period ending {digest_at} (the next scheduled digest):")
+        digest = subprocess.run([airflow, "dags", "test", "news_digest", digest_at], env=env)
+        return monitor or digest.returncode
 
 
 def last_run_summary(settings: Settings) -> str:

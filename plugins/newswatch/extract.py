@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import html
+import logging
+import multiprocessing
 import re
 import unicodedata
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import trafilatura
 from trafilatura.settings import Document
@@ -20,6 +27,14 @@ _HTML_LANG = re.compile(
     rb"<html[^>]*?\blang=[\"']?([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)?)", re.IGNORECASE
 )
 MIN_PAGE_CHARS = 200
+WORKER_TASKS = 200
+log = logging.getLogger(__name__)
+# trafilatura's options, in one place: the extraction benchmark's floor uses the same ones.
+EXTRACT_OPTIONS: dict[str, Any] = {
+    "with_metadata": True,
+    "include_comments": False,
+    "include_tables": True,
+}
 
 
 @dataclass(frozen=True)
@@ -65,11 +80,7 @@ def extract_article(item: FeedItem, page: Page | None) -> Article:
 def _extract_page(page: Page) -> PageText | None:
     try:
         doc = trafilatura.bare_extraction(
-            page.html,
-            url=page.final_url or page.url,
-            with_metadata=True,
-            include_comments=False,
-            include_tables=True,
+            page.html, url=page.final_url or page.url, **EXTRACT_OPTIONS
         )
     except (
         Exception
@@ -114,3 +125,51 @@ def _date(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return parsed.replace(tzinfo=parsed.tzinfo or UTC).astimezone(UTC)
+
+
+def extract_all(
+    jobs: Sequence[tuple[FeedItem, Page | None]], *, workers: int, timeout: float
+) -> list[Article]:
+    """Extract every job on `workers` spawned processes (both cores by default), in order.
+
+    A page that takes longer than `timeout` seconds, or kills its worker, falls back to the
+    feed's own text and records why. Workers are recycled every WORKER_TASKS documents so
+    trafilatura's caches cannot grow without bound. Where processes cannot be started (a
+    daemonic Celery worker), extraction runs inline.
+    """
+    if workers <= 1 or len(jobs) < 2 * workers:
+        return [extract_article(item, page) for item, page in jobs]
+    try:
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            max_tasks_per_child=WORKER_TASKS,
+        )
+        futures = [pool.submit(extract_article, item, page) for item, page in jobs]
+    except (
+        AssertionError,
+        OSError,
+    ) as exc:  # "daemonic processes are not allowed to have children"
+        log.warning("extracting inline: cannot start worker processes (%s)", exc)
+        return [extract_article(item, page) for item, page in jobs]
+    results: list[Article] = []
+    stuck = False
+    try:
+        for (item, page), future in zip(jobs, futures, strict=True):
+            try:
+                results.append(future.result(timeout=timeout))
+            except (FuturesTimeout, BrokenProcessPool) as exc:
+                stuck = stuck or isinstance(exc, FuturesTimeout)
+                reason = (
+                    "extraction timed out"
+                    if isinstance(exc, FuturesTimeout)
+                    else "extraction crashed"
+                )
+                failed = Page(url=item.url, final_url=None, status=None, html=None, error=reason)
+                results.append(extract_article(item, failed if page is not None else None))
+    finally:
+        if stuck:  # a worker is still chewing on a pathological page: stop it, not the run
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.kill()
+        pool.shutdown(wait=not stuck, cancel_futures=True)
+    return results

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import smtplib
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from email.message import EmailMessage
@@ -100,8 +101,12 @@ class SmtpTransport:
             self._smtp = self._connect()
         try:
             self._smtp.send_message(msg)
-        except MESSAGE_ERRORS:
-            raise
+        except MESSAGE_ERRORS as exc:
+            if getattr(exc, "smtp_code", None) != 421:
+                raise
+            # 421: the server is closing the connection, a fault of the session, not the message.
+            self._smtp = None
+            raise TransportDown(f"{self.where}: {exc}") from None
         except (OSError, smtplib.SMTPException) as exc:
             self._smtp = None
             raise TransportDown(f"{self.where}: {type(exc).__name__}: {exc}") from None
@@ -192,15 +197,52 @@ CLAIM = text(
 )
 
 
+class ChannelError(Exception):
+    """An Apprise channel could not take a notification (unset variable, bad URL, refusal)."""
+
+
+class AppriseChannels:
+    """Sends alerts to subscribers' Apprise URLs, read from the environment at send time."""
+
+    def __init__(self, env_names: Mapping[str, list[str]] | None = None) -> None:
+        self.env_names = dict(env_names or {})
+
+    def send(self, channel: str, title: str, body: str) -> None:
+        import apprise
+
+        names = self.env_names.get(channel)
+        if not names:
+            raise ChannelError(
+                f"{channel}: no subscriber with apprise_env by that name in topics.yaml"
+            )
+        notifier = apprise.Apprise()
+        for name in names:
+            url = os.environ.get(name)
+            if not url:
+                raise ChannelError(f"{channel}: environment variable {name} is not set")
+            if not notifier.add(url):
+                raise ChannelError(f"{channel}: {name} does not hold a valid Apprise URL")
+        if not notifier.notify(title=title, body=body):
+            raise ChannelError(f"{channel}: the service did not accept the notification")
+
+
 def deliver_pending(
-    factory: sessionmaker[Session], transport: Transport, settings: Settings
+    factory: sessionmaker[Session],
+    transport: Transport,
+    settings: Settings,
+    channels: AppriseChannels | None = None,
 ) -> Delivery:
-    """Send every due pending alert, one transaction per alert, until none is left or the server is down."""
+    """Send every due pending alert, one transaction per alert, until none is left.
+
+    With the mail server down, email alerts stay pending and the other channels still go.
+    """
     result = Delivery(where=transport.where)
+    apprise_channels = channels or AppriseChannels()
+    email_ok = True
     try:
         while True:
             with transaction(factory) as session:
-                alert_id = session.scalar(CLAIM, {"now": clock.now()})
+                alert_id = session.scalar(CLAIM, {"now": clock.now(), "email_ok": email_ok})
                 if alert_id is None:
                     return result
                 alert = session.get_one(models.Alert, alert_id)
@@ -211,18 +253,26 @@ def deliver_pending(
                     settings.list_unsubscribe,
                 )
                 try:
-                    transport.send(msg)
+                    if alert.channel == "email":
+                        transport.send(msg)
+                        where = transport.where
+                    else:
+                        body = msg.get_body(("plain",))
+                        text_body = body.get_content() if isinstance(body, EmailMessage) else ""
+                        apprise_channels.send(alert.channel, str(msg["Subject"]), text_body)
+                        where = alert.channel
                 except TransportDown as exc:
                     result.errors.append(str(exc))
-                    return result  # the row stays pending; the transaction ends with no change
-                except MESSAGE_ERRORS as exc:
+                    email_ok = False  # the row stays pending; other channels go on
+                    continue
+                except (*MESSAGE_ERRORS, ChannelError) as exc:
                     _refused(alert, exc, settings, result)
                     continue
                 alert.state = "sent"
                 alert.sent_at = clock.now()
                 alert.attempts += 1
                 alert.message_id = str(msg["Message-ID"])
-                alert.delivered_to = transport.where
+                alert.delivered_to = where
                 alert.last_error = None
                 result.sent += 1
     finally:
@@ -264,6 +314,7 @@ def alert_view(session: Session, alert: models.Alert) -> AlertView:
         snippet=match.snippet,
         highlights=[(int(a), int(b)) for a, b in match.highlights],
         text_source=article.text_source,
+        copies=store.story_copies(session, alert.story_id),
     )
 
 

@@ -146,6 +146,7 @@ class Alert(Base):
     topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"))
     match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"))
+    channel: Mapped[str] = mapped_column(String(200), default="email", server_default="email")
     recipients: Mapped[list[Any]] = mapped_column()
     state: Mapped[str] = mapped_column(String(10), default="pending", server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -157,8 +158,8 @@ class Alert(Base):
     delivered_to: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
-        # One alert per story and topic: a later copy of an alerted story sends nothing new.
-        UniqueConstraint("story_id", "topic_id", name="alerts_story_topic"),
+        # One alert per story, topic and channel: a later copy of an alerted story sends nothing new.
+        UniqueConstraint("story_id", "topic_id", "channel", name="alerts_story_topic_channel"),
         CheckConstraint("state in ('pending', 'sent', 'failed')", name="alerts_state"),
         Index("alerts_pending", "next_attempt_at", postgresql_where="state = 'pending'"),
     )
@@ -172,6 +173,8 @@ class Run(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     trigger: Mapped[str] = mapped_column(String(100), default="cli", server_default="cli")
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    # {"seconds_<stage>": wall time summed over batches} (migration 0007; timing.STAGES)
+    durations: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     errors: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
 
 

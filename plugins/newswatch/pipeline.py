@@ -9,7 +9,7 @@ import asyncio
 import logging
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -17,12 +17,13 @@ from urllib.parse import urlsplit
 
 from newswatch import clock, database, mailer, store, stories
 from newswatch.config import load_config
-from newswatch.extract import extract_article
+from newswatch.extract import extract_all
 from newswatch.feeds import poll_feed
 from newswatch.fetch import fetch_pages
 from newswatch.http_client import Downloader
 from newswatch.records import Article, FeedItem, FeedPoll, FeedState, Match, Page
 from newswatch.settings import Settings
+from newswatch.timing import Stopwatch, summed
 from newswatch.topics import compile_topics, match_text
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class StageReport:
-    """Counts and error lines of one stage call; plain data so it can travel as an XCom."""
+    """Counts, seconds per stage and error lines of one stage call; plain data for an XCom."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    durations: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     batch: list[int] | None = None
     delivered_to: str | None = None
@@ -118,12 +120,16 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
     """Poll the feeds, fetch and extract the new articles, tag them, store them: one batch."""
     report = StageReport(batch=list(feed_ids))
     counts: Counter[str] = Counter()
+    watch = Stopwatch()
     factory = database.session_factory(settings)
-    topics = compile_topics(load_config(settings.config_dir).topics)
+    config = load_config(settings.config_dir)
+    topics = compile_topics(config.topics)
+    channels = {topic.name: config.channels_for(topic.name) for topic in config.topics}
     with database.transaction(factory) as session:
         feeds = store.feed_states(session, feed_ids)
     names = {feed.id: feed.name for feed in feeds}
-    got = asyncio.run(collect(settings, feeds))
+    with watch.stage("fetch"):
+        got = asyncio.run(collect(settings, feeds))
     for poll in got.polls:
         counts[f"feeds_{poll.status}"] += 1
         counts["items_seen"] += len(poll.items)
@@ -138,28 +144,33 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
         if poll.error or poll.warning:
             report.errors.append(f"feed {names[poll.feed_id]!r}: {poll.error or poll.warning}")
     tagged: list[tuple[Article, list[Match]]] = []
-    for item in got.new_items:
-        page = got.pages.get(item.link) if item.link else None
-        article = extract_article(item, page)
+    jobs = [(item, got.pages.get(item.link) if item.link else None) for item in got.new_items]
+    with watch.stage("extract"):
+        articles = extract_all(
+            jobs, workers=settings.extract_workers, timeout=settings.extract_timeout
+        )
+    for (item, page), article in zip(jobs, articles, strict=True):
         counts["pages_fetched"] += page is not None and page.error is None
         if page is not None and page.error:
             counts["pages_failed"] += 1
             report.errors.append(f"page {item.link}: {page.error}")
             log.warning("page=%s error=%r fallback=%s", item.link, page.error, article.text_source)
         counts["fallback_used"] += article.text_source != "page"
-        matches = match_text(
-            article.title,
-            article.text,
-            topics,
-            source=names.get(article.feed_id, ""),
-            lang=article.language,
-        )
-        if article.text_source != "title":  # a bare title is too short to compare stories by
-            minhash = stories.to_bytes(stories.signature(article.text))
-            article = replace(article, minhash=minhash)
+        with watch.stage("tag"):
+            matches = match_text(
+                article.title,
+                article.text,
+                topics,
+                source=names.get(article.feed_id, ""),
+                lang=article.language,
+            )
+        with watch.stage("store"):  # the story signature serves storing only
+            if article.text_source != "title":  # a bare title is too short to compare stories by
+                minhash = stories.to_bytes(stories.signature(article.text))
+                article = replace(article, minhash=minhash)
         tagged.append((article, matches))
     at = clock.now()
-    with database.transaction(factory) as session:
+    with watch.stage("store"), database.transaction(factory) as session:
         for poll in got.polls:
             note = store.record_poll(session, poll, at, settings)
             if note:
@@ -171,6 +182,7 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
                 at,
                 similarity=settings.story_similarity,
                 window=timedelta(days=settings.story_window_days),
+                channels=channels,
             )
         )
         # Every (article, feed) pair seen, including items another feed or run stored first.
@@ -181,17 +193,28 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
             [(stored[i.url], i.feed_id, i.guid) for i in every if i.url in stored],
         )
     report.counts = dict(counts)
+    report.durations = watch.durations()
     return report
 
 
 def deliver(settings: Settings) -> StageReport:
     """Send every pending alert that is due."""
     factory = database.session_factory(settings)
-    result = mailer.deliver_pending(factory, mailer.make_transport(settings), settings)
+    apprise_env = load_config(settings.config_dir).apprise_env()
+    watch = Stopwatch()
+    with watch.stage("deliver"):
+        result = mailer.deliver_pending(
+            factory, mailer.make_transport(settings), settings, mailer.AppriseChannels(apprise_env)
+        )
     counts = result.counts()
     with database.transaction(factory) as session:
         counts["alerts_pending"] = len(mailer.list_alerts(session, "pending", limit=100_000))
-    return StageReport(counts=counts, errors=result.errors, delivered_to=result.where)
+    return StageReport(
+        counts=counts,
+        durations=watch.durations(),
+        errors=result.errors,
+        delivered_to=result.where,
+    )
 
 
 def plan_digests(settings: Settings, period_end: datetime | None = None) -> StageReport:
@@ -225,26 +248,31 @@ def finish_run(
     reports: Iterable[dict[str, object]],
     planned: list[list[int]],
 ) -> dict[str, object]:
-    """Record the run's totals; raise after recording if a batch is missing, so the DAG run fails."""
+    """Record the run's totals and seconds per stage (summed over batches); raise after
+    recording if a batch is missing, so the DAG run fails."""
     totals: Counter[str] = Counter({"feeds_due": sum(len(batch) for batch in planned)})
     errors: list[str] = []
+    durations: list[dict[str, float]] = []
     seen = 0
     reports_list = list(reports)
     for report in reports_list:
         if report.get("batch") is not None:
             seen += 1
         totals.update(cast(dict[str, int], report.get("counts") or {}))
+        durations.append(cast(dict[str, float], report.get("durations") or {}))
         errors.extend(cast(list[str], report.get("errors") or []))
     missing = len(planned) - seen
     if missing > 0:
         errors.append(f"{missing} feed batch(es) did not finish")
+    seconds = summed(durations)
     factory = database.session_factory(settings)
     with database.transaction(factory) as session:
-        store.finish_run(session, run_id, dict(totals), errors, clock.now())
+        store.finish_run(session, run_id, dict(totals), errors, clock.now(), seconds)
     delivered_to = [r["delivered_to"] for r in reports_list if r.get("delivered_to")]
     summary = {
         "run_id": run_id,
         "counts": dict(totals),
+        "durations": seconds,
         "errors": errors,
         "delivered_to": delivered_to,
     }
@@ -253,10 +281,15 @@ def finish_run(
     return summary
 
 
-def run_once(settings: Settings, trigger: str = "cli") -> dict[str, object]:
-    """One full pass without Airflow, through the same functions the DAG calls."""
+def run_once(
+    settings: Settings,
+    trigger: str = "cli",
+    track: Callable[[list[list[int]]], Iterable[list[int]]] | None = None,
+) -> dict[str, object]:
+    """One full pass without Airflow, through the same functions the DAG calls; `track` wraps
+    the feed batches as they are processed (the CLI's progress bar)."""
     run_id = open_run(settings, trigger)
     batches = feed_batches(settings)
-    reports = [process_feeds(settings, batch).as_dict() for batch in batches]
+    reports = [process_feeds(settings, batch).as_dict() for batch in (track or iter)(batches)]
     reports.append(deliver(settings).as_dict())
     return finish_run(settings, run_id, reports, batches)

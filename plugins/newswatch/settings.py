@@ -28,6 +28,10 @@ class Settings(BaseSettings):
         "unset uses Airflow's smtp_default connection when it exists, else the file outbox",
     )
     mail_from: str = "newswatch <newswatch@localhost>"
+    operator_email: str | None = Field(
+        default=None,
+        description="who is emailed when a DAG run fails; unset only logs the failure",
+    )
     alert_max_attempts: int = 5
     digest_time: str = Field(
         default="07:00",
@@ -74,6 +78,13 @@ class Settings(BaseSettings):
     )
     feed_shards: int = Field(
         default=4, description="mapped process_feeds tasks per run; due feeds are split among them"
+    )
+    extract_workers: int = Field(
+        default=2, description="processes extracting articles (both cores of a 2-core machine)"
+    )
+    extract_timeout: float = Field(
+        default=30.0,
+        description="seconds one page may take to extract before the feed text is used",
     )
     story_similarity: float = Field(
         default=0.8,

@@ -1,4 +1,7 @@
-"""Run statistics from the `runs` table: per run and per UTC day, as records, a table or JSON."""
+"""Run statistics from the `runs` table: per run and per UTC day, as records, a table or JSON.
+
+Seconds per stage (`seconds_fetch`, …) add up the work of every batch, as `runs.durations` holds.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newswatch import models
+from newswatch.timing import STAGES, summed
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class RunStats:
     finished: bool
     errors: int
     totals: Totals
+    durations: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,12 @@ class DayStats:
     runs: int
     errors: int
     totals: Totals
+    durations: dict[str, float]
+
+
+def stage_seconds(durations: Mapping[str, Any]) -> dict[str, float]:
+    """Every stage's `seconds_<stage>`, zero for a stage the run did not time."""
+    return {f"seconds_{stage}": float(durations.get(f"seconds_{stage}") or 0) for stage in STAGES}
 
 
 def run_stats(session: Session, since: datetime) -> list[RunStats]:
@@ -84,6 +95,7 @@ def run_stats(session: Session, since: datetime) -> list[RunStats]:
             finished=run.finished_at is not None,
             errors=len(run.errors),
             totals=Totals.from_counts(run.counts),
+            durations=stage_seconds(run.durations),
         )
         for run in runs
     ]
@@ -95,7 +107,13 @@ def daily(runs: Sequence[RunStats]) -> list[DayStats]:
     for run in runs:
         day = run.started_at.date()
         if day not in days:
-            days[day] = DayStats(day=day, runs=1, errors=run.errors, totals=run.totals)
+            days[day] = DayStats(
+                day=day,
+                runs=1,
+                errors=run.errors,
+                totals=run.totals,
+                durations=run.durations,
+            )
             continue
         seen = days[day]
         days[day] = DayStats(
@@ -103,6 +121,7 @@ def daily(runs: Sequence[RunStats]) -> list[DayStats]:
             runs=seen.runs + 1,
             errors=seen.errors + run.errors,
             totals=seen.totals + run.totals,
+            durations=summed([seen.durations, run.durations]),
         )
     return [days[day] for day in sorted(days)]
 
@@ -111,8 +130,9 @@ def as_json(runs: Sequence[RunStats], days: Sequence[DayStats]) -> dict[str, lis
     """Flat rows (counters beside the row's own fields), ready for json.dumps."""
 
     def flat(row: RunStats | DayStats) -> dict[str, Any]:
-        values = {k: v for k, v in asdict(row).items() if k != "totals"}
+        values = {k: v for k, v in asdict(row).items() if k not in ("totals", "durations")}
         values.update(asdict(row.totals))
+        values.update(row.durations)
         return {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items()}
 
     return {"runs": [flat(r) for r in runs], "days": [flat(d) for d in days]}
@@ -133,23 +153,29 @@ COLUMNS = [
 ]
 
 
-def format_table(runs: Sequence[RunStats], days: Sequence[DayStats]) -> str:
-    """Two plain-text tables: one line per run, then one line per day."""
+def format_table(
+    runs: Sequence[RunStats], days: Sequence[DayStats], durations: bool = False
+) -> str:
+    """Two plain-text tables: one line per run, then one line per day; with `durations`, the
+    seconds per stage follow the counters."""
     if not runs:
         return "no runs in this period"
     counters = "".join(f"{header:>{_width(header)}}" for header, _ in COLUMNS)
+    if durations:
+        counters += "".join(f"{'s_' + stage:>{_width('s_' + stage)}}" for stage in STAGES)
     lines = [f"{'run':>6}  {'started (UTC)':<16}  {'trigger':<8}{counters}  errors"]
     for run in runs:
         started = run.started_at.strftime("%Y-%m-%d %H:%M")
         state = "" if run.finished else "  (unfinished)"
         lines.append(
             f"{run.run_id:>6}  {started:<16}  {run.trigger[:8]:<8}"
-            f"{_counters(run.totals)}  {run.errors:>6}{state}"
+            f"{_counters(run.totals)}{_seconds(run.durations, durations)}  {run.errors:>6}{state}"
         )
     lines += ["", f"{'day':<10}  {'runs':>4}{counters}  errors"]
     for day in days:
         lines.append(
-            f"{day.day.isoformat():<10}  {day.runs:>4}{_counters(day.totals)}  {day.errors:>6}"
+            f"{day.day.isoformat():<10}  {day.runs:>4}{_counters(day.totals)}"
+            f"{_seconds(day.durations, durations)}  {day.errors:>6}"
         )
     return "\n".join(lines)
 
@@ -160,3 +186,11 @@ def _width(header: str) -> int:
 
 def _counters(totals: Totals) -> str:
     return "".join(f"{getattr(totals, attr):>{_width(header)}}" for header, attr in COLUMNS)
+
+
+def _seconds(durations: Mapping[str, float], shown: bool) -> str:
+    if not shown:
+        return ""
+    return "".join(
+        f"{durations[f'seconds_{stage}']:>{_width('s_' + stage)}.2f}" for stage in STAGES
+    )

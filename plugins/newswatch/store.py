@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -205,6 +205,7 @@ def save_articles(
     *,
     similarity: float = 0.8,
     window: timedelta = timedelta(days=7),
+    channels: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, int]:
     """Insert new articles into stories, with their matches and one pending alert per story and topic.
 
@@ -274,21 +275,23 @@ def save_articles(
             if match_id is None:
                 continue
             counts["matches_new"] += 1
-            alert_id = session.scalar(
-                insert(models.Alert)
-                .values(
-                    article_id=article_id,
-                    story_id=story_id,
-                    topic_id=topic_id,
-                    match_id=match_id,
-                    recipients=recipients,
-                    created_at=at,
-                    next_attempt_at=at,
+            for channel in ["email", *(channels or {}).get(match.topic, [])]:
+                alert_id = session.scalar(
+                    insert(models.Alert)
+                    .values(
+                        article_id=article_id,
+                        story_id=story_id,
+                        topic_id=topic_id,
+                        match_id=match_id,
+                        channel=channel,
+                        recipients=recipients if channel == "email" else [],
+                        created_at=at,
+                        next_attempt_at=at,
+                    )
+                    .on_conflict_do_nothing()
+                    .returning(models.Alert.id)
                 )
-                .on_conflict_do_nothing()
-                .returning(models.Alert.id)
-            )
-            counts["alerts_new"] += alert_id is not None
+                counts["alerts_new"] += alert_id is not None
     return counts
 
 
@@ -325,10 +328,16 @@ def start_run(session: Session, trigger: str, at: datetime) -> int:
 
 
 def finish_run(
-    session: Session, run_id: int, counts: dict[str, int], errors: list[str], at: datetime
+    session: Session,
+    run_id: int,
+    counts: dict[str, int],
+    errors: list[str],
+    at: datetime,
+    durations: dict[str, float] | None = None,
 ) -> models.Run:
     run = session.get_one(models.Run, run_id)
     run.counts = counts
+    run.durations = durations or {}
     run.errors = errors
     run.finished_at = at
     return run
@@ -432,6 +441,18 @@ def story_sources(session: Session, story_id: int) -> list[str]:
         .distinct()
     )
     return sorted(rows)
+
+
+def story_copies(session: Session, story_id: int) -> list[tuple[str, str]]:
+    """(outlet, url) of every article of a story and every feed that carried it, oldest first."""
+    rows = session.execute(
+        select(func.coalesce(models.Feed.title, models.Feed.name), models.Article.url)
+        .join(models.ArticleSource, models.ArticleSource.feed_id == models.Feed.id)
+        .join(models.Article, models.Article.id == models.ArticleSource.article_id)
+        .where(models.Article.story_id == story_id)
+        .order_by(models.Article.id, models.Feed.id)
+    )
+    return list(dict.fromkeys((outlet, url) for outlet, url in rows))
 
 
 def daily_story_hits(

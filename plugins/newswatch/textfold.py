@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
-from functools import cache, cached_property
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
 
 import Stemmer
 
@@ -57,6 +58,12 @@ _ASCII_FOLD = bytes.maketrans(
     b"abcdefghijklmnopqrstuvwxyz" + b" " * len(_ASCII_SEPARATORS),
 )
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+# What the automaton scans: every character that is not a letter or digit becomes a space.
+_ASCII_BLANK = bytes(c if chr(c).isalnum() else 32 for c in range(128)) + bytes(range(128, 256))
+_NON_WORD = re.compile(r"[^\w ]|_")  # neither alphanumeric (str.isalnum) nor already a space
+# Two spaces, then any more: the literal two-space prefix lets re skip ahead in C, several times
+# faster than str.replace("  ", " ") until none are left (a pattern such as " {2,}" is slower).
+_SPACE_RUN = re.compile("   *")
 
 Piece = tuple[int, int, int, int]  # folded start, folded end, original start, original end
 
@@ -82,6 +89,18 @@ def _tables() -> tuple[dict[int, str], re.Pattern[str]]:
     return table, re.compile(f"[{''.join(irregular)}]")
 
 
+def _original(pieces: Sequence[Piece], starts: Sequence[int], index: int, is_end: bool) -> int:
+    """Where a folded offset was before the step that replaced `pieces` (sorted by start)."""
+    # An end never takes in a piece that starts at it (a dropped soft hyphen after a word).
+    k = (bisect_left if is_end else bisect_right)(starts, index) - 1
+    if k < 0:
+        return index
+    f_start, f_end, o_start, o_end = pieces[k]
+    if index >= f_end:
+        return o_end + (index - f_end)
+    return o_end if is_end else o_start
+
+
 @dataclass(frozen=True)
 class Layer:
     """Pieces one folding step replaced with text of another length, sorted by folded start."""
@@ -94,62 +113,81 @@ class Layer:
         return cls(tuple(pieces), tuple(p[0] for p in pieces))
 
     def original(self, index: int, is_end: bool) -> int:
-        # An end never takes in a piece that starts at it (a dropped soft hyphen after a word).
-        k = (bisect_left if is_end else bisect_right)(self.starts, index) - 1
-        if k < 0:
-            return index
-        f_start, f_end, o_start, o_end = self.pieces[k]
-        if index >= f_end:
-            return o_end + (index - f_end)
-        return o_end if is_end else o_start
+        return _original(self.pieces, self.starts, index, is_end)
 
 
-@dataclass(frozen=True)
+class SpaceRuns:
+    """The runs of spaces that fold() made one space, found only as far as offsets are asked
+    for: most articles never need them, and those that do mostly not to their end."""
+
+    __slots__ = ("spaced", "pieces", "starts", "_next", "_shift")
+
+    def __init__(self, spaced: str) -> None:
+        self.spaced = spaced
+        self.pieces: list[Piece] = []
+        self.starts: list[int] = []
+        self._next = _SPACE_RUN.search(spaced)  # the first run not in pieces yet
+        self._shift = 0  # spaces dropped before it
+
+    def original(self, index: int, is_end: bool) -> int:
+        while self._next is not None and self._next.start() - self._shift <= index:
+            run, end = self._next.span()
+            start = run - self._shift
+            self.pieces.append((start, start + 1, run, end))
+            self.starts.append(start)
+            self._shift += end - run - 1
+            self._next = _SPACE_RUN.search(self.spaced, end)
+        return _original(self.pieces, self.starts, index, is_end)
+
+
+@dataclass(slots=True)
 class Folded:
     """Folded text, and the steps that changed lengths (to map offsets back to the original)."""
 
     text: str
     layers: tuple[Layer, ...] = ()
     spaced: str | None = None  # the text before runs of spaces were collapsed, if any were
-
-    @cached_property
-    def _layers(self) -> tuple[Layer, ...]:
-        # Where runs of spaces were is only worked out when an offset is asked for.
-        if self.spaced is None:
-            return self.layers
-        return (*self.layers, Layer.of(_space_runs(self.spaced)))
+    _runs: SpaceRuns | None = field(default=None, init=False, repr=False, compare=False)
 
     def original(self, start: int, end: int) -> tuple[int, int]:
         """The original span of the folded span [start, end)."""
-        for layer in reversed(self._layers):
+        if self.spaced is not None:  # collapsing spaces was the last step: undo it first
+            if self._runs is None:
+                self._runs = SpaceRuns(self.spaced)
+            start, end = self._runs.original(start, False), self._runs.original(end, True)
+        for layer in reversed(self.layers):
             start, end = layer.original(start, False), layer.original(end, True)
         return start, end
 
 
+_EMPTY = Folded("")
+
+
 def fold(text: str) -> Folded:
     """Fold text; runs of separators become one space, so phrases match across line breaks."""
-    layers: list[Layer] = []
-    folded = _fold_ascii(text) if text.isascii() else _fold_mixed(text, layers)
-    if "  " not in folded:
-        return Folded(folded, tuple(layers))
-    collapsed = folded
-    while "  " in collapsed:  # str.replace runs in C; a regex scan is several times slower
-        collapsed = collapsed.replace("  ", " ")
-    return Folded(collapsed, tuple(layers), folded)
+    if not text:
+        return _EMPTY
+    if text.isascii():
+        folded = _fold_ascii(text)
+        layers: tuple[Layer, ...] = ()
+    else:
+        found: list[Layer] = []
+        folded = _fold_mixed(text, found)
+        layers = tuple(found)
+    collapsed = _SPACE_RUN.sub(" ", folded)
+    if len(collapsed) == len(folded):
+        return Folded(folded, layers)
+    return Folded(collapsed, layers, folded)
 
 
-def _space_runs(text: str) -> list[Piece]:
-    """The runs of two or more spaces that fold() made one space, as pieces."""
-    pieces: list[Piece] = []
-    pos = shift = 0
-    while (run := text.find("  ", pos)) != -1:
-        end = run + 2
-        while end < len(text) and text[end] == " ":
-            end += 1
-        pieces.append((run - shift, run - shift + 1, run, end))
-        shift += end - run - 1
-        pos = end
-    return pieces
+def blank_non_words(text: str) -> str:
+    """The text with every character that is not a letter or digit made a space (same length).
+
+    This is what the automaton scans: word boundaries there are always a space.
+    """
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_BLANK).decode("ascii")
+    return _NON_WORD.sub(" ", text)
 
 
 def _fold_ascii(text: str) -> str:
@@ -190,6 +228,7 @@ def fold_words(text: str) -> list[str]:
 _stemmer = Stemmer.Stemmer("english")
 
 
+@lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """English Snowball stem of a folded word: "tariffs" -> "tariff", "economies" -> "economi"."""
     return str(_stemmer.stemWord(word))

@@ -3,15 +3,17 @@
 Every term of every topic goes into one Aho-Corasick automaton, so an article is scanned once
 whatever the number of topics; a topic's boolean query is evaluated only when one of its terms
 occurred. Matching runs on folded text (textfold.py); hits are mapped back to the original.
+The automaton reads the folded text with everything but letters and digits blanked, so keys
+can start with the space before a word and the scan only follows words from their start.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-from collections import Counter
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -24,6 +26,7 @@ from newswatch.textfold import (
     WORD_CHARS,
     WORD_START,
     Folded,
+    blank_non_words,
     fold,
     is_cjk,
     stem,
@@ -166,26 +169,49 @@ def compile_queries(queries: Sequence[tuple[str, Node, int]]) -> TopicMatcher:
     return TopicMatcher(topics, patterns, topics_of, _automaton(patterns))
 
 
+# Per pattern, what to check after a key is found:
+# (pattern id, offset of the last word in the key, ending, last word, its stem, right-bounded)
+Check = tuple[int, int, Ending, str, str, bool]
+
+
 def _automaton(patterns: list[Pattern]) -> ahocorasick.Automaton | None:
-    """Keys -> (key length, check the left boundary, per pattern: what to check after the key)."""
-    entries: dict[str, list[tuple[int, int, Ending, str, str, bool]]] = {}
+    """The automaton over every key, in the form it takes in the blanked text (Document.scan).
+
+    A key that needs a word boundary on its left starts with a space, which the blanked text
+    has before every word: the automaton then only starts matching at word starts, so its
+    states fall back to the root at once inside other words (several times faster than
+    matching anywhere and dropping hits inside words afterwards).
+    """
+    checks_of: dict[str, list[Check]] = {}
     for number, pattern in enumerate(patterns):
         last = pattern.words[-1]
         # EXACT: a word boundary must follow; PREFIX: the hit runs to the end of the word.
         right_bounded = pattern.ending is not Ending.STEM and not is_cjk(last[-1])
         for key, last_offset in pattern.keys:
             check = (number, last_offset, pattern.ending, last, pattern.stem, right_bounded)
-            entries.setdefault(key, []).append(check)
-    if not entries:
+            checks_of.setdefault(key, []).append(check)
+    if not checks_of:
         return None
+    # Blanked key -> each key it stands for: (key length, the key when it must be compared with
+    # the folded text, else "", checks). Keys can share a blanked form ("at&t" and "at t").
+    entries: dict[str, list[tuple[int, str, tuple[Check, ...]]]] = {}
+    for key, checks in checks_of.items():
+        blanked = blank_non_words(key)
+        if not is_cjk(key[0]):
+            blanked = " " + blanked  # the space (or start) before the word
+        # Blanking maps letters and digits to themselves and nothing else: a key made of them
+        # only is found exactly; any other is compared with the folded text.
+        compare = "" if key.isalnum() else key
+        entries.setdefault(blanked, []).append((len(key), compare, tuple(checks)))
     automaton = ahocorasick.Automaton()
-    for key, checks in entries.items():
-        automaton.add_word(key, (len(key), not is_cjk(key[0]), tuple(checks)))
+    for blanked, keys in entries.items():
+        # Longest first, as an automaton over the keys themselves would report them.
+        automaton.add_word(blanked, tuple(sorted(keys, key=lambda k: -k[0])))
     automaton.make_automaton()
     return automaton
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Document:
     """An article folded for matching: title, text and source joined by a hard boundary."""
 
@@ -195,16 +221,25 @@ class Document:
     folded_title: Folded
     folded_text: Folded
     folded: str  # folded title + "\n" + folded text + "\n" + folded source
+    _body: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, title: str, text: str, source: str = "", lang: str | None = None) -> Document:
-        ft, fx, fs = fold(title), fold(text), fold(source)
-        return cls(title, text, lang, ft, fx, f"{ft.text}\n{fx.text}\n{fs.text}")
+        ft, fx = fold(title), fold(text)
+        return cls(title, text, lang, ft, fx, f"{ft.text}\n{fx.text}\n{fold(source).text}")
+
+    @property
+    def scan(self) -> str:
+        """What the automaton reads: a space, then the folded text with every character that is
+        not a letter or digit made a space (so offsets are those of `folded`, plus one)."""
+        return blank_non_words(" " + self.folded)
 
     @property
     def body(self) -> str:
         """What offsets and snippets refer to: the title, a blank line, the text."""
-        return f"{self.title}\n\n{self.text}" if self.title else self.text
+        if self._body is None:
+            self._body = f"{self.title}\n\n{self.text}" if self.title else self.text
+        return self._body
 
     def original(self, start: int, end: int) -> tuple[int, int]:
         """Body offsets of a folded span in the title or text."""
@@ -227,26 +262,32 @@ def find_terms(matcher: TopicMatcher, doc: Document) -> Hits:
         return hits
     text = doc.folded
     size = len(text)
-    for end, (length, bounded, checks) in matcher.automaton.iter(text):
-        start = end - length + 1
-        if bounded and start > 0 and text[start - 1].isalnum():
-            continue  # inside a word: "apple" in "pineapple"
-        stop = end + 1
-        for number, last_offset, ending, last, stemmed, right_bounded in checks:
-            stop_at = stop
-            if ending is Ending.STEM:
-                word_end = WORD_CHARS.match(text, stop)
-                stop_at = word_end.end() if word_end else stop
-                word = text[start + last_offset : stop_at]
-                if word != last and stem(word) != stemmed:
-                    continue
-            elif ending is Ending.PREFIX:
-                if right_bounded:  # show the whole word: tariff* marks "tariffs"
-                    word_end = WORD_CHARS.match(text, stop)
+    word_chars, stem_ending, prefix_ending = WORD_CHARS.match, Ending.STEM, Ending.PREFIX
+    # An automaton key that ends at `stop` in the scan ends just before `stop` in `text`.
+    for stop, keys in matcher.automaton.iter(doc.scan):
+        for length, compare, checks in keys:
+            start = stop - length
+            if compare and not text.startswith(compare, start):
+                continue  # "rare earth" found as "rare.earth": punctuation is no gap
+            for number, last_offset, ending, last, stemmed, right_bounded in checks:
+                stop_at = stop
+                if ending is stem_ending:
+                    word_end = word_chars(text, stop)
                     stop_at = word_end.end() if word_end else stop
-            elif right_bounded and stop < size and text[stop].isalnum():
-                continue  # "Taiwan" in "Taiwanese"
-            hits.setdefault(number, []).append((start, stop_at))
+                    word = text[start + last_offset : stop_at]
+                    if word != last and stem(word) != stemmed:
+                        continue
+                elif ending is prefix_ending:
+                    if right_bounded:  # show the whole word: tariff* marks "tariffs"
+                        word_end = word_chars(text, stop)
+                        stop_at = word_end.end() if word_end else stop
+                elif right_bounded and stop < size and text[stop].isalnum():
+                    continue  # "Taiwan" in "Taiwanese"
+                found = hits.get(number)
+                if found is None:
+                    hits[number] = [(start, stop_at)]
+                else:
+                    found.append((start, stop_at))
     return hits
 
 
@@ -327,7 +368,9 @@ def _explain(topic: CompiledTopic, doc: Document, hits: Hits) -> Match | None:
     found: list[tuple[int, int, str]] = []
     if topic.any_of is not None:  # keyword lists: no tree to walk, every hit counts
         for label, number in topic.any_of:
-            found += [(s, e, label) for s, e in hits.get(number, ()) if e <= text_end]
+            spans = hits.get(number)
+            if spans:
+                found += [(s, e, label) for s, e in spans if e <= text_end]
     else:
         run = _Evaluation(doc, hits, topic.has_near)
         if not run.holds(topic.tree):
@@ -336,17 +379,22 @@ def _explain(topic: CompiledTopic, doc: Document, hits: Hits) -> Match | None:
             spans = run.leaf_spans(leaf)
             if spans and (leaf[0] == "t" or run.holds(leaf)):
                 found += [(start, end, label) for start, end in spans]
-    kept = _without_overlaps(found)
+    kept = _without_overlaps(found) if len(found) > 1 else found
     if not kept or len(kept) < topic.min_hits:
         return None
-    shown = [(*doc.original(s, e), label) for s, e, label in kept if s < text_end]
+    terms: dict[str, int] = {}
     offsets: dict[str, list[tuple[int, int]]] = {}
-    for start, end, label in shown:
-        offsets.setdefault(label, []).append((start, end))
+    shown = []
+    for s, e, label in kept:
+        terms[label] = terms.get(label, 0) + 1
+        if s < text_end:
+            start, end = doc.original(s, e)
+            shown.append((start, end, label))
+            offsets.setdefault(label, []).append((start, end))
     snippet, highlights = _snippet(doc.body, shown) if shown else ("", [])
     return Match(
         topic=topic.name,
-        terms=dict(Counter(label for _, _, label in kept)),
+        terms=terms,
         snippet=snippet,
         highlights=highlights,
         offsets=offsets,
@@ -407,12 +455,15 @@ def _without_overlaps(found: list[tuple[int, int, str]]) -> list[tuple[int, int,
 
 def _snippet(body: str, hits: list[tuple[int, int, str]]) -> tuple[str, list[tuple[int, int]]]:
     """About SNIPPET_CHARS of text around the densest cluster of hits, with hit spans inside it."""
-    best_start = max(
-        (start for start, _, _ in hits),
-        key=lambda s: sum(
-            1 for h, _, _ in hits if s - SNIPPET_CHARS // 2 <= h < s + SNIPPET_CHARS // 2
-        ),
-    )
+    if len(hits) == 1:
+        best_start = hits[0][0]
+    else:  # the first hit with the most hit starts within SNIPPET_CHARS / 2 either side
+        starts = sorted(start for start, _, _ in hits)
+        half = SNIPPET_CHARS // 2
+        best_start = max(
+            (start for start, _, _ in hits),
+            key=lambda s: bisect_left(starts, s + half) - bisect_left(starts, s - half),
+        )
     start = max(0, best_start - SNIPPET_CHARS // 3)
     end = min(len(body), start + SNIPPET_CHARS)
     start = max(0, min(start, end - SNIPPET_CHARS))
@@ -425,16 +476,23 @@ def _snippet(body: str, hits: list[tuple[int, int, str]]) -> tuple[str, list[tup
     raw = body[start:end]
     lead = "… " if start > 0 else ""
     trail = " …" if end < len(body) else ""
-    snippet = lead + " ".join(raw.split()) + trail
+    snippet = lead + _squeeze(raw) + trail
     # Recompute spans on the whitespace-collapsed snippet by locating each hit's text in order.
     highlights = []
     cursor = len(lead)
     for hit_start, hit_end, _ in sorted(hits):
         if hit_start < start or hit_end > end:
             continue
-        needle = " ".join(body[hit_start:hit_end].split())
+        needle = _squeeze(body[hit_start:hit_end])
         found = snippet.find(needle, cursor)
         if found != -1:
             highlights.append((found, found + len(needle)))
             cursor = found + len(needle)
     return snippet, highlights
+
+
+def _squeeze(text: str) -> str:
+    """Runs of whitespace as one space, none at the ends; skips the split when there are none."""
+    if text.isprintable() and "  " not in text:  # other whitespace is never printable
+        return text.strip(" ")
+    return " ".join(text.split())

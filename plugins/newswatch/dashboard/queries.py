@@ -257,8 +257,16 @@ def fold_query(text: str) -> str:
     return "".join(char.lower() if char.isascii() else fold_char(char) for char in text)
 
 
-def search_articles(session: Session, text: str, limit: int = 20) -> list[SearchHit]:
-    """Full-text search over stored articles (the GIN-indexed `search` column), best first."""
+def search_articles(
+    session: Session,
+    text: str,
+    limit: int = 20,
+    *,
+    topic: str | None = None,
+    since: datetime | None = None,
+) -> list[SearchHit]:
+    """Full-text search over stored articles (the GIN-indexed `search` column), best first;
+    optionally only articles that matched `topic`, dated (published, else fetched) since `since`."""
     query = func.websearch_to_tsquery("simple", fold_query(text))
     document = models.Article.title + "\n" + models.Article.text
     # Our marks must not already be in the feed's text, or the renderer would mark wrong spans.
@@ -269,7 +277,7 @@ def search_articles(session: Session, text: str, limit: int = 20) -> list[Search
         f"StartSel={MARK_START}, StopSel={MARK_END}, MaxFragments=2, MaxWords=30, MinWords=10, "
         'FragmentDelimiter=" … "'
     )
-    rows = session.execute(
+    statement = (
         select(
             models.Article.id,
             models.Article.title,
@@ -284,4 +292,14 @@ def search_articles(session: Session, text: str, limit: int = 20) -> list[Search
         .order_by(rank.desc(), models.Article.id)
         .limit(limit)
     )
-    return [SearchHit(*row) for row in rows]
+    if topic:
+        statement = statement.where(
+            exists()
+            .where(models.Match.article_id == models.Article.id)
+            .where(models.Match.topic_id == models.Topic.id)
+            .where(models.Topic.name == topic)
+            .correlate(models.Article)
+        )
+    if since is not None:
+        statement = statement.where(_article_at() >= since)
+    return [SearchHit(*row) for row in session.execute(statement)]
