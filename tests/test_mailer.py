@@ -190,3 +190,20 @@ def test_failed_alert_is_listed_and_resent_from_the_cli(
     assert "alert 1: sent" in resent.output
     assert states(settings) == [("sent", 1)] and len(smtp.received) == 1
     assert runner.invoke(app, ["alerts", "resend", "99"]).exit_code == 1
+
+
+def test_stored_alerts_go_out_even_when_the_config_file_breaks(
+    settings: Settings,
+    smtp: Mailbox,
+    tmp_path,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    from newswatch import pipeline
+
+    seed_alerts(settings, "Before the typo")
+    (tmp_path / "feeds.yaml").write_text("feeds: [\n")
+    (tmp_path / "topics.yaml").write_text("topics: []\n")
+    monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(tmp_path))
+    report = pipeline.deliver(get_settings())
+    assert report.counts["alerts_sent"] == 1 and len(smtp.received) == 1
+    assert report.errors and report.errors[0].startswith("config:")

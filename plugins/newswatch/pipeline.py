@@ -16,7 +16,7 @@ from typing import cast
 from urllib.parse import urlsplit
 
 from newswatch import clock, database, mailer, store, stories
-from newswatch.config import load_config
+from newswatch.config import ConfigError, load_config
 from newswatch.extract import extract_all
 from newswatch.feeds import poll_feed
 from newswatch.fetch import fetch_pages
@@ -200,7 +200,13 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
 def deliver(settings: Settings) -> StageReport:
     """Send every pending alert that is due."""
     factory = database.session_factory(settings)
-    apprise_env = load_config(settings.config_dir).apprise_env()
+    # Alerts already stored must go out even when today's config file is broken: then only the
+    # Apprise channels it names are unknown, and those alerts wait, with the reason recorded.
+    config_errors: list[str] = []
+    try:
+        apprise_env = load_config(settings.config_dir).apprise_env()
+    except ConfigError as exc:
+        apprise_env, config_errors = {}, [f"config: {exc}"]
     watch = Stopwatch()
     with watch.stage("deliver"):
         result = mailer.deliver_pending(
@@ -212,7 +218,7 @@ def deliver(settings: Settings) -> StageReport:
     return StageReport(
         counts=counts,
         durations=watch.durations(),
-        errors=result.errors,
+        errors=config_errors + result.errors,
         delivered_to=result.where,
     )
 
