@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TextIO
 
 import typer
 
 from newswatch import cli_ops, cli_search, database, pipeline
 from newswatch.cli_alerts import alerts_app
 from newswatch.cli_feeds import feeds_app
+from newswatch.cli_options import ConfigOption, JsonOption, settings_for
 from newswatch.cli_topics import topics_app
 from newswatch.config import ConfigError
-from newswatch.settings import Settings, get_settings
+from newswatch.settings import get_settings
 
 app = typer.Typer(help="Follow topics across news feeds; alert by email.", no_args_is_help=True)
 db_app = typer.Typer(help="The news store.", no_args_is_help=True)
@@ -26,24 +26,11 @@ app.add_typer(alerts_app, name="alerts")
 app.command("stats")(cli_ops.stats_command)
 app.command("search")(cli_search.search_command)
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)"),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-
-
-def _settings(config: Path | None) -> Settings:
-    settings = get_settings()
-    if config is not None:
-        settings = settings.model_copy(update={"config_dir": config.resolve()})
-    return settings
-
 
 @app.command()
 def run(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Poll every feed once, store and tag new articles, send pending alerts."""
-    settings = _settings(config)
+    settings = settings_for(config)
     try:
         summary = pipeline.run_once(settings, track=batch_progress(sys.stdout, as_json))
     except ConfigError as exc:

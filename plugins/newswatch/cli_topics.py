@@ -11,6 +11,7 @@ import typer
 
 from newswatch import clock, database
 from newswatch.backtest import parse_duration, run_backtest
+from newswatch.cli_options import ConfigOption, JsonOption, settings_for
 from newswatch.config import ConfigError, TopicConfig, load_config
 from newswatch.extract import extract_article
 from newswatch.fetch import fetch_page
@@ -22,24 +23,11 @@ from newswatch.topics import compile_queries, match_text, topic_query
 
 topics_app = typer.Typer(help="Write and try topic queries.", no_args_is_help=True)
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)"),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-
-
-def _settings(config: Path | None) -> Settings:
-    settings = get_settings()
-    if config is not None:
-        settings = settings.model_copy(update={"config_dir": config.resolve()})
-    return settings
-
 
 @topics_app.command("check")
 def check(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Validate topics.yaml (and feeds.yaml): each bad query with its topic and position."""
-    settings = _settings(config)
+    settings = settings_for(config)
     try:
         loaded = load_config(settings.config_dir)
     except ConfigError as exc:
@@ -112,7 +100,7 @@ def backtest(
     as_json: JsonOption = False,
 ) -> None:
     """List the stored articles TOPIC (or a draft query) would have matched."""
-    settings = _settings(config)
+    settings = settings_for(config)
     try:
         window = parse_duration(since)
         topics = {t.name: t for t in load_config(settings.config_dir).topics}
