@@ -19,7 +19,8 @@ class NewswatchDashboardPlugin(AirflowPlugin):
     external_views = [
         {
             "name": "News",
-            "href": f"{URL_PREFIX}/",
+            # No leading slash: Airflow's UI resolves it against its base URL, sub-path included.
+            "href": f"{URL_PREFIX.lstrip('/')}/",
             "destination": "nav",
             "url_route": "newswatch",  # shown inside Airflow's UI at /plugin/newswatch
             "category": "browse",

@@ -1,4 +1,5 @@
-"""`--json` on the commands that list or check something, and the progress bar of `newswatch run`."""
+"""`--json` on every command that lists, checks or changes something, and the progress bar of
+`newswatch run`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from conftest import Mailbox
+from pytest_httpserver import HTTPServer
+from test_cli_feeds import RSS
+from test_mailer import seed_alerts
 from typer.testing import CliRunner
 
 from newswatch import clock, database, models
@@ -101,3 +107,70 @@ def test_run_at_a_terminal_tracks_every_batch() -> None:
     assert track is not None
     assert list(track([[1, 2], [3]])) == [[1, 2], [3]]
     assert "feed batches" in screen.getvalue()
+
+
+def test_alerts_resend_json_gives_the_alert_and_where_it_went(
+    settings: Settings, smtp: Mailbox
+) -> None:
+    seed_alerts(settings, "Strait patrols")
+    got = as_json("alerts", "resend", "1")
+    assert got["id"] == 1 and got["state"] == "sent" and got["channel"] == "email"  # type: ignore[index]
+    assert got["delivered_to"] == smtp.url and got["errors"] == []  # type: ignore[index]
+    assert len(smtp.received) == 1
+
+
+def test_alerts_resend_json_of_an_unknown_alert_exits_1(settings: Settings) -> None:
+    assert as_json("alerts", "resend", "99", code=1) == {"id": 99, "error": "no alert 99"}
+
+
+def config_copy(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cfg"
+    folder.mkdir()
+    for name in ("feeds.yaml", "topics.yaml"):
+        (folder / name).write_text((settings.config_dir / name).read_text())
+    monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(folder))
+    return folder
+
+
+def test_feeds_add_json_gives_the_name_and_the_feed_url_stored(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer
+) -> None:
+    config_copy(settings, tmp_path, monkeypatch)
+    httpserver.expect_request("/rss").respond_with_data(RSS, content_type="application/rss+xml")
+    got = as_json("feeds", "add", httpserver.url_for("/rss"))
+    assert got == {"name": "Kyodo Test", "url": httpserver.url_for("/rss")}
+
+
+def test_feeds_disable_json_lists_the_feeds_switched_off(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_copy(settings, tmp_path, monkeypatch)
+    got = as_json("feeds", "disable", "AloJapan")
+    assert got == {"disabled": [{"name": "AloJapan", "url": "https://alojapan.com/feed/"}]}
+
+
+def test_feeds_discover_json_lists_the_linked_feeds_and_the_update(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer
+) -> None:
+    folder = config_copy(settings, tmp_path, monkeypatch)
+    httpserver.expect_request("/home").respond_with_data(
+        '<html><head><link rel="alternate" type="application/atom+xml" href="/atom.xml"></head></html>',
+        content_type="text/html",
+    )
+    page = httpserver.url_for("/home")
+    got = as_json("feeds", "discover", page, "--update", "AloJapan")
+    assert got == {"url": page, "feeds": [httpserver.url_for("/atom.xml")], "updated": "AloJapan"}
+    assert httpserver.url_for("/atom.xml") in (folder / "feeds.yaml").read_text()
+
+
+def test_feeds_discover_json_of_a_page_without_feeds_exits_1(
+    settings: Settings, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/bare").respond_with_data("<html></html>", content_type="text/html")
+    page = httpserver.url_for("/bare")
+    assert as_json("feeds", "discover", page, code=1) == {"url": page, "feeds": [], "updated": None}
+
+
+def test_db_upgrade_and_stop_json(settings: Settings) -> None:
+    assert as_json("db", "upgrade") == {"upgraded": True}
+    assert as_json("db", "stop") == {"stopped": False}  # the test database is not embedded

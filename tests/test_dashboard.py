@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from html import unescape as html_unescape
+from urllib.parse import urljoin
 
 import pytest
 from expected import TAKAICHI
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from newswatch import database, models, pipeline
@@ -181,3 +184,63 @@ def test_only_web_links_are_rendered() -> None:
     assert render.safe_url("https://example.com/a") == "https://example.com/a"
     assert render.safe_url("javascript:alert(1)") == "#"
     assert render.safe_url("data:text/html,x") == "#"
+
+
+def links(html: str) -> list[str]:
+    return [html_unescape(link) for link in re.findall(r'(?:href|src|action)="([^"]*)"', html)]
+
+
+def test_alerts_page_pages_with_links_that_keep_the_filters(client: TestClient) -> None:
+    first = client.get("/", params={"topic": "tariffs", "size": 1}).text
+    assert section(first, "alerts").count('class="alert ') == 1
+    (next_link,) = re.findall(r'<a rel="next" href="([^"]*)"', first)
+    assert html_unescape(next_link) == "?topic=tariffs&size=1&page=2"
+    assert 'rel="prev"' not in first
+    second = client.get("/" + html_unescape(next_link)).text
+    assert titles(section(first, "alerts")) | titles(section(second, "alerts")) == {
+        TAKAICHI,
+        TOYOTA,
+    }
+    assert titles(section(first, "stories")) != titles(section(second, "stories"))
+    assert 'rel="next"' not in second  # two tariffs alerts and stories: two pages
+    (prev_link,) = re.findall(r'<a rel="prev" href="([^"]*)"', second)
+    assert html_unescape(prev_link) == "?topic=tariffs&size=1"
+
+
+def test_search_pages_continue_the_ranking(client: TestClient) -> None:
+    first = client.get("/search", params={"q": "rare earth", "size": 2}).text
+    second = client.get("/search", params={"q": "rare earth", "size": 2, "page": 2}).text
+    assert len(re.findall(r'<li class="hit">', first)) == 2
+    assert (
+        len(re.findall(r'<li class="hit">', second)) == 1
+        and '<ol class="hits" start="3">' in second
+    )
+    assert 'href="?q=rare+earth&amp;size=2&amp;page=2"' in first and 'rel="next"' not in second
+    assert RARE_EARTH in first and RARE_EARTH not in second
+
+
+def test_pager_clamps_the_request_and_drops_empty_filters() -> None:
+    pager = render.Pager.of(0, 10_000, {"topic": "", "feed": "Asia Wire", "since": None})
+    assert (pager.number, pager.size, pager.offset) == (1, render.MAX_PAGE_SIZE, 0)
+    assert pager.link(3) == f"?feed=Asia+Wire&size={render.MAX_PAGE_SIZE}&page=3"
+    assert render.Pager.of(1, render.PAGE_SIZE, {}).link(1) == "?"
+    assert render.Pager.of(2, 5, {}).after([1] * 6).has_next
+
+
+def test_every_link_works_when_airflow_serves_the_dashboard_under_a_sub_path(
+    client: TestClient,
+) -> None:
+    site = FastAPI()  # Airflow at http://host/airflow/ mounting the plugin at /newswatch
+    site.mount("/airflow/newswatch", client.app)
+    with TestClient(site, base_url="http://host") as browser:
+        for page in ["/", "/chart", "/feeds", "/search?q=rare+earth&size=1&page=2", "/?size=1"]:
+            url = "http://host/airflow/newswatch" + page
+            response = browser.get(url)
+            assert response.status_code == 200, url
+            for link in links(response.text):
+                if link.startswith(("http://127.0.0.1", "https://")):
+                    continue  # an article's own address
+                assert not link.startswith("/"), (page, link)
+                target = urljoin(url, link)
+                assert target.startswith("http://host/airflow/newswatch/"), (page, link)
+                assert browser.get(target).status_code == 200, (page, link)

@@ -154,7 +154,8 @@ def refuses_anonymous_and_bad_tokens(airflow_url: str) -> None:
         f"{airflow_url}/api/v2/plugins", headers={"Authorization": f"Bearer {_token(airflow_url)}"}
     ).json()["plugins"]
     (view,) = [v for plugin in plugins for v in plugin["external_views"]]
-    assert view["href"] == "/newswatch/" and view["url_route"] == "newswatch"
+    # Relative, so Airflow's UI resolves it under its base URL (sub-path included).
+    assert view["href"] == "newswatch/" and view["url_route"] == "newswatch"
     # The stylesheet is public: it holds nothing from the store.
     assert httpx.get(f"{airflow_url}/newswatch/static/dashboard.css").status_code == 200
 
@@ -192,6 +193,20 @@ def test_dashboard_pages_behind_airflow_login(airflow_url: str, browser: webdriv
     assert len(filtered) == 2 and all("tariffs" in row for row in filtered)
     assert any(TAKAICHI in row for row in filtered)
     shot(browser, "02-alerts-filtered-by-topic")
+
+    # One row a page: the next-page link keeps the topic filter and shows the other alert.
+    browser.get(f"{browser.current_url}&size=1")
+    wait_for(browser, "nav.pager a[rel=next]")
+    first_page = texts(browser, "#alerts tr.alert")
+    browser.find_element(By.CSS_SELECTOR, "nav.pager a[rel=next]").click()
+    WebDriverWait(browser, 10).until(ec.url_contains("page=2"))
+    wait_for(browser, "nav.pager a[rel=prev]")
+    assert "topic=tariffs" in browser.current_url
+    second_page = texts(browser, "#alerts tr.alert")
+    assert len(first_page) == len(second_page) == 1 and first_page != second_page
+    assert any(TAKAICHI in row for row in first_page + second_page)
+    assert browser.find_elements(By.CSS_SELECTOR, "nav.pager a[rel=next]") == []
+    shot(browser, "02b-alerts-next-page")
 
     browser.find_element(By.LINK_TEXT, "Hits per day").click()
     wait_for(browser, "figure.chart svg")

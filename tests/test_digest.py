@@ -1,12 +1,17 @@
 """Rendering the daily digest (pure)."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from newswatch.digest import (
     Digest,
     DigestStory,
     DigestTopic,
+    chart_days,
     digest_message_id,
+    digest_text,
+    digest_title,
     rank,
     render_digest,
 )
@@ -35,6 +40,7 @@ def digest(*topics: DigestTopic) -> Digest:
         topics=list(topics),
         daily_hits={"Tariffs": {DAYS[-1]: 3, DAYS[-2]: 1}},
         days=DAYS,
+        zone=ZoneInfo("UTC"),
     )
 
 
@@ -74,4 +80,31 @@ def test_empty_digest_says_so() -> None:
 def test_message_id_is_stable_per_subscriber_and_period() -> None:
     assert digest_message_id(digest(), "a@news.example") == digest_message_id(
         digest(), "a@news.example"
+    )
+
+
+def test_period_and_subject_show_local_dates_in_the_digest_time_zone() -> None:
+    tokyo = replace(digest(), zone=ZoneInfo("Asia/Tokyo"))
+    msg = render_digest(tokyo, "a@news.example", END)
+    assert msg["Subject"].startswith("[newswatch] Daily digest 2026-11-26:")  # 07:00 in Tokyo
+    plain = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "2026-11-25 07:00 JST to 2026-11-26 07:00 JST" in plain
+
+
+def test_chart_ends_on_the_local_day_the_period_ends_in() -> None:
+    days = chart_days(END, ZoneInfo("Asia/Tokyo"), 14)
+    assert len(days) == 14 and days[-1] == date(2026, 11, 26) and days[0] == date(2026, 11, 13)
+    assert chart_days(END, ZoneInfo("UTC"), 1) == [date(2026, 11, 25)]
+
+
+def test_text_for_channels_ranks_stories_and_has_no_chart() -> None:
+    topic = DigestTopic(
+        name="tariffs", title="Tariffs", stories=[story("single", 1, 1), story("wide", 3, 9)]
+    )
+    text = digest_text(digest(topic))
+    assert text.index("* wide") < text.index("* single")
+    assert "cid:" not in text and "<img" not in text
+    assert (
+        digest_title(digest(topic))
+        == "[newswatch] Daily digest 2026-11-25: 2 stories in 1 topic(s)"
     )

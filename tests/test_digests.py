@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import REPO, Mailbox
+from conftest import REPO, Mailbox, free_port
 from expected import TAKAICHI
+from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 
-from newswatch import clock, database, models, pipeline
+from newswatch import clock, database, models, pipeline, store
 from newswatch.config import ConfigError, load_config
+from newswatch.digest import chart_days
 from newswatch.sample_day import SampleDay
 from newswatch.settings import Settings, get_settings
 
@@ -115,3 +119,131 @@ def test_news_digest_dag_runs_daily_at_seven_tokyo_and_sends(
     assert str(dag.timetable.timezone) in ("Asia/Tokyo", "Timezone('Asia/Tokyo')")
     assert dag.test().state == "success"
     assert len(emails_to(smtp, "desk@example.com")) == 1
+
+
+def test_hit_at_2330_utc_counts_on_the_next_local_day_in_tokyo(settings: Settings) -> None:
+    hit = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)  # 08:30 on the 25th in Tokyo
+    with database.transaction(database.session_factory(settings)) as session:
+        feed = models.Feed(name="Wire", url="http://127.0.0.1/feed")
+        topic = models.Topic(name="tariffs", title="Tariffs", rule={}, recipients=[])
+        story = models.Story(first_seen_at=hit, title="Steel tariffs")
+        session.add_all([feed, topic, story])
+        session.flush()
+        article = models.Article(
+            url="http://127.0.0.1/a",
+            feed_id=feed.id,
+            title="Steel tariffs",
+            fetched_at=hit,
+            text="Steel tariffs rise.",
+            text_source="page",
+            content_hash="a",
+            story_id=story.id,
+        )
+        session.add(article)
+        session.flush()
+        session.add(
+            models.Match(
+                article_id=article.id,
+                topic_id=topic.id,
+                terms={"tariffs": 1},
+                snippet="Steel tariffs rise.",
+                highlights=[],
+                matched_at=hit,
+            )
+        )
+        session.flush()
+        end = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)  # 07:00 on the 26th in Tokyo
+        tokyo = store.daily_story_hits(
+            session, [], chart_days(end, ZoneInfo("Asia/Tokyo"), 14), "Asia/Tokyo"
+        )
+        utc = store.daily_story_hits(session, [], chart_days(end, ZoneInfo("UTC"), 14), "UTC")
+    assert tokyo == {"Tariffs": {date(2026, 11, 25): 1}}
+    assert utc == {"Tariffs": {date(2026, 11, 24): 1}}
+
+
+HOOKED_DIGEST = """
+subscribers:
+  - name: minerals-digest
+    emails: [minerals@example.com]
+    apprise_env: [NEWSWATCH_TEST_DIGEST_HOOK]
+    topics: [rare-earths]
+    mode: digest
+"""
+
+
+@pytest.fixture
+def digest_hook(
+    news_day: SampleDay, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> HTTPServer:
+    """A digest subscriber with an email and an Apprise webhook on loopback; the hook says ok."""
+    config = Path(get_settings().config_dir)
+    (config / "topics.yaml").write_text((config / "topics.yaml").read_text() + HOOKED_DIGEST)
+    monkeypatch.setenv("NEWSWATCH_TEST_DIGEST_HOOK", f"json://127.0.0.1:{httpserver.port}/hook")
+    return httpserver
+
+
+def hook_posts(server: HTTPServer) -> list[dict[str, str]]:
+    return [json.loads(request.get_data()) for request, _ in server.log if request.path == "/hook"]
+
+
+def digest_rows(settings: Settings) -> dict[str, tuple[str, int, str | None]]:
+    with database.transaction(database.session_factory(settings)) as session:
+        rows = session.scalars(select(models.DigestMail).order_by(models.DigestMail.id))
+        return {d.channel: (d.state, d.attempts, d.delivered_to) for d in rows}
+
+
+def plan_and_send_next_hour() -> None:
+    clock.freeze(clock.now() + timedelta(hours=1))
+    pipeline.plan_digests(get_settings())
+    pipeline.send_digests(get_settings())
+
+
+def test_digest_goes_to_the_subscribers_apprise_channel_once(
+    settings: Settings, digest_hook: HTTPServer, smtp: Mailbox
+) -> None:
+    digest_hook.expect_request("/hook", method="POST").respond_with_data("ok")
+    pipeline.run_once(get_settings())
+    assert hook_posts(digest_hook) == []  # a digest reader gets no immediate alerts there
+    plan_and_send_next_hour()
+    (post,) = hook_posts(digest_hook)
+    assert post["title"].startswith("[newswatch] Daily digest ")
+    assert post["title"].endswith(": 2 stories in 1 topic(s)")
+    assert "== Rare earths (2) ==" in post["message"] and TAKAICHI in post["message"]
+    assert "Hits per day: Rare earths: 2" in post["message"]
+    assert len(emails_to(smtp, "minerals@example.com")) == 1
+    assert digest_rows(settings) == {
+        "email": ("sent", 1, smtp.url),
+        "apprise:minerals-digest": ("sent", 1, "apprise:minerals-digest"),
+    }
+    pipeline.plan_digests(get_settings(), clock.now())
+    pipeline.send_digests(get_settings())
+    assert len(hook_posts(digest_hook)) == 1  # never twice
+
+
+def test_refused_apprise_digest_is_retried_with_backoff_then_failed(
+    settings: Settings, digest_hook: HTTPServer, smtp: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSWATCH_ALERT_MAX_ATTEMPTS", "2")
+    digest_hook.expect_request("/hook", method="POST").respond_with_data("down", status=500)
+    pipeline.run_once(get_settings())
+    plan_and_send_next_hour()
+    assert digest_rows(settings)["apprise:minerals-digest"][:2] == ("pending", 1)
+    assert pipeline.send_digests(get_settings()).counts["digests_retrying"] == 0  # not yet due
+    clock.freeze(clock.now() + timedelta(minutes=3))
+    report = pipeline.send_digests(get_settings())
+    assert report.counts["digests_failed"] == 1
+    assert any("failed after 2 attempts" in error for error in report.errors)
+    assert digest_rows(settings)["apprise:minerals-digest"][:2] == ("failed", 2)
+    assert digest_rows(settings)["email"][0] == "sent"
+    assert len(hook_posts(digest_hook)) == 2
+
+
+def test_apprise_digest_still_goes_when_the_mail_server_is_down(
+    settings: Settings, digest_hook: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    digest_hook.expect_request("/hook", method="POST").respond_with_data("ok")
+    monkeypatch.setenv("NEWSWATCH_SMTP_URL", f"smtp://127.0.0.1:{free_port()}")
+    pipeline.run_once(get_settings())
+    plan_and_send_next_hour()
+    assert len(hook_posts(digest_hook)) == 1
+    assert digest_rows(settings)["email"][:2] == ("pending", 0)

@@ -49,10 +49,13 @@ def run(config: ConfigOption = None, as_json: JsonOption = False) -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
+def db_upgrade(as_json: JsonOption = False) -> None:
     """Apply the Alembic migrations to the configured (or embedded) database."""
     url = database.database_url(get_settings())
     database.upgrade(url)
+    if as_json:
+        typer.echo(json.dumps({"upgraded": True}))
+        return
     typer.echo("database is at the newest migration")
 
 
@@ -64,9 +67,12 @@ def db_url(as_json: JsonOption = False) -> None:
 
 
 @db_app.command("stop")
-def db_stop() -> None:
+def db_stop(as_json: JsonOption = False) -> None:
     """Stop the embedded PostgreSQL server if it runs."""
     stopped = database.stop_embedded(get_settings())
+    if as_json:
+        typer.echo(json.dumps({"stopped": stopped}))
+        return
     typer.echo("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
 
 

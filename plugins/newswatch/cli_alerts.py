@@ -8,6 +8,7 @@ from typing import Annotated, cast
 import typer
 
 from newswatch import database, mailer, models, pipeline, store
+from newswatch.cli_options import JsonOption
 from newswatch.settings import Settings, get_settings
 
 alerts_app = typer.Typer(
@@ -22,7 +23,7 @@ def listing(
     state: Annotated[str | None, typer.Option(help="pending, sent or failed")] = None,
     failed: Annotated[bool, typer.Option("--failed", help="only alerts that gave up")] = False,
     limit: int = 100,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List stored alerts, newest first."""
     if ctx.invoked_subcommand:
@@ -35,18 +36,26 @@ def listing(
 
 
 @alerts_app.command()
-def resend(alert_id: int) -> None:
+def resend(alert_id: int, as_json: JsonOption = False) -> None:
     """Queue an alert again (whatever its state) and deliver the pending alerts now."""
     settings = get_settings()
     with database.transaction(database.session_factory(settings)) as session:
         if not mailer.requeue(session, alert_id):
-            typer.echo(f"no alert {alert_id}", err=True)
+            if as_json:
+                typer.echo(json.dumps({"id": alert_id, "error": f"no alert {alert_id}"}))
+            else:
+                typer.echo(f"no alert {alert_id}", err=True)
             raise typer.Exit(1)
     report = pipeline.deliver(settings)
-    for error in report.errors:
-        typer.echo(f"! {error}", err=True)
     (row,) = [r for r in alert_rows(settings, None, 100_000) if r["id"] == alert_id]
-    typer.echo(f"alert {alert_id}: {row['state']} via {row['delivered_to'] or report.delivered_to}")
+    delivered_to = row["delivered_to"] or report.delivered_to
+    if as_json:
+        result = {**row, "delivered_to": delivered_to, "errors": report.errors}
+        typer.echo(json.dumps(result, default=str, indent=2))
+    else:
+        for error in report.errors:
+            typer.echo(f"! {error}", err=True)
+        typer.echo(f"alert {alert_id}: {row['state']} via {delivered_to}")
     if row["state"] != "sent":
         raise typer.Exit(1)
 

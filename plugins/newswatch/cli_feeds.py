@@ -10,12 +10,12 @@ import typer
 from sqlalchemy import select
 
 from newswatch import database, feeds, models
+from newswatch.cli_options import JsonOption
 from newswatch.config import ConfigError, edit_feeds
 from newswatch.http_client import Download, Downloader, FetchError
 from newswatch.settings import Settings, get_settings
 
 feeds_app = typer.Typer(help="Feeds: health, add, disable, discover.", no_args_is_help=True)
-JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 
 def feed_rows(settings: Settings) -> list[dict[str, Any]]:
@@ -75,7 +75,11 @@ def health(as_json: JsonOption = False) -> None:
 
 
 @feeds_app.command("add")
-def add(url: str, name: Annotated[str | None, typer.Option(help="display name")] = None) -> None:
+def add(
+    url: str,
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+    as_json: JsonOption = False,
+) -> None:
     """Add a feed to feeds.yaml; a web page is replaced by the feed it links."""
     settings = get_settings()
     feed_url, title = asyncio.run(_resolve(settings, url))
@@ -85,13 +89,17 @@ def add(url: str, name: Annotated[str | None, typer.Option(help="display name")]
         entries.append({"name": label, "url": feed_url})
 
     _edit(settings, append)
+    if as_json:
+        typer.echo(json.dumps({"name": label, "url": feed_url}, indent=2, ensure_ascii=False))
+        return
     typer.echo(f"added {label!r}: {feed_url}")
 
 
 @feeds_app.command("disable")
-def disable(url_or_name: str) -> None:
+def disable(url_or_name: str, as_json: JsonOption = False) -> None:
     """Stop polling a feed (by URL or name); what it stored stays."""
     settings = get_settings()
+    disabled: list[dict[str, Any]] = []
 
     def switch_off(entries: list[dict[str, Any]]) -> None:
         matches = [e for e in entries if url_or_name in (e.get("url"), e.get("name"))]
@@ -99,8 +107,12 @@ def disable(url_or_name: str) -> None:
             raise typer.BadParameter(f"no feed named or at {url_or_name!r} in feeds.yaml")
         for entry in matches:
             entry["enabled"] = False
+        disabled.extend({"name": e.get("name"), "url": e.get("url")} for e in matches)
 
     _edit(settings, switch_off)
+    if as_json:
+        typer.echo(json.dumps({"disabled": disabled}, indent=2, ensure_ascii=False))
+        return
     typer.echo(f"disabled {url_or_name}")
 
 
@@ -110,15 +122,20 @@ def discover(
     update: Annotated[
         str | None, typer.Option(help="point this feed (name) at the feed found")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List the feeds a web page links; with --update NAME, re-point that feed in feeds.yaml."""
     settings = get_settings()
     found = asyncio.run(_discover(settings, url))
     if not found:
-        typer.echo(f"{url} links no RSS, Atom or JSON feed", err=True)
+        if as_json:
+            typer.echo(json.dumps({"url": url, "feeds": [], "updated": None}, indent=2))
+        else:
+            typer.echo(f"{url} links no RSS, Atom or JSON feed", err=True)
         raise typer.Exit(1)
-    for feed_url in found:
-        typer.echo(feed_url)
+    if not as_json:
+        for feed_url in found:
+            typer.echo(feed_url)
     if update:
 
         def repoint(entries: list[dict[str, Any]]) -> None:
@@ -128,7 +145,11 @@ def discover(
             matches[0]["url"] = found[0]
 
         _edit(settings, repoint)
-        typer.echo(f"{update!r} now polls {found[0]}")
+        if not as_json:
+            typer.echo(f"{update!r} now polls {found[0]}")
+    if as_json:
+        result = {"url": url, "feeds": found, "updated": update}
+        typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
 
 
 def _edit(settings: Settings, change: Any) -> None:

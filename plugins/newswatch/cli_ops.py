@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from newswatch import clock, database, stats
+from newswatch.cli_options import JsonOption
 from newswatch.settings import get_settings
 
 
@@ -17,7 +18,7 @@ def stats_command(
     durations: Annotated[
         bool, typer.Option("--durations", help="add seconds per stage (fetch … deliver)")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Per-run and per-day counts: feeds polled, 304s, failures, new articles, matches, alerts;
     --json always includes the seconds per stage."""

@@ -9,6 +9,7 @@ import typer
 
 from newswatch import clock, database
 from newswatch.backtest import parse_duration
+from newswatch.cli_options import JsonOption
 from newswatch.settings import get_settings
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ def search_command(
         str | None, typer.Option(help="only articles of the last 30d, 12h, 2w …")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, help="most articles to list")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Full-text search over stored articles, best ranked first, hits in [brackets]."""
     # Imported here: the dashboard package loads its web app, which other commands do not need.

@@ -103,7 +103,8 @@ class FeedsFile(BaseModel):
 
 
 class SubscriberConfig(BaseModel):
-    """A named reader: which topics, and whether hits come at once or in the daily digest."""
+    """A named reader: which topics, and whether hits come at once or in the daily digest;
+    either way by email and to each Apprise URL named in apprise_env."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -130,8 +131,6 @@ class SubscriberConfig(BaseModel):
     def _reachable(self) -> SubscriberConfig:
         if not self.emails and not self.apprise_env:
             raise ValueError("needs emails, apprise_env, or both")
-        if self.mode == "digest" and not self.emails:
-            raise ValueError("a digest is an email: give emails")
         return self
 
     @property

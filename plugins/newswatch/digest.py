@@ -1,8 +1,9 @@
-"""The daily digest email (pure): hits of the period grouped by topic, stories ranked, a small chart.
+"""The daily digest (pure): hits of the period grouped by topic, stories ranked, a small chart.
 
 Stories rank by how many sources carried them, then by how recently they were first seen. The
-chart (hits per topic per day over the last days) is a PNG embedded by Content-ID, and the
-plain-text part says the same without it.
+chart (hits per topic per local day over the last days) is a PNG embedded by Content-ID, and the
+plain-text part, which is also what Apprise channels get, says the same without it. Times and
+days are in the digest's time zone, the one its readers wake up in.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import hashlib
 import html
 import io
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
+from zoneinfo import ZoneInfo
 
 from newswatch.alerts import header_safe, mark_spans, safe_link
 
@@ -44,12 +46,19 @@ class Digest:
     period_start: datetime
     period_end: datetime
     topics: list[DigestTopic]
-    daily_hits: dict[str, dict[date, int]]  # topic title -> day -> hits
+    daily_hits: dict[str, dict[date, int]]  # topic title -> local day -> hits
     days: list[date]
+    zone: ZoneInfo
 
     @property
     def story_count(self) -> int:
         return sum(len(topic.stories) for topic in self.topics)
+
+
+def chart_days(period_end: datetime, zone: ZoneInfo, count: int) -> list[date]:
+    """The `count` local calendar days up to the one the period ends in, oldest first."""
+    last = period_end.astimezone(zone).date()
+    return [last - timedelta(days=n) for n in range(count - 1, -1, -1)]
 
 
 def rank(stories: list[DigestStory]) -> list[DigestStory]:
@@ -69,22 +78,27 @@ def render_digest(
     msg = EmailMessage()
     msg["From"] = mail_from
     msg["To"] = ", ".join(header_safe(r) for r in digest.recipients)
-    day = digest.period_end.strftime("%Y-%m-%d")
-    msg["Subject"] = header_safe(
-        f"[newswatch] Daily digest {day}: {digest.story_count} "
-        f"{'story' if digest.story_count == 1 else 'stories'} in {len(digest.topics)} topic(s)"
-    )
+    msg["Subject"] = digest_title(digest)
     msg["Message-ID"] = digest_message_id(digest, mail_from)
     msg["Date"] = format_datetime(now)
     if unsubscribe:
         msg["List-Unsubscribe"] = f"<{header_safe(unsubscribe)}>"
-    msg.set_content(_plain(digest))
+    msg.set_content(digest_text(digest))
     chart_cid = make_msgid(domain=CHART_CID_DOMAIN)
     msg.add_alternative(_html(digest, chart_cid[1:-1]), subtype="html")
     html_part = msg.get_body(("html",))
     assert isinstance(html_part, EmailMessage)
     html_part.add_related(hits_chart_png(digest), "image", "png", cid=chart_cid)
     return msg
+
+
+def digest_title(digest: Digest) -> str:
+    """The subject line, dated by the local day the period ends in."""
+    day = digest.period_end.astimezone(digest.zone).strftime("%Y-%m-%d")
+    return header_safe(
+        f"[newswatch] Daily digest {day}: {digest.story_count} "
+        f"{'story' if digest.story_count == 1 else 'stories'} in {len(digest.topics)} topic(s)"
+    )
 
 
 def hits_chart_png(digest: Digest) -> bytes:
@@ -113,14 +127,15 @@ def hits_chart_png(digest: Digest) -> bytes:
         plt.close(fig)
 
 
-def _when(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+def _when(value: datetime, zone: ZoneInfo) -> str:
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def _plain(digest: Digest) -> str:
+def digest_text(digest: Digest) -> str:
+    """The plain-text part; chat and webhook channels get it as it is, without the chart."""
     lines = [
         f"newswatch daily digest for {digest.subscriber}",
-        f"{_when(digest.period_start)} to {_when(digest.period_end)}",
+        f"{_when(digest.period_start, digest.zone)} to {_when(digest.period_end, digest.zone)}",
         "",
     ]
     if not digest.topics:
@@ -132,7 +147,7 @@ def _plain(digest: Digest) -> str:
             lines += [
                 f"* {header_safe(story.title)}",
                 f"  {len(story.sources)} source(s): {', '.join(header_safe(s) for s in story.sources)}"
-                f" · first seen {_when(story.first_seen)}",
+                f" · first seen {_when(story.first_seen, digest.zone)}",
                 f"  {link}",
                 f"  {mark_spans(story.snippet, story.highlights, '[', ']', str)}",
                 "",
@@ -149,9 +164,10 @@ def _plain(digest: Digest) -> str:
 
 def _html(digest: Digest, chart_cid: str) -> str:
     esc = html.escape
+    start, end = _when(digest.period_start, digest.zone), _when(digest.period_end, digest.zone)
     parts = [
         "<!doctype html><html><body>",
-        f"<h2>newswatch daily digest</h2><p>{esc(_when(digest.period_start))} – {esc(_when(digest.period_end))}</p>",
+        f"<h2>newswatch daily digest</h2><p>{esc(start)} – {esc(end)}</p>",
     ]
     if not digest.topics:
         parts.append("<p>No hits in this period.</p>")
@@ -163,7 +179,7 @@ def _html(digest: Digest, chart_cid: str) -> str:
             sources = ", ".join(esc(s) for s in story.sources)
             parts.append(
                 f"<li><b>{title}</b><br><small>{len(story.sources)} source(s): {sources} · "
-                f"first seen {esc(_when(story.first_seen))}</small><br>"
+                f"first seen {esc(_when(story.first_seen, digest.zone))}</small><br>"
                 f"{mark_spans(story.snippet, story.highlights, '<mark>', '</mark>', esc)}</li>"
             )
         parts.append("</ul>")

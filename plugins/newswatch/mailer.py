@@ -14,11 +14,12 @@ import smtplib
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,7 +27,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from newswatch import clock, models, store
 from newswatch.alerts import AlertView, render_alert
 from newswatch.database import transaction
-from newswatch.digest import Digest, render_digest
+from newswatch.digest import (
+    Digest,
+    chart_days,
+    digest_message_id,
+    digest_text,
+    digest_title,
+    render_digest,
+)
 from newswatch.settings import Settings
 
 # Refusals of one message; anything else (connection lost, server down) stops the whole delivery.
@@ -348,53 +356,65 @@ CHART_DAYS = 14
 def deliver_digests(
     factory: sessionmaker[Session], transport: Transport, settings: Settings
 ) -> Delivery:
-    """Send every due pending digest with the same outbox guarantees as alerts; an empty one is
-    recorded as "empty" and sent only to subscribers who asked for empty digests."""
+    """Send every due pending digest, by email or to its Apprise channel, with the same outbox
+    guarantees as alerts; an empty one is recorded as "empty" and sent only to subscribers who
+    asked for empty digests. With the mail server down, the other channels still go."""
     result = Delivery(where=transport.where)
+    zone = ZoneInfo(settings.digest_timezone)
+    email_ok = True
     try:
         while True:
             with transaction(factory) as session:
-                digest_id = session.scalar(CLAIM_DIGEST, {"now": clock.now()})
+                digest_id = session.scalar(CLAIM_DIGEST, {"now": clock.now(), "email_ok": email_ok})
                 if digest_id is None:
                     return result
                 row = session.get_one(models.DigestMail, digest_id)
-                digest = build_digest(session, row)
+                digest = build_digest(session, row, zone)
                 row.stories = digest.story_count
                 if digest.story_count == 0 and not row.send_empty:
                     row.state = "empty"
                     continue
-                msg = render_digest(
-                    digest, settings.mail_from, clock.now(), settings.list_unsubscribe
-                )
                 try:
-                    transport.send(msg)
+                    if row.channel == "email":
+                        msg = render_digest(
+                            digest, settings.mail_from, clock.now(), settings.list_unsubscribe
+                        )
+                        transport.send(msg)
+                        where = transport.where
+                    else:
+                        # The row names the variables holding the channel's URLs (store.plan_digest).
+                        channel = AppriseChannels({row.channel: [str(n) for n in row.recipients]})
+                        channel.send(row.channel, digest_title(digest), digest_text(digest))
+                        where = row.channel
                 except TransportDown as exc:
                     result.errors.append(str(exc))
-                    return result
-                except MESSAGE_ERRORS as exc:
+                    email_ok = False  # the row stays pending; other channels go on
+                    continue
+                except (*MESSAGE_ERRORS, ChannelError) as exc:
                     _refused(row, exc, settings, result)
                     continue
                 row.state = "sent"
                 row.sent_at = clock.now()
                 row.attempts += 1
-                row.message_id = str(msg["Message-ID"])
-                row.delivered_to = transport.where
+                row.message_id = digest_message_id(digest, settings.mail_from)
+                row.delivered_to = where
                 row.last_error = None
                 result.sent += 1
     finally:
         transport.close()
 
 
-def build_digest(session: Session, row: models.DigestMail) -> Digest:
-    last_day = row.period_end.astimezone(UTC).date()
-    days = [last_day - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
+def build_digest(session: Session, row: models.DigestMail, zone: ZoneInfo) -> Digest:
+    """The digest of a row, its chart bucketed by local calendar day in `zone`."""
+    days = chart_days(row.period_end, zone, CHART_DAYS)
     topics = [str(name) for name in row.topics]
     return Digest(
         subscriber=row.subscriber,
-        recipients=[str(r) for r in row.recipients],
+        recipients=[str(r) for r in row.recipients] if row.channel == "email" else [],
         period_start=row.period_start,
         period_end=row.period_end,
         topics=store.digest_topics(session, topics, row.period_start, row.period_end),
-        daily_hits=store.daily_story_hits(session, topics, days),
+        daily_hits=store.daily_story_hits(session, topics, days, zone.key),
         days=days,
+        zone=zone,
     )

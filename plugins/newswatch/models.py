@@ -179,12 +179,14 @@ class Run(Base):
 
 
 class DigestMail(Base):
-    """One subscriber's digest for one period: an outbox row like an alert."""
+    """One subscriber's digest for one period and channel: an outbox row like an alert."""
 
     __tablename__ = "digests"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     subscriber: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(200), default="email", server_default="email")
+    # Email addresses; for an Apprise channel, names of the variables holding its URLs.
     recipients: Mapped[list[Any]] = mapped_column()
     topics: Mapped[list[Any]] = mapped_column()  # topic names followed; empty means all
     send_empty: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -201,6 +203,8 @@ class DigestMail(Base):
     stories: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
-        UniqueConstraint("subscriber", "period_end", name="digests_subscriber_period"),
+        UniqueConstraint(
+            "subscriber", "channel", "period_end", name="digests_subscriber_channel_period"
+        ),
         CheckConstraint("state in ('pending', 'sent', 'failed', 'empty')", name="digests_state"),
     )

@@ -378,24 +378,34 @@ def plan_digest(
     start: datetime,
     end: datetime,
     at: datetime,
-) -> bool:
-    """Queue the subscriber's digest for [start, end); False when it is already queued or sent."""
-    digest_id = session.scalar(
-        insert(models.DigestMail)
-        .values(
-            subscriber=subscriber.name,
-            recipients=[str(e) for e in subscriber.emails],
-            topics=list(subscriber.topics),
-            send_empty=subscriber.send_empty,
-            period_start=start,
-            period_end=end,
-            created_at=at,
-            next_attempt_at=at,
+) -> int:
+    """Queue the subscriber's digest for [start, end), one row per channel (email, Apprise);
+    how many rows were new (0 when all are already queued or sent)."""
+    # An Apprise row keeps the names of the variables holding its URLs, as an email row keeps
+    # the addresses: the row is a snapshot of the subscriber, sendable whatever the config says later.
+    channels = [("email", [str(e) for e in subscriber.emails])] if subscriber.emails else []
+    if subscriber.apprise_env:
+        channels.append((subscriber.channel, list(subscriber.apprise_env)))
+    queued = 0
+    for channel, recipients in channels:
+        digest_id = session.scalar(
+            insert(models.DigestMail)
+            .values(
+                subscriber=subscriber.name,
+                channel=channel,
+                recipients=recipients,
+                topics=list(subscriber.topics),
+                send_empty=subscriber.send_empty,
+                period_start=start,
+                period_end=end,
+                created_at=at,
+                next_attempt_at=at,
+            )
+            .on_conflict_do_nothing()
+            .returning(models.DigestMail.id)
         )
-        .on_conflict_do_nothing()
-        .returning(models.DigestMail.id)
-    )
-    return digest_id is not None
+        queued += digest_id is not None
+    return queued
 
 
 def digest_topics(
@@ -456,10 +466,11 @@ def story_copies(session: Session, story_id: int) -> list[tuple[str, str]]:
 
 
 def daily_story_hits(
-    session: Session, topics: Sequence[str], days: Sequence[date]
+    session: Session, topics: Sequence[str], days: Sequence[date], zone: str
 ) -> dict[str, dict[date, int]]:
-    """Stories per topic per UTC day over the given days (copies of a story count once)."""
-    day = func.date(func.timezone("UTC", models.Match.matched_at))
+    """Stories per topic per local calendar day in `zone` (an IANA name) over the given days;
+    copies of a story count once."""
+    day = func.date(func.timezone(zone, models.Match.matched_at))
     query = (
         select(models.Topic.title, day, func.count(models.Article.story_id.distinct()))
         .join(models.Match, models.Match.topic_id == models.Topic.id)

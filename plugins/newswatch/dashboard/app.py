@@ -78,6 +78,8 @@ def create_app() -> FastAPI:
         feed: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        page: int = 1,
+        size: int = render.PAGE_SIZE,
     ) -> str:
         filters = queries.Filters(
             topic=topic or None,
@@ -85,15 +87,20 @@ def create_app() -> FastAPI:
             since=_day("since", since),
             until=_day("until", until),
         )
+        keep = {"topic": topic, "feed": feed, "since": since, "until": until}
+        pager = render.Pager.of(page, size, keep)
         with database.session_factory(get_settings())() as session:
+            alerts = queries.latest_alerts(session, filters, pager.fetch, pager.offset)
+            stories = queries.latest_stories(session, filters, pager.fetch, pager.offset)
             return render.page(
                 "alerts.html",
                 title="Alerts & stories",
                 filters=filters,
                 topics=queries.topic_names(session),
                 feeds=queries.feed_names(session),
-                alerts=queries.latest_alerts(session, filters),
-                stories=queries.latest_stories(session, filters),
+                alerts=alerts[: pager.size],
+                stories=stories[: pager.size],
+                pager=pager.after(alerts, stories),
             )
 
     @app.get("/chart", response_class=HTMLResponse)
@@ -111,11 +118,14 @@ def create_app() -> FastAPI:
         return render.page("feeds.html", title="Feed health", feeds=rows)
 
     @app.get("/search", response_class=HTMLResponse)
-    def search(q: str = "") -> str:
+    def search(q: str = "", page: int = 1, size: int = render.PAGE_SIZE) -> str:
+        pager = render.Pager.of(page, size, {"q": q})
         hits: list[queries.SearchHit] = []
         if q.strip():
             with database.session_factory(get_settings())() as session:
-                hits = queries.search_articles(session, q)
-        return render.page("search.html", title="Search", q=q, hits=hits)
+                hits = queries.search_articles(session, q, pager.fetch, offset=pager.offset)
+        return render.page(
+            "search.html", title="Search", q=q, hits=hits[: pager.size], pager=pager.after(hits)
+        )
 
     return app

@@ -106,7 +106,9 @@ def _narrow(query: Select[Any], filters: Filters) -> Select[Any]:
     return query
 
 
-def latest_alerts(session: Session, filters: Filters, limit: int = 50) -> list[AlertRow]:
+def latest_alerts(
+    session: Session, filters: Filters, limit: int = 50, offset: int = 0
+) -> list[AlertRow]:
     """Newest alerts first, with their article and topic."""
     origin = models.Feed.__table__.alias("origin")
     query = (
@@ -126,13 +128,16 @@ def latest_alerts(session: Session, filters: Filters, limit: int = 50) -> list[A
         .join(origin, origin.c.id == models.Article.feed_id)
         .order_by(models.Alert.created_at.desc(), models.Alert.id.desc())
         .limit(limit)
+        .offset(offset)
     )
     if filters.topic:
         query = query.where(models.Topic.name == filters.topic)
     return [AlertRow(*row) for row in session.execute(_narrow(query, filters))]
 
 
-def latest_stories(session: Session, filters: Filters, limit: int = 50) -> list[StoryRow]:
+def latest_stories(
+    session: Session, filters: Filters, limit: int = 50, offset: int = 0
+) -> list[StoryRow]:
     """Newest stories first, each shown by its lead article with every feed and topic of its copies."""
     origin = models.Feed.__table__.alias("origin")
     source_feed = models.Feed.__table__.alias("source_feed")
@@ -174,6 +179,7 @@ def latest_stories(session: Session, filters: Filters, limit: int = 50) -> list[
         .where(or_(models.Story.id.is_(None), models.Story.lead_article_id == models.Article.id))
         .order_by(at.desc(), models.Article.id.desc())
         .limit(limit)
+        .offset(offset)
     )
     if filters.topic:
         query = query.where(
@@ -262,6 +268,7 @@ def search_articles(
     text: str,
     limit: int = 20,
     *,
+    offset: int = 0,
     topic: str | None = None,
     since: datetime | None = None,
 ) -> list[SearchHit]:
@@ -291,6 +298,7 @@ def search_articles(
         .where(search.bool_op("@@")(query))
         .order_by(rank.desc(), models.Article.id)
         .limit(limit)
+        .offset(offset)
     )
     if topic:
         statement = statement.where(

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sized
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
 from newswatch.dashboard.queries import MARK_END, MARK_START, DailyHits
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
 
 # Colour-blind-safe palette (Okabe–Ito), repeated when there are more topics.
 PALETTE = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000"]
@@ -28,6 +33,45 @@ def highlight(headline: str) -> Markup:
     """Escape a ts_headline fragment from feed text, then mark the hits."""
     escaped = str(escape(headline))
     return Markup(escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Which slice of a listing a page shows, and links to its neighbours that keep the filters."""
+
+    number: int  # 1-based
+    size: int
+    keep: tuple[tuple[str, str], ...] = ()  # the request's non-empty filters
+    has_next: bool = False
+
+    @classmethod
+    def of(cls, number: int, size: int, keep: dict[str, str | None]) -> Pager:
+        """A pager for ?page=number&size=size, both clamped to sane values."""
+        filters = tuple((name, value) for name, value in keep.items() if value)
+        return cls(max(number, 1), min(max(size, 1), MAX_PAGE_SIZE), filters)
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+    @property
+    def fetch(self) -> int:
+        """Rows to ask for: one more than a page, to learn whether a next page exists."""
+        return self.size + 1
+
+    def after(self, *fetched: Sized) -> Pager:
+        """This pager, knowing from rows fetched with `fetch` whether a next page exists."""
+        return replace(self, has_next=any(len(rows) > self.size for rows in fetched))
+
+    def link(self, number: int) -> str:
+        """A query-only link: relative to the page it is on, so it holds wherever Airflow mounts
+        the dashboard (a sub-path such as /airflow/newswatch/ included)."""
+        params = list(self.keep)
+        if self.size != PAGE_SIZE:
+            params.append(("size", str(self.size)))
+        if number > 1:
+            params.append(("page", str(number)))
+        return "?" + urlencode(params)
 
 
 def _environment() -> Environment:
