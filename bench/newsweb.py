@@ -15,12 +15,20 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 WORDS = (
-    "government minister talks tariff trade deal summit alliance security economy exports "
-    "imports market investors yen bank policy election parliament budget defense spending "
-    "region officials source said week month year plan support growth supply chain rare earth "
-    "minerals energy prices industry companies workers farmers tourism visitors city island "
-    "court ruling report data survey analysts forecast risk rise fall talks agreement"
+    "government minister talks trade deal summit security economy exports imports market "
+    "investors yen bank policy election parliament budget region officials source said week "
+    "month year plan support growth supply chain minerals energy prices industry companies "
+    "workers farmers tourism visitors city island court ruling report data survey analysts "
+    "forecast risk rise fall talks agreement"
 ).split()
+# Topic news at the rates a general news day has it: the words of config/topics.yaml are not
+# in WORDS, so an article hits a topic only through one of these sentences.
+TOPIC_SENTENCES = (
+    (0.08, "Officials warned that a new tariff on steel would hurt exporters."),
+    (0.04, "Prices of rare earth magnets rose as supply chains tightened."),
+    (0.03, "Tensions in the Taiwan Strait were discussed at the meeting."),
+    (0.03, "The cabinet approved higher defense spending for next year."),
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,12 @@ def generate(feeds: int, articles: int, seed: int = 7) -> NewsWeb:
             original = rng.choice(made)
             body, title = original.body, original.title + " (agency copy)"
         else:
-            body = "\n\n".join(_sentence_block(rng) for _ in range(rng.randint(6, 14)))
+            blocks = [_sentence_block(rng) for _ in range(rng.randint(6, 14))]
+            for rate, sentence in TOPIC_SENTENCES:
+                if rng.random() < rate:
+                    at = rng.randrange(len(blocks))
+                    blocks[at] = f"{blocks[at]} {sentence}"
+            body = "\n\n".join(blocks)
             title = " ".join(rng.choice(WORDS) for _ in range(8)).capitalize()
         made.append(
             Article(
@@ -78,6 +91,50 @@ def _sentence_block(rng: random.Random) -> str:
     return " ".join(sentences)
 
 
+def _article_html(article: Article, rng: random.Random) -> str:
+    """The body's paragraphs with what real article containers interleave: inline "read also"
+    links, newsletter boxes, photo captions, a share bar, an author bio and tags. None of it is
+    part of the known body, so an extractor that keeps it loses precision. Class names are
+    opaque, as a site's build tools make them, so no extractor can go by name alone."""
+
+    def box() -> str:
+        return f"c-{rng.randrange(16**6):06x}"
+
+    parts = [
+        f"<div class='{box()}'><a href='/s/fb'>Share</a> <a href='/s/x'>Post</a> "
+        "<a href='/s/mail'>Email</a> <span>5 min read</span></div>"
+    ]
+    for i, paragraph in enumerate(article.body.split("\n\n")):
+        parts.append(f"<p>{paragraph}</p>")
+        roll = rng.random()
+        if i and roll < 0.15:
+            links = "".join(
+                f"<li><a href='/story/{rng.randint(0, 10**6)}'>{' '.join(rng.choice(WORDS) for _ in range(9))}</a></li>"
+                for _ in range(3)
+            )
+            parts.append(f"<div class='{box()}'><h4>Read also</h4><ul>{links}</ul></div>")
+        elif roll < 0.25:
+            parts.append(
+                f"<div class='{box()}'><p>Get the morning briefing in your inbox. Sign up for "
+                "our free newsletter and never miss a story.</p><form><input name='e'>"
+                "<button>Subscribe</button></form></div>"
+            )
+        elif roll < 0.32:
+            caption = " ".join(rng.choice(WORDS) for _ in range(12)).capitalize()
+            parts.append(
+                f"<figure><img src='/img/{rng.randint(0, 10**6)}.jpg' alt=''>"
+                f"<figcaption>{caption}. (Photo: Agency)</figcaption></figure>"
+            )
+    parts.append(
+        f"<div class='{box()}'><p>Staff writer covering economy and politics. "
+        "Reach the desk at desk@example.com.</p></div>"
+        f"<ul class='{box()}'>"
+        + "".join(f"<li><a href='/tag/{w}'>{w}</a></li>" for w in rng.sample(WORDS, 5))
+        + "</ul>"
+    )
+    return "".join(parts)
+
+
 def render_page(article: Article, rng: random.Random) -> bytes:
     nav = "".join(
         f'<li><a href="/section/{i}">{rng.choice(WORDS).title()} {i}</a></li>' for i in range(60)
@@ -90,7 +147,7 @@ def render_page(article: Article, rng: random.Random) -> bytes:
         f'<div class="comment"><b>reader{rng.randint(1, 999)}</b><p>{" ".join(rng.choice(WORDS) for _ in range(20))}</p></div>'
         for _ in range(15)
     )
-    paragraphs = "".join(f"<p>{p}</p>" for p in article.body.split("\n\n"))
+    paragraphs = _article_html(article, rng)
     head = (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{article.title}</title>"
         f"<meta property='og:title' content='{article.title}'>"

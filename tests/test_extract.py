@@ -1,8 +1,9 @@
-import time
+import asyncio
 from importlib import resources
 
-from newswatch.extract import extract_all, extract_article, plain_text
-from newswatch.records import FeedItem, Page
+from newswatch.extract import extract_article, plain_text
+from newswatch.records import Article, FeedItem, Page
+from newswatch.workers import CpuPool
 
 
 def item(**kw: str) -> FeedItem:
@@ -79,19 +80,37 @@ def sample_jobs() -> list[tuple[FeedItem, Page | None]]:
 
 def test_worker_processes_extract_the_same_as_inline() -> None:
     jobs = sample_jobs()
-    inline = [extract_article(i, p) for i, p in jobs]
-    assert extract_all(jobs, workers=2, timeout=60) == inline
+
+    async def pooled() -> list[Article]:
+        async with CpuPool(2) as pool:
+            return list(
+                await asyncio.gather(
+                    *(pool.run("extract", 60, extract_article, i, p) for i, p in jobs)
+                )
+            )
+
+    assert asyncio.run(pooled()) == [extract_article(i, p) for i, p in jobs]
 
 
-def test_page_past_the_deadline_falls_back_to_the_feed_text() -> None:
-    widget = "<div class='w'><span>x</span><a href='/a'>y</a></div>"
-    heavy = f"<html><body><article><p>{'Tariff words here. ' * 50}</p></article>{widget * 40000}</body></html>"
-    page = Page(url="u", final_url="u", status=200, html=heavy.encode())
-    jobs = [(item(title=f"t{i}", summary="Feed summary about tariffs."), page) for i in range(4)]
-    started = time.monotonic()
-    results = extract_all(jobs, workers=2, timeout=0.2)
-    assert time.monotonic() - started < 30
-    assert (
-        results[0].text_source == "feed_summary"
-        and results[0].fetch_error == "extraction timed out"
+def test_canonical_link_names_the_article_and_keeps_the_feed_link() -> None:
+    html = (
+        b"<html><head><link rel='canonical' href='/news/1?utm_source=rss'></head>"
+        b"<body><article><p>" + b"Tariff words here. " * 30 + b"</p></article></body></html>"
     )
+    page = Page(url="http://127.0.0.1/a", final_url="http://127.0.0.1/a?x=1", status=200, html=html)
+    article = extract_article(item(), page)
+    assert article.url == "http://127.0.0.1/news/1"
+    assert article.item_url == "http://127.0.0.1/a"
+
+
+def test_canonical_link_to_another_site_is_ignored() -> None:
+    html = b"<html><head><link rel=canonical href='https://other.example/x'></head><body></body></html>"
+    page = Page(url="http://127.0.0.1/a", final_url="http://127.0.0.1/a", status=200, html=html)
+    article = extract_article(item(summary="Feed text."), page)
+    assert article.url == "http://127.0.0.1/a" and article.item_url is None
+
+
+def test_plain_text_drops_scripts_and_stays_linear_on_unclosed_tags() -> None:
+    assert plain_text("<p>Hi <script>alert(1)</script>there</p><style>p{}</style>") == "Hi there"
+    assert plain_text("ok <script>never closed") == "ok"
+    assert plain_text("<" * 200_000 + "b") == "<" * 200_000 + "b"

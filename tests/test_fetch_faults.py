@@ -388,6 +388,29 @@ def test_quadratic_author_string_is_bounded(
     assert article.author is not None and len(article.author) <= 512
 
 
+def test_feed_past_the_parse_deadline_fails_alone(
+    fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSWATCH_MAX_FEED_BYTES", str(16 * 1024 * 1024))
+    monkeypatch.setenv("NEWSWATCH_PARSE_TIMEOUT", "0.5")
+    monkeypatch.setenv("NEWSWATCH_EXTRACT_WORKERS", "2")  # the deadline needs worker processes
+    base = httpserver.url_for("").rstrip("/")
+    item = "<item><title>Tariff {0}</title><link>{1}/faulty/{0}</link><description>{2}</description></item>"
+    words = "<p>Tariffs, <b>trade</b> &amp; talks.</p> " * 150
+    body = FAULTY_OK.format(base=base, title="x").replace(
+        "</channel>", "".join(item.format(i, base, words) for i in range(1900)) + "</channel>"
+    )
+    feed, summary = run_beside_good_feed(
+        httpserver,
+        tmp_path,
+        monkeypatch,
+        lambda r: Response(body, content_type="application/rss+xml"),
+    )
+    assert feed.last_error == "parsing stopped: it took longer than 0.5 s"
+    assert feed.consecutive_failures == 1 and faulty_articles(fast) == []
+    assert "feed 'Faulty': parsing stopped: it took longer than 0.5 s" in summary["errors"]  # type: ignore[operator]
+
+
 def test_failing_feed_goes_dormant_after_the_configured_failures(
     fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

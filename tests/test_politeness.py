@@ -11,7 +11,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from newswatch import feeds
-from newswatch.fetch import fetch_pages
+from newswatch.fetch import fetch_page
 from newswatch.http_client import AddressGuard, Downloader
 from newswatch.records import FeedPoll, FeedState, Page
 from newswatch.settings import Settings
@@ -31,7 +31,10 @@ def httpserver() -> Iterator[HTTPServer]:
 def pages(settings: Settings, urls: list[str]) -> dict[str, Page]:
     async def go() -> dict[str, Page]:
         async with Downloader(settings) as downloader:
-            return await fetch_pages(downloader, urls, max_bytes=100_000)
+            got = await asyncio.gather(
+                *(fetch_page(downloader, url, max_bytes=100_000) for url in urls)
+            )
+            return {page.url: page for page in got}
 
     return asyncio.run(go())
 

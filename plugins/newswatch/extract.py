@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import html
-import logging
-import multiprocessing
 import re
 import unicodedata
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FuturesTimeout
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,21 +14,36 @@ import trafilatura
 from trafilatura.settings import Document
 
 from newswatch.records import Article, FeedItem, Page
+from newswatch.urls import page_canonical
 
-_TAGS = re.compile(r"<[^>]+>")
+# [^<>] keeps both linear on hostile input: a match attempt never runs past the next "<",
+# and an unclosed script swallows the rest at once instead of being rescanned.
+_TAGS = re.compile(r"<[^<>]+>")
+_SCRIPTS = re.compile(r"<(script|style)\b[^<>]*>.*?(?:</\1\s*>|\Z)", re.IGNORECASE | re.DOTALL)
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 _HTML_LANG = re.compile(
     rb"<html[^>]*?\blang=[\"']?([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)?)", re.IGNORECASE
 )
 MIN_PAGE_CHARS = 200
-WORKER_TASKS = 200
-log = logging.getLogger(__name__)
-# trafilatura's options, in one place: the extraction benchmark's floor uses the same ones.
+# trafilatura's options, in one place: the benchmarks' floor uses the same ones. A pathological
+# page is stopped by the deadline of the worker process it runs in (workers.CpuPool), not by
+# trafilatura's MAX_TREE_SIZE, which only discards an over-long result after the work is done.
 EXTRACT_OPTIONS: dict[str, Any] = {
     "with_metadata": True,
     "include_comments": False,
     "include_tables": True,
 }
+# NEWSWATCH_EXTRACT_MODE picks one; bench/extract_modes.py measures their speed and quality.
+EXTRACT_MODES: dict[str, dict[str, Any]] = {
+    "balanced": {},
+    "precision": {"favor_precision": True},
+    "recall": {"favor_recall": True},
+    "fast": {"fast": True},
+}
+
+
+def extract_options(mode: str) -> dict[str, Any]:
+    return EXTRACT_OPTIONS | EXTRACT_MODES[mode]
 
 
 @dataclass(frozen=True)
@@ -46,9 +55,9 @@ class PageText:
     language: str | None
 
 
-def extract_article(item: FeedItem, page: Page | None) -> Article:
+def extract_article(item: FeedItem, page: Page | None, mode: str = "balanced") -> Article:
     """Best text for an item: the page when it yields enough, else feed content, summary, title."""
-    doc = _extract_page(page) if page is not None and page.html else None
+    doc = _extract_page(page, mode) if page is not None and page.html else None
     feed_content = plain_text(item.content)
     feed_summary = plain_text(item.summary)
     if doc and len(doc.text) >= min(MIN_PAGE_CHARS, len(feed_content) or MIN_PAGE_CHARS):
@@ -61,8 +70,13 @@ def extract_article(item: FeedItem, page: Page | None) -> Article:
         text, source = doc.text, "page"
     else:
         text, source = item.title, "title"
+    # The page's own canonical link names the article when it differs from the feed's link.
+    canonical = (
+        page_canonical(page.html, page.final_url or page.url) if page and page.html else None
+    )
     return Article(
-        url=item.url,
+        url=canonical or item.url,
+        item_url=item.url if canonical and canonical != item.url else None,
         feed_id=item.feed_id,
         title=item.title or (doc and doc.title) or item.url,
         author=item.author or (doc.author if doc else None),
@@ -77,10 +91,10 @@ def extract_article(item: FeedItem, page: Page | None) -> Article:
     )
 
 
-def _extract_page(page: Page) -> PageText | None:
+def _extract_page(page: Page, mode: str) -> PageText | None:
     try:
         doc = trafilatura.bare_extraction(
-            page.html, url=page.final_url or page.url, **EXTRACT_OPTIONS
+            page.html, url=page.final_url or page.url, **extract_options(mode)
         )
     except (
         Exception
@@ -103,10 +117,13 @@ def _html_lang(html_bytes: bytes | None) -> str | None:
 
 
 def plain_text(fragment: str) -> str:
-    """Feed HTML to text: tags dropped, entities decoded, whitespace tidied."""
+    """Feed HTML to text: scripts, styles and tags dropped, entities decoded, whitespace tidied.
+
+    feedparser's own sanitiser is off (feeds.parse_feed); this is where feed HTML is cleaned.
+    """
     if not fragment:
         return ""
-    text = html.unescape(_TAGS.sub(" ", fragment))
+    text = html.unescape(_TAGS.sub(" ", _SCRIPTS.sub(" ", fragment)))
     lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
     return "\n".join(line for line in lines if line)
 
@@ -125,51 +142,3 @@ def _date(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return parsed.replace(tzinfo=parsed.tzinfo or UTC).astimezone(UTC)
-
-
-def extract_all(
-    jobs: Sequence[tuple[FeedItem, Page | None]], *, workers: int, timeout: float
-) -> list[Article]:
-    """Extract every job on `workers` spawned processes (both cores by default), in order.
-
-    A page that takes longer than `timeout` seconds, or kills its worker, falls back to the
-    feed's own text and records why. Workers are recycled every WORKER_TASKS documents so
-    trafilatura's caches cannot grow without bound. Where processes cannot be started (a
-    daemonic Celery worker), extraction runs inline.
-    """
-    if workers <= 1 or len(jobs) < 2 * workers:
-        return [extract_article(item, page) for item, page in jobs]
-    try:
-        pool = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            max_tasks_per_child=WORKER_TASKS,
-        )
-        futures = [pool.submit(extract_article, item, page) for item, page in jobs]
-    except (
-        AssertionError,
-        OSError,
-    ) as exc:  # "daemonic processes are not allowed to have children"
-        log.warning("extracting inline: cannot start worker processes (%s)", exc)
-        return [extract_article(item, page) for item, page in jobs]
-    results: list[Article] = []
-    stuck = False
-    try:
-        for (item, page), future in zip(jobs, futures, strict=True):
-            try:
-                results.append(future.result(timeout=timeout))
-            except (FuturesTimeout, BrokenProcessPool) as exc:
-                stuck = stuck or isinstance(exc, FuturesTimeout)
-                reason = (
-                    "extraction timed out"
-                    if isinstance(exc, FuturesTimeout)
-                    else "extraction crashed"
-                )
-                failed = Page(url=item.url, final_url=None, status=None, html=None, error=reason)
-                results.append(extract_article(item, failed if page is not None else None))
-    finally:
-        if stuck:  # a worker is still chewing on a pathological page: stop it, not the run
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.kill()
-        pool.shutdown(wait=not stuck, cancel_futures=True)
-    return results

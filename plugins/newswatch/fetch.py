@@ -1,26 +1,13 @@
-"""Download article pages concurrently under the downloader's limits; a failed page is reported, never raised."""
+"""Download one article page under the downloader's limits; a failure is reported, never raised."""
 
 from __future__ import annotations
-
-import asyncio
-from collections.abc import Iterable
 
 from newswatch.http_client import Downloader, FetchError
 from newswatch.records import Page
 
 
-async def fetch_pages(
-    downloader: Downloader, urls: Iterable[str], *, max_bytes: int
-) -> dict[str, Page]:
-    """Fetch each distinct URL once; keyed by the requested URL."""
-    distinct = list(dict.fromkeys(urls))
-    pages = await asyncio.gather(
-        *(fetch_page(downloader, url, max_bytes=max_bytes) for url in distinct)
-    )
-    return {page.url: page for page in pages}
-
-
 async def fetch_page(downloader: Downloader, url: str, *, max_bytes: int) -> Page:
+    """The page at url, or a Page saying why not (robots.txt, the network, the status)."""
     if not await downloader.robots_allow(url):
         return Page(
             url=url, final_url=None, status=None, html=None, error="disallowed by robots.txt"

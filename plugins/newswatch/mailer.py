@@ -21,7 +21,7 @@ from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from newswatch import clock, models, store
@@ -305,23 +305,40 @@ def _refused(
 
 
 def alert_view(session: Session, alert: models.Alert) -> AlertView:
-    article = session.get_one(models.Article, alert.article_id)
-    topic = session.get_one(models.Topic, alert.topic_id)
-    match = session.get_one(models.Match, alert.match_id)
-    feed = session.get_one(models.Feed, article.feed_id)
+    """What an alert shows, in one query (not the article's text: an alert never needs it)."""
+    row = session.execute(
+        select(
+            models.Topic.name,
+            models.Topic.title,
+            models.Article.title,
+            models.Article.url,
+            func.coalesce(models.Feed.title, models.Feed.name),
+            models.Article.published_at,
+            models.Match.terms,
+            models.Match.snippet,
+            models.Match.highlights,
+            models.Article.text_source,
+        )
+        .select_from(models.Match)
+        .join(models.Article, models.Article.id == models.Match.article_id)
+        .join(models.Topic, models.Topic.id == models.Match.topic_id)
+        .join(models.Feed, models.Feed.id == models.Article.feed_id)
+        .where(models.Match.id == alert.match_id)
+    ).one()
+    topic, topic_title, title, url, source, published_at, terms, snippet, spans, text_source = row
     return AlertView(
         alert_id=alert.id,
-        topic=topic.name,
-        topic_title=topic.title,
+        topic=topic,
+        topic_title=topic_title,
         recipients=list(alert.recipients),
-        title=article.title,
-        url=article.url,
-        source=feed.title or feed.name,
-        published_at=article.published_at,
-        terms=dict(match.terms),
-        snippet=match.snippet,
-        highlights=[(int(a), int(b)) for a, b in match.highlights],
-        text_source=article.text_source,
+        title=title,
+        url=url,
+        source=source,
+        published_at=published_at,
+        terms=dict(terms),
+        snippet=snippet,
+        highlights=[(int(a), int(b)) for a, b in spans],
+        text_source=text_source,
         copies=store.story_copies(session, alert.story_id),
     )
 

@@ -107,6 +107,9 @@ class ArticleSource(Base):
     )
     feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"), primary_key=True)
     guid: Mapped[str | None] = mapped_column(Text)
+    # The feed's link when it differs from the article's URL (the page named another canonical
+    # URL), so the next poll knows this link without fetching the page again.
+    url: Mapped[str | None] = mapped_column(Text, index=True)
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

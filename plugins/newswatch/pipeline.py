@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import zlib
+import os
+import socket
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
@@ -17,14 +19,15 @@ from urllib.parse import urlsplit
 
 from newswatch import clock, database, mailer, store, stories
 from newswatch.config import ConfigError, load_config
-from newswatch.extract import extract_all
+from newswatch.extract import extract_article
 from newswatch.feeds import poll_feed
-from newswatch.fetch import fetch_pages
+from newswatch.fetch import fetch_page
 from newswatch.http_client import Downloader
-from newswatch.records import Article, FeedItem, FeedPoll, FeedState, Match, Page
+from newswatch.records import Article, FeedItem, FeedPoll, FeedState, Match
 from newswatch.settings import Settings
 from newswatch.timing import Stopwatch, summed
 from newswatch.topics import compile_topics, match_text
+from newswatch.workers import CpuPool, JobFailed
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +41,15 @@ class StageReport:
     errors: list[str] = field(default_factory=list)
     batch: list[int] | None = None
     delivered_to: str | None = None
+    worker: str = field(default_factory=lambda: worker_name())
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def worker_name() -> str:
+    """Who ran a stage: NEWSWATCH_WORKER_NAME when set (two workers on one host), else the host."""
+    return os.environ.get("NEWSWATCH_WORKER_NAME") or socket.gethostname()
 
 
 def open_run(settings: Settings, trigger: str = "cli") -> int:
@@ -55,33 +64,48 @@ def open_run(settings: Settings, trigger: str = "cli") -> int:
 def feed_batches(settings: Settings) -> list[list[int]]:
     """The feeds due now, split into at most `feed_shards` batches (one mapped task each).
 
-    A host's feeds share a shard, so the per-host politeness limits of one worker hold for it.
+    A host's feeds share a batch, so the per-host politeness limits of one worker hold for it;
+    hosts go, largest first, to the batch with the fewest feeds so far, so batches stay even.
     """
     slack = timedelta(minutes=settings.poll_slack_minutes)
     with database.transaction(database.session_factory(settings)) as session:
         due = store.due_feeds(session, clock.now(), slack)
-    shards: dict[int, list[int]] = {}
-    count = max(1, settings.feed_shards)
+    by_host: dict[str, list[int]] = {}
     for feed_id, url in due:
-        host = (urlsplit(url).hostname or "").encode()
-        shards.setdefault(zlib.crc32(host) % count, []).append(feed_id)
-    return [shards[key] for key in sorted(shards)]
+        by_host.setdefault(urlsplit(url).hostname or "", []).append(feed_id)
+    batches: list[list[int]] = [[] for _ in range(max(1, settings.feed_shards))]
+    for host in sorted(by_host, key=lambda h: (-len(by_host[h]), h)):
+        min(batches, key=len).extend(by_host[host])
+    return [sorted(batch) for batch in batches if batch]
 
 
 @dataclass
-class Collected:
-    """What one batch brought in from the network: every poll, the new items and their pages."""
+class Extracted:
+    """An item after its page was fetched and extracted; the page body is already dropped."""
 
-    polls: list[FeedPoll]
-    new_items: list[FeedItem]
-    pages: dict[str, Page]
+    item: FeedItem
+    page_error: str | None
+    article: Article
 
 
-async def collect(settings: Settings, feeds: list[FeedState]) -> Collected:
-    """Poll the feeds concurrently, then fetch the pages of items not stored yet."""
-    factory = database.session_factory(settings)
+async def stream_articles(
+    settings: Settings,
+    feeds: list[FeedState],
+    pool: CpuPool,
+    on_chunk: Callable[[list[Extracted]], None],
+    watch: Stopwatch,
+) -> list[FeedPoll]:
+    """Poll the feeds, then fetch and extract the new items' pages, handing them to `on_chunk`
+    in order, `store_batch` at a time.
+
+    Downloads run ahead of extraction by at most `fetch_ahead` pages and every page goes to
+    the pool as soon as it arrives, so the network and both cores stay busy together and
+    memory holds a bounded number of pages however many articles the batch has. `on_chunk`
+    runs in a thread while the next chunk is fetched and extracted.
+    """
     full_after = timedelta(days=settings.full_poll_after_days)
     now = clock.now()
+    started = last_download = time.perf_counter()
     async with Downloader(settings) as downloader:
         polls = list(
             await asyncio.gather(
@@ -92,32 +116,75 @@ async def collect(settings: Settings, feeds: list[FeedState]) -> Collected:
                         max_bytes=settings.max_feed_bytes,
                         conditional=feed.last_full_poll_at is not None
                         and now - feed.last_full_poll_at < full_after,
+                        pool=pool,
+                        parse_timeout=settings.parse_timeout,
                     )
                     for feed in feeds
                 )
             )
         )
-        items: dict[str, FeedItem] = {}
-        for poll in polls:
-            for item in poll.items:
-                items.setdefault(item.url, item)
-        with database.transaction(factory) as session:
-            known = store.known_urls(session, items)
-            seen = store.known_guids(
-                session, [(i.feed_id, i.guid) for i in items.values() if i.guid]
-            )
-        new_items = [
-            item
-            for url, item in items.items()
-            if url not in known and (item.feed_id, item.guid) not in seen
-        ]
-        links = [item.link for item in new_items if item.link]
-        pages = await fetch_pages(downloader, links, max_bytes=settings.max_page_bytes)
-    return Collected(polls=polls, new_items=new_items, pages=pages)
+        last_download = time.perf_counter()
+        new_items = await asyncio.to_thread(unseen_items, settings, polls)
+        ahead = asyncio.Semaphore(max(1, settings.fetch_ahead))
+
+        async def extracted(item: FeedItem) -> Extracted:
+            nonlocal last_download
+            async with ahead:
+                if not item.link:  # nothing to download: the feed's own text is the article
+                    return Extracted(item, None, extract_article(item, None))
+                page = await fetch_page(downloader, item.link, max_bytes=settings.max_page_bytes)
+                last_download = max(last_download, time.perf_counter())
+                if page.html is None:  # the download failed: the feed's text, no worker needed
+                    return Extracted(item, page.error, extract_article(item, page))
+                try:
+                    article = await pool.run(
+                        "extract",
+                        settings.extract_timeout,
+                        extract_article,
+                        item,
+                        page,
+                        settings.extract_mode,
+                    )
+                except JobFailed as exc:
+                    page = replace(page, html=None, error=f"extraction stopped: it {exc}")
+                    article = extract_article(item, page, settings.extract_mode)
+                return Extracted(item, page.error, article)
+
+        tasks = [asyncio.ensure_future(extracted(item)) for item in new_items]
+        try:
+            size = max(1, settings.store_batch)
+            for start in range(0, len(tasks), size):
+                chunk = [await task for task in tasks[start : start + size]]
+                await asyncio.to_thread(on_chunk, chunk)
+        finally:
+            for task in tasks:
+                task.cancel()
+    watch.add("fetch", last_download - started)
+    return polls
+
+
+def unseen_items(settings: Settings, polls: list[FeedPoll]) -> list[FeedItem]:
+    """Items of the polls not stored yet (by URL, feed link or feed GUID), one per URL."""
+    items: dict[str, FeedItem] = {}
+    for poll in polls:
+        for item in poll.items:
+            items.setdefault(item.url, item)
+    with database.transaction(database.session_factory(settings)) as session:
+        known = store.known_urls(session, items)
+        seen = store.known_guids(session, [(i.feed_id, i.guid) for i in items.values() if i.guid])
+    return [
+        item
+        for url, item in items.items()
+        if url not in known and (item.feed_id, item.guid) not in seen
+    ]
 
 
 def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
-    """Poll the feeds, fetch and extract the new articles, tag them, store them: one batch."""
+    """Poll the feeds, fetch and extract the new articles, tag them, store them: one batch.
+
+    Articles are committed `store_batch` at a time; the feeds' new validators only after all
+    of them, so a batch that dies midway is polled again in full and skips what it stored.
+    """
     report = StageReport(batch=list(feed_ids))
     counts: Counter[str] = Counter()
     watch = Stopwatch()
@@ -128,9 +195,56 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
     with database.transaction(factory) as session:
         feeds = store.feed_states(session, feed_ids)
     names = {feed.id: feed.name for feed in feeds}
-    with watch.stage("fetch"):
-        got = asyncio.run(collect(settings, feeds))
-    for poll in got.polls:
+
+    def save_chunk(chunk: list[Extracted]) -> None:
+        tagged: list[tuple[Article, list[Match]]] = []
+        for done in chunk:
+            article = done.article
+            counts["pages_fetched"] += done.item.link is not None and done.page_error is None
+            if done.page_error:
+                counts["pages_failed"] += 1
+                report.errors.append(f"page {done.item.link}: {done.page_error}")
+                log.warning(
+                    "page=%s error=%r fallback=%s",
+                    done.item.link,
+                    done.page_error,
+                    article.text_source,
+                )
+            counts["fallback_used"] += article.text_source != "page"
+            with watch.stage("tag"):
+                matches = match_text(
+                    article.title,
+                    article.text,
+                    topics,
+                    source=names.get(article.feed_id, ""),
+                    lang=article.language,
+                )
+            with watch.stage("cluster"):
+                if article.text_source != "title":  # a bare title is too short to compare by
+                    minhash = stories.to_bytes(stories.signature(article.text))
+                    article = replace(article, minhash=minhash)
+            tagged.append((article, matches))
+        with watch.stage("store"), database.transaction(factory) as session:
+            counts.update(
+                store.save_articles(
+                    session,
+                    tagged,
+                    clock.now(),
+                    similarity=settings.story_similarity,
+                    window=timedelta(days=settings.story_window_days),
+                    channels=channels,
+                )
+            )
+
+    async def run() -> list[FeedPoll]:
+        async with CpuPool(settings.extract_workers) as pool:
+            try:
+                return await stream_articles(settings, feeds, pool, save_chunk, watch)
+            finally:
+                watch.add("extract", pool.seconds["extract"])
+
+    polls = asyncio.run(run())
+    for poll in polls:
         counts[f"feeds_{poll.status}"] += 1
         counts["items_seen"] += len(poll.items)
         log.info(
@@ -143,54 +257,18 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
         )
         if poll.error or poll.warning:
             report.errors.append(f"feed {names[poll.feed_id]!r}: {poll.error or poll.warning}")
-    tagged: list[tuple[Article, list[Match]]] = []
-    jobs = [(item, got.pages.get(item.link) if item.link else None) for item in got.new_items]
-    with watch.stage("extract"):
-        articles = extract_all(
-            jobs, workers=settings.extract_workers, timeout=settings.extract_timeout
-        )
-    for (item, page), article in zip(jobs, articles, strict=True):
-        counts["pages_fetched"] += page is not None and page.error is None
-        if page is not None and page.error:
-            counts["pages_failed"] += 1
-            report.errors.append(f"page {item.link}: {page.error}")
-            log.warning("page=%s error=%r fallback=%s", item.link, page.error, article.text_source)
-        counts["fallback_used"] += article.text_source != "page"
-        with watch.stage("tag"):
-            matches = match_text(
-                article.title,
-                article.text,
-                topics,
-                source=names.get(article.feed_id, ""),
-                lang=article.language,
-            )
-        with watch.stage("store"):  # the story signature serves storing only
-            if article.text_source != "title":  # a bare title is too short to compare stories by
-                minhash = stories.to_bytes(stories.signature(article.text))
-                article = replace(article, minhash=minhash)
-        tagged.append((article, matches))
     at = clock.now()
     with watch.stage("store"), database.transaction(factory) as session:
-        for poll in got.polls:
+        for poll in polls:
             note = store.record_poll(session, poll, at, settings)
             if note:
                 report.errors.append(note)
-        counts.update(
-            store.save_articles(
-                session,
-                tagged,
-                at,
-                similarity=settings.story_similarity,
-                window=timedelta(days=settings.story_window_days),
-                channels=channels,
-            )
-        )
         # Every (article, feed) pair seen, including items another feed or run stored first.
-        every = [item for poll in got.polls for item in poll.items]
+        every = [item for poll in polls for item in poll.items]
         stored = store.known_urls(session, [item.url for item in every])
         store.add_sources(
             session,
-            [(stored[i.url], i.feed_id, i.guid) for i in every if i.url in stored],
+            [(stored[i.url], i.feed_id, i.guid, None) for i in every if i.url in stored],
         )
     report.counts = dict(counts)
     report.durations = watch.durations()
@@ -224,7 +302,8 @@ def deliver(settings: Settings) -> StageReport:
 
 
 def plan_digests(settings: Settings, period_end: datetime | None = None) -> StageReport:
-    """Queue one digest per digest subscriber for the day ending at period_end (default now)."""
+    """Queue one digest per digest subscriber and channel for the day ending at period_end
+    (default now)."""
     config = load_config(settings.config_dir)
     end = (period_end or clock.now()).astimezone(UTC)
     queued = 0

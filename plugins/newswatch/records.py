@@ -80,6 +80,7 @@ class Article:
     summary: str
     fetch_error: str | None = None
     guid: str | None = None  # the feed item's GUID; stored with the source, not the article
+    item_url: str | None = None  # the feed's link, when the page's canonical link renamed it
     minhash: bytes | None = None  # stories.signature of the text, to group near-duplicates
 
 

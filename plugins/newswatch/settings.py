@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from email.utils import parseaddr
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -80,12 +81,28 @@ class Settings(BaseSettings):
         default=4, description="mapped process_feeds tasks per run; due feeds are split among them"
     )
     extract_workers: int = Field(
-        default=2, description="processes extracting articles (both cores of a 2-core machine)"
+        default=2,
+        description="processes parsing feeds and extracting pages (both cores of a 2-core "
+        "machine); 1 runs them inline, without the parse and extract deadlines",
     )
     extract_timeout: float = Field(
         default=30.0,
         description="seconds one page may take to extract before the feed text is used",
     )
+    extract_mode: Literal["balanced", "precision", "recall", "fast"] = Field(
+        default="balanced",
+        description="trafilatura's trade-off between speed, precision and recall "
+        "(bench/extract_modes.py measures them)",
+    )
+    parse_timeout: float = Field(
+        default=30.0,
+        description="seconds of CPU one feed may take to parse before it is failed for this run",
+    )
+    fetch_ahead: int = Field(
+        default=32,
+        description="pages downloaded ahead of extraction; bounds memory while both overlap",
+    )
+    store_batch: int = Field(default=200, description="articles tagged and written per transaction")
     story_similarity: float = Field(
         default=0.8,
         description="estimated Jaccard similarity of word 4-grams that makes two articles one story",

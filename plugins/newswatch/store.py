@@ -169,19 +169,29 @@ def known_guids(session: Session, pairs: Iterable[tuple[int, str]]) -> set[tuple
 
 
 def known_urls(session: Session, urls: Iterable[str]) -> dict[str, int]:
-    """Article ids of the URLs already stored, in one query."""
+    """Article ids of the URLs already stored, as an article's URL or as a feed link that led
+    to it (the page named another canonical URL), in one query."""
     wanted = list(set(urls))
     if not wanted:
         return {}
     rows = session.execute(
-        select(models.Article.url, models.Article.id).where(models.Article.url.in_(wanted))
+        select(models.Article.url, models.Article.id)
+        .where(models.Article.url.in_(wanted))
+        .union_all(
+            select(models.ArticleSource.url, models.ArticleSource.article_id).where(
+                models.ArticleSource.url.in_(wanted)
+            )
+        )
     )
     return {url: article_id for url, article_id in rows}
 
 
-def add_sources(session: Session, sources: Iterable[tuple[int, int, str | None]]) -> None:
-    """Record that (article, feed, guid) was seen; repeats are ignored."""
-    rows = [{"article_id": a, "feed_id": f, "guid": g} for a, f, g in sources]
+def add_sources(
+    session: Session, sources: Iterable[tuple[int, int, str | None, str | None]]
+) -> None:
+    """Record that (article, feed, guid, feed link if not the article's URL) was seen; repeats
+    are ignored."""
+    rows = [{"article_id": a, "feed_id": f, "guid": g, "url": u} for a, f, g, u in sources]
     if rows:
         session.execute(insert(models.ArticleSource).values(rows).on_conflict_do_nothing())
 
@@ -209,104 +219,202 @@ def save_articles(
 ) -> dict[str, int]:
     """Insert new articles into stories, with their matches and one pending alert per story and topic.
 
-    An exact copy (same text) of a stored article adds a source, not a row; a near-duplicate
-    joins the stored article's story, and its matches raise no new alert for topics the story
-    already alerted. Repeats insert nothing.
+    An exact copy (same text) of a stored or earlier article adds a source, not a row; a
+    near-duplicate joins that article's story, and its matches raise no new alert for topics the
+    story already alerted. Repeats insert nothing. Each table gets one multi-row statement per
+    call (INSERT … ON CONFLICT through insertmanyvalues), never one per article.
     """
     counts = dict.fromkeys(
         ("articles_new", "duplicates", "stories_new", "story_copies", "matches_new", "alerts_new"),
         0,
     )
-    topics = topic_ids(session)
+    if not tagged:
+        return counts
     session.execute(text("select pg_advisory_xact_lock(:key)"), {"key": STORY_LOCK})
-    index = stories.StoryIndex(similarity)
-    index.add_all(recent_signatures(session, at - window))
-    for article, matches in tagged:
-        twin = _exact_copy(session, article)
-        if twin is not None:
-            counts["duplicates"] += 1
-            add_sources(session, [(twin, article.feed_id, article.guid)])
-            continue
-        values: dict[str, Any] = asdict(article)
-        del values["guid"]
-        values["fetched_at"] = at
-        article_id = session.scalar(
-            insert(models.Article)
-            .values(**values)
-            .on_conflict_do_nothing()
-            .returning(models.Article.id)
-        )
-        if article_id is None:
-            continue  # stored by an earlier run or a concurrent batch
-        counts["articles_new"] += 1
-        minhash = stories.from_bytes(article.minhash) if article.minhash else None
-        story_id = index.find(minhash) if minhash is not None else None
-        if story_id is None:
-            story = models.Story(first_seen_at=at, lead_article_id=article_id, title=article.title)
-            session.add(story)
-            session.flush()
-            story_id = story.id
-            counts["stories_new"] += 1
-        else:
-            counts["story_copies"] += 1
-        session.execute(
-            update(models.Article).where(models.Article.id == article_id).values(story_id=story_id)
-        )
-        if minhash is not None:
-            index.add(str(article_id), story_id, minhash)
-        for match in matches:
-            if match.topic not in topics:
-                continue
-            topic_id, recipients = topics[match.topic]
-            match_id = session.scalar(
-                insert(models.Match)
-                .values(
-                    article_id=article_id,
-                    topic_id=topic_id,
-                    terms=match.terms,
-                    snippet=match.snippet,
-                    highlights=[list(span) for span in match.highlights],
-                    offsets={t: [list(s) for s in spans] for t, spans in match.offsets.items()},
-                    matched_at=at,
-                )
-                .on_conflict_do_nothing()
-                .returning(models.Match.id)
-            )
-            if match_id is None:
-                continue
-            counts["matches_new"] += 1
-            for channel in ["email", *(channels or {}).get(match.topic, [])]:
-                alert_id = session.scalar(
-                    insert(models.Alert)
-                    .values(
-                        article_id=article_id,
-                        story_id=story_id,
-                        topic_id=topic_id,
-                        match_id=match_id,
-                        channel=channel,
-                        recipients=recipients if channel == "email" else [],
-                        created_at=at,
-                        next_attempt_at=at,
-                    )
-                    .on_conflict_do_nothing()
-                    .returning(models.Alert.id)
-                )
-                counts["alerts_new"] += alert_id is not None
+    fresh, copies = _split_copies(session, tagged)
+    counts["duplicates"] = len(copies)
+    inserted = _insert_articles(session, [article for article, _ in fresh], at)
+    counts["articles_new"] = len(inserted)
+    # An article whose URL an earlier run or a concurrent batch stored first is a source of it.
+    ids = {**known_urls(session, [a.url for a, _ in fresh if a.url not in inserted]), **inserted}
+    sources = [(ids[a.url], a) for a, _ in fresh if a.url in ids]
+    for article, twin in copies:
+        twin_id = twin if isinstance(twin, int) else ids.get(twin)
+        if twin_id is not None:
+            sources.append((twin_id, article))
+    add_sources(session, [(i, a.feed_id, a.guid, a.item_url) for i, a in sources])
+    new = [(a, ms, inserted[a.url]) for a, ms in fresh if a.url in inserted]
+    story_of = _assign_stories(session, [(a, i) for a, _, i in new], at, similarity, window)
+    counts["stories_new"] = sum(is_new for _, is_new in story_of.values())
+    counts["story_copies"] = len(story_of) - counts["stories_new"]
+    counts["matches_new"], counts["alerts_new"] = _insert_matches_and_alerts(
+        session,
+        [(i, story_of[a.url][0], m) for a, ms, i in new for m in ms],
+        at,
+        channels or {},
+    )
     return counts
 
 
-def _exact_copy(session: Session, article: Article) -> int | None:
-    """A stored article with the same text (never for title-only items: titles repeat)."""
-    if article.text_source == "title":
-        return None
-    return session.scalar(
-        select(models.Article.id)
-        .where(
-            models.Article.content_hash == article.content_hash, models.Article.url != article.url
+def _split_copies(
+    session: Session, tagged: Sequence[tuple[Article, Sequence[Match]]]
+) -> tuple[list[tuple[Article, Sequence[Match]]], list[tuple[Article, int | str]]]:
+    """(articles to insert, copies): a copy has the same text as a stored article (its id) or
+    as one earlier in `tagged`, or that one's URL (the URL). Title-only articles are never
+    copies by text: titles repeat."""
+    hashes = {a.content_hash for a, _ in tagged if a.text_source != "title"}
+    stored: dict[str, tuple[int, str]] = {}
+    if hashes:
+        rows = session.execute(
+            select(models.Article.content_hash, models.Article.id, models.Article.url)
+            .where(models.Article.content_hash.in_(hashes))
+            .order_by(models.Article.id.desc())
         )
-        .order_by(models.Article.id)
-        .limit(1)
+        stored = {digest: (article_id, url) for digest, article_id, url in rows}  # lowest id wins
+    fresh: list[tuple[Article, Sequence[Match]]] = []
+    copies: list[tuple[Article, int | str]] = []
+    first_url: dict[str, str] = {}  # content hash -> URL of the first fresh article with it
+    urls: set[str] = set()
+    for article, matches in tagged:
+        comparable = article.text_source != "title"
+        twin = stored.get(article.content_hash) if comparable else None
+        if twin is not None and twin[1] != article.url:
+            copies.append((article, twin[0]))
+        elif comparable and article.content_hash in first_url:
+            copies.append((article, first_url[article.content_hash]))
+        elif article.url in urls:
+            copies.append((article, article.url))
+        else:
+            fresh.append((article, matches))
+            urls.add(article.url)
+            if comparable:
+                first_url[article.content_hash] = article.url
+    return fresh, copies
+
+
+def _insert_articles(session: Session, articles: Sequence[Article], at: datetime) -> dict[str, int]:
+    """Article id by URL of each row actually inserted (a URL stored before is skipped)."""
+    if not articles:
+        return {}
+    rows = []
+    for article in articles:
+        values: dict[str, Any] = asdict(article)
+        del values["guid"], values["item_url"]
+        values["fetched_at"] = at
+        rows.append(values)
+    result = session.execute(
+        insert(models.Article)
+        .on_conflict_do_nothing()
+        .returning(models.Article.id, models.Article.url),
+        rows,
     )
+    return {url: article_id for article_id, url in result}
+
+
+def _assign_stories(
+    session: Session,
+    articles: Sequence[tuple[Article, int]],
+    at: datetime,
+    similarity: float,
+    window: timedelta,
+) -> dict[str, tuple[int, bool]]:
+    """(story id, whether the story is new) by article URL: joins the most similar stored
+    article's story within the window, else starts one with the article as its lead."""
+    if not articles:
+        return {}
+    index = stories.StoryIndex(similarity)
+    index.add_all(recent_signatures(session, at - window))
+    planned: dict[str, int] = {}  # URL -> story id, or -(position + 1) in `leads` for new ones
+    leads: list[tuple[Article, int]] = []
+    for article, article_id in articles:
+        minhash = stories.from_bytes(article.minhash) if article.minhash else None
+        story = index.find(minhash) if minhash is not None else None
+        if story is None:
+            leads.append((article, article_id))
+            story = -len(leads)
+        planned[article.url] = story
+        if minhash is not None:
+            index.add(str(article_id), story, minhash)
+    new_ids: list[int] = []
+    if leads:
+        result = session.execute(
+            insert(models.Story).returning(models.Story.id, sort_by_parameter_order=True),
+            [
+                {"first_seen_at": at, "lead_article_id": article_id, "title": article.title}
+                for article, article_id in leads
+            ],
+        )
+        new_ids = [story_id for (story_id,) in result]
+    lead_urls = {article.url for article, _ in leads}
+    story_of = {
+        url: (new_ids[-story - 1] if story < 0 else story, url in lead_urls)
+        for url, story in planned.items()
+    }
+    session.execute(
+        update(models.Article),
+        [{"id": article_id, "story_id": story_of[a.url][0]} for a, article_id in articles],
+    )
+    return story_of
+
+
+def _insert_matches_and_alerts(
+    session: Session,
+    matched: Sequence[tuple[int, int, Match]],
+    at: datetime,
+    channels: Mapping[str, Sequence[str]],
+) -> tuple[int, int]:
+    """Insert (article, story, match) rows and one pending alert per story, topic and channel
+    that has none yet; returns (matches inserted, alerts inserted)."""
+    topics = topic_ids(session)
+    rows = [
+        {
+            "article_id": article_id,
+            "topic_id": topics[match.topic][0],
+            "terms": match.terms,
+            "snippet": match.snippet,
+            "highlights": [list(span) for span in match.highlights],
+            "offsets": {t: [list(s) for s in spans] for t, spans in match.offsets.items()},
+            "matched_at": at,
+        }
+        for article_id, _, match in matched
+        if match.topic in topics
+    ]
+    if not rows:
+        return 0, 0
+    result = session.execute(
+        insert(models.Match)
+        .on_conflict_do_nothing()
+        .returning(models.Match.id, models.Match.article_id, models.Match.topic_id),
+        rows,
+    )
+    match_ids = {(article_id, topic_id): match_id for match_id, article_id, topic_id in result}
+    alerts = []
+    for article_id, story_id, match in matched:
+        if match.topic not in topics:
+            continue
+        topic_id, recipients = topics[match.topic]
+        match_id = match_ids.get((article_id, topic_id))
+        if match_id is None:
+            continue
+        for channel in ["email", *channels.get(match.topic, [])]:
+            alerts.append(
+                {
+                    "article_id": article_id,
+                    "story_id": story_id,
+                    "topic_id": topic_id,
+                    "match_id": match_id,
+                    "channel": channel,
+                    "recipients": recipients if channel == "email" else [],
+                    "created_at": at,
+                    "next_attempt_at": at,
+                }
+            )
+    if not alerts:
+        return len(match_ids), 0
+    sent = session.execute(
+        insert(models.Alert).on_conflict_do_nothing().returning(models.Alert.id), alerts
+    )
+    return len(match_ids), len(sent.all())
 
 
 def recent_signatures(session: Session, since: datetime) -> list[tuple[str, int, bytes]]:

@@ -8,7 +8,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
 # The stages a run times, in pipeline order; each is recorded as `seconds_<stage>`.
-STAGES = ("fetch", "extract", "tag", "store", "deliver")
+# fetch is wall time from the first poll to the last page downloaded; extraction overlaps it,
+# and extract is the seconds worker processes spent parsing feeds and pages (on both cores
+# it can exceed the wall time).
+STAGES = ("fetch", "extract", "tag", "cluster", "store", "deliver")
 
 
 class Stopwatch:
@@ -24,6 +27,9 @@ class Stopwatch:
             yield
         finally:
             self._seconds[f"seconds_{name}"] += time.perf_counter() - started
+
+    def add(self, name: str, seconds: float) -> None:
+        self._seconds[f"seconds_{name}"] += seconds
 
     def durations(self) -> dict[str, float]:
         return rounded(self._seconds)

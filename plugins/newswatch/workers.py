@@ -1,0 +1,141 @@
+"""CPU work off the event loop, on both cores, under a deadline per job.
+
+Feed parsing and page extraction are the pipeline's CPU cost. `CpuPool` runs them in worker
+processes (forked from a clean forkserver process, never from the host) while the event loop keeps downloading, so fetching overlaps extraction. A job
+past its deadline has its workers killed and fails alone (the caller falls back to the feed's
+own text); innocent jobs that shared the killed pool are run again on a fresh one. Where
+processes cannot be started (a daemonic worker) jobs run in a thread, without the deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib
+import logging
+import multiprocessing
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import ParamSpec, TypeVar
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+WORKER_TASKS = 200  # recycle a worker after this many jobs so trafilatura's caches stay bounded
+WARM_MODULES = ("newswatch.extract", "newswatch.feeds")
+
+
+class JobFailed(Exception):
+    """A job ran past its deadline or killed its worker; the message says which."""
+
+
+def _import(modules: Sequence[str]) -> None:
+    for name in modules:
+        importlib.import_module(name)
+
+
+class CpuPool:
+    """At most `workers` jobs at a time in worker processes, started on first use.
+
+    Workers import `warm` before the first job, so no job's deadline pays for start-up.
+    """
+
+    def __init__(self, workers: int, warm: Sequence[str] = WARM_MODULES) -> None:
+        self.workers = max(1, workers)
+        self.warm = tuple(warm)
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+        self._inline = self.workers == 1
+        self._pool: ProcessPoolExecutor | None = None
+        self._started: asyncio.Future[ProcessPoolExecutor] | None = None
+        self._generation = 0  # bumped when a stuck or broken pool is thrown away
+        # A job is submitted only when a worker is free: its deadline measures its own run
+        # time, not time queued behind others.
+        self._slots = asyncio.Semaphore(self.workers)
+
+    async def run(
+        self, stage: str, timeout: float, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """fn(*args) in a worker; JobFailed when it exceeds `timeout` seconds or crashes twice.
+
+        The seconds it held a worker are added to `seconds[stage]`.
+        """
+        call = functools.partial(fn, *args, **kwargs)
+        async with self._slots:
+            for attempt in range(2):
+                pool, generation = await self._ready(), self._generation
+                started = time.perf_counter()
+                try:
+                    if pool is None:
+                        return await asyncio.to_thread(call)
+                    future = asyncio.get_running_loop().run_in_executor(pool, call)
+                    return await asyncio.wait_for(future, timeout)
+                except TimeoutError:
+                    self._discard(generation)
+                    raise JobFailed(f"took longer than {timeout:g} s") from None
+                except BrokenProcessPool:
+                    self._discard(generation)
+                    if attempt == 1:
+                        raise JobFailed("its worker process died") from None
+                    # killed for someone else's job, or crashed: one more try on a fresh pool
+                finally:
+                    self.seconds[stage] += time.perf_counter() - started
+        raise AssertionError("unreachable")
+
+    async def _ready(self) -> ProcessPoolExecutor | None:
+        """The started pool, or None to run inline."""
+        if self._inline:
+            return None
+        if self._started is None:
+            self._started = asyncio.ensure_future(self._start())
+        try:
+            return await asyncio.shield(self._started)
+        # A daemonic process (a Celery prefork worker) "cannot have children"; a worker that
+        # cannot import what it needs breaks the pool: run inline rather than not at all.
+        except (AssertionError, OSError, RuntimeError, BrokenProcessPool) as exc:
+            log.warning("running CPU work inline: cannot start worker processes (%s)", exc)
+            self._inline = True
+            return None
+
+    async def _start(self) -> ProcessPoolExecutor:
+        """A pool whose workers have imported `warm`: jobs pay neither for start nor imports."""
+        context = multiprocessing.get_context("forkserver")
+        # Workers fork from a clean server process that never imports the host's __main__
+        # (spawn would re-import the `airflow` command, whose task environment forbids that).
+        context.set_forkserver_preload(list(self.warm))
+        pool = ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=context, max_tasks_per_child=WORKER_TASKS
+        )
+        self._pool = pool
+        try:
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(
+                *(loop.run_in_executor(pool, _import, self.warm) for _ in range(self.workers))
+            )
+        except BaseException:
+            self._discard(self._generation)
+            raise
+        return pool
+
+    def _discard(self, generation: int) -> None:
+        """Kill the pool of `generation` (once) so a stuck job cannot hold a core."""
+        if generation != self._generation or self._pool is None:
+            return
+        pool, self._pool, self._started = self._pool, None, None
+        self._generation += 1
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    async def __aenter__(self) -> CpuPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self.close)
