@@ -68,7 +68,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     admin.dispose()
 
 
-TABLES = "digests, alerts, matches, article_sources, stories, articles, topics, feeds, runs"
+TABLES = (
+    "digests, alerts, matches, article_sources, stories, articles, topics, feeds, runs, robots_txt"
+)
 
 
 @pytest.fixture

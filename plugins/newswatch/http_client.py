@@ -23,13 +23,13 @@ import httpcore
 import httpx
 from protego import Protego
 
+from newswatch.robots import RobotsFile, RobotsTable
 from newswatch.settings import Settings
 
 MAX_REDIRECTS = 5
 MAX_URL_CHARS = 2048
 MAX_ROBOTS_BYTES = 512 * 1024
 ROBOTS_AGENT = "newswatch"
-ALLOW_ALL = object()  # robots.txt absent: everything may be fetched
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -145,13 +145,16 @@ def make_client(settings: Settings) -> httpx.AsyncClient:
 class Downloader:
     """Capped downloads under a global limit, a per-host limit and a minimum interval per host."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, remember_robots: bool = False) -> None:
+        """remember_robots keeps robots.txt in the news database for a day (robots.py);
+        without it each downloader reads it once per origin."""
         self.settings = settings
+        self.robots_table = RobotsTable(settings) if remember_robots else None
         self.client = make_client(settings)
         self._slots = asyncio.Semaphore(max(1, settings.fetch_concurrency))
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._next_start: dict[str, float] = {}
-        self._robots: dict[str, asyncio.Future[Protego | object | None]] = {}
+        self._robots: dict[str, asyncio.Future[Protego | bool]] = {}
 
     async def __aenter__(self) -> Downloader:
         return self
@@ -179,28 +182,33 @@ class Downloader:
                 raise FetchError(f"deadline of {self.settings.total_timeout:g}s exceeded") from None
 
     async def robots_allow(self, url: str) -> bool:
-        """Whether robots.txt lets newswatch fetch url; read once per host per downloader (run).
-
-        As RFC 9309 says: no robots.txt (4xx) allows everything; an unreachable one (5xx,
-        network error) disallows everything for now.
-        """
+        """Whether robots.txt lets newswatch fetch url; read once per origin per downloader,
+        or once a day when remembered (RobotsFile.rules says what a missing one means)."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         if origin not in self._robots:
-            self._robots[origin] = asyncio.ensure_future(self._read_robots(origin))
+            self._robots[origin] = asyncio.ensure_future(self._robots_rules(origin))
         rules = await self._robots[origin]
         if isinstance(rules, Protego):
             return bool(rules.can_fetch(url, ROBOTS_AGENT))
-        return rules is ALLOW_ALL
+        return rules
 
-    async def _read_robots(self, origin: str) -> Protego | object | None:
+    async def _robots_rules(self, origin: str) -> Protego | bool:
+        if self.robots_table is None:
+            return (await self._read_robots(origin)).rules()
+        robots = await self.robots_table.recall(origin)
+        if robots is None:
+            robots = await self._read_robots(origin)
+            await self.robots_table.remember(origin, robots)
+        return robots.rules()
+
+    async def _read_robots(self, origin: str) -> RobotsFile:
         try:
             got = await self.get(f"{origin}/robots.txt", max_bytes=MAX_ROBOTS_BYTES)
         except FetchError:
-            return None
-        if got.status == 200:
-            return Protego.parse(got.body.decode("utf-8", errors="replace"))
-        return ALLOW_ALL if 400 <= got.status < 500 else None
+            return RobotsFile(status=None)
+        text = got.body.decode("utf-8", errors="replace") if got.status == 200 else None
+        return RobotsFile(status=got.status, text=text)
 
     async def _wait_turn(self, host: str) -> None:
         now = time.monotonic()

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -211,3 +212,14 @@ class DigestMail(Base):
         ),
         CheckConstraint("state in ('pending', 'sent', 'failed', 'empty')", name="digests_state"),
     )
+
+
+class RobotsTxt(Base):
+    """A site's robots.txt as last read, so it is fetched once a day, not once per run (robots.py)."""
+
+    __tablename__ = "robots_txt"
+
+    origin: Mapped[str] = mapped_column(Text, primary_key=True)  # scheme://host[:port]
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[int | None] = mapped_column(SmallInteger)  # None: no response at all
+    body: Mapped[str | None] = mapped_column(Text)  # a 200's text, at most MAX_ROBOTS_BYTES

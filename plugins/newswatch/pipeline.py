@@ -106,7 +106,7 @@ async def stream_articles(
     full_after = timedelta(days=settings.full_poll_after_days)
     now = clock.now()
     started = last_download = time.perf_counter()
-    async with Downloader(settings) as downloader:
+    async with Downloader(settings, remember_robots=True) as downloader:
         polls = list(
             await asyncio.gather(
                 *(

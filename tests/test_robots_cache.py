@@ -1,0 +1,179 @@
+"""robots.txt read once a day per site across downloaders and runs: real PostgreSQL, loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from sqlalchemy import delete, select
+
+from newswatch import clock, database, models, pipeline
+from newswatch.fetch import fetch_page
+from newswatch.http_client import Downloader
+from newswatch.settings import Settings, get_settings
+
+MORNING = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
+PRIVATE = "User-agent: *\nDisallow: /private/\n"
+FEED = """<?xml version="1.0"?><rss version="2.0"><channel><title>{name}</title>
+<item><title>{name} story on tariffs</title><link>{base}{path}</link><guid>{name}-1</guid>
+<description>Tariffs summary.</description></item></channel></rss>"""
+PAGE = (
+    "<html><body><article><p>"
+    + "Tariffs on steel rose again. " * 20
+    + "</p></article></body></html>"
+)
+TOPICS = "recipients: [desk@example.com]\ntopics:\n  - name: tariffs\n    keywords: [tariff]\n"
+
+
+@pytest.fixture
+def httpserver() -> Iterator[HTTPServer]:
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.fixture
+def robots_table(settings: Settings) -> Iterator[Settings]:
+    """Settings on an empty robots_txt table (conftest's truncation does not know it)."""
+    clear_robots_table(settings)
+    yield settings
+    clear_robots_table(settings)
+
+
+def clear_robots_table(settings: Settings) -> None:
+    with database.transaction(database.session_factory(settings)) as session:
+        session.execute(delete(models.RobotsTxt))
+
+
+def allowed(settings: Settings, url: str, *, remember: bool = True) -> bool:
+    """Fetch url through a new downloader (one run); whether robots.txt let it through."""
+
+    async def go() -> bool:
+        async with Downloader(settings, remember_robots=remember) as downloader:
+            page = await fetch_page(downloader, url, max_bytes=100_000)
+            return page.error != "disallowed by robots.txt"
+
+    return asyncio.run(go())
+
+
+def robots_requests(httpserver: HTTPServer) -> int:
+    return sum(request.path == "/robots.txt" for request, _ in httpserver.log)
+
+
+def serve_robots(httpserver: HTTPServer, body: str, status: int = 200) -> None:
+    httpserver.clear_all_handlers()
+    httpserver.expect_request("/robots.txt").respond_with_data(body, status=status)
+    httpserver.expect_request("/private/a").respond_with_data(PAGE, content_type="text/html")
+
+
+def test_second_downloader_the_same_day_reads_robots_txt_from_the_database(
+    robots_table: Settings, httpserver: HTTPServer
+) -> None:
+    serve_robots(httpserver, PRIVATE)
+    url = httpserver.url_for("/private/a")
+    assert not allowed(robots_table, url)
+    assert not allowed(robots_table, url)
+    assert robots_requests(httpserver) == 1
+    assert not any(request.path == "/private/a" for request, _ in httpserver.log)
+
+
+def test_robots_txt_is_read_again_after_a_day(
+    robots_table: Settings, httpserver: HTTPServer
+) -> None:
+    clock.freeze(MORNING)
+    serve_robots(httpserver, PRIVATE)
+    url = httpserver.url_for("/private/a")
+    assert not allowed(robots_table, url)
+    serve_robots(httpserver, "", status=404)  # the site dropped its robots.txt
+    clock.freeze(MORNING + timedelta(days=1, minutes=1))
+    assert allowed(robots_table, url)
+    assert robots_requests(httpserver) == 2
+
+
+def test_disallow_read_yesterday_still_blocks_within_a_day(
+    robots_table: Settings, httpserver: HTTPServer
+) -> None:
+    clock.freeze(MORNING)
+    serve_robots(httpserver, PRIVATE)
+    url = httpserver.url_for("/private/a")
+    assert not allowed(robots_table, url)
+    serve_robots(httpserver, "", status=404)
+    clock.freeze(MORNING + timedelta(hours=23, minutes=59))  # the next calendar day
+    assert not allowed(robots_table, url)
+    assert robots_requests(httpserver) == 1
+
+
+def test_unreachable_robots_txt_is_kept_an_hour_not_a_day(
+    robots_table: Settings, httpserver: HTTPServer
+) -> None:
+    clock.freeze(MORNING)
+    serve_robots(httpserver, "down for maintenance", status=503)
+    url = httpserver.url_for("/private/a")
+    assert not allowed(robots_table, url)
+    serve_robots(httpserver, "", status=404)  # the outage is over
+    clock.freeze(MORNING + timedelta(minutes=30))
+    assert not allowed(robots_table, url)  # other tasks of the same run do not hammer it
+    clock.freeze(MORNING + timedelta(minutes=61))
+    assert allowed(robots_table, url)
+    assert robots_requests(httpserver) == 2
+
+
+def test_robots_txt_with_a_nul_byte_is_stored_and_still_honoured(
+    robots_table: Settings, httpserver: HTTPServer
+) -> None:
+    serve_robots(httpserver, "# \x00 binary junk\n" + PRIVATE)
+    url = httpserver.url_for("/private/a")
+    assert not allowed(robots_table, url)
+    assert not allowed(robots_table, url)
+    assert robots_requests(httpserver) == 1
+
+
+def test_downloader_without_the_table_reads_robots_txt_every_run_and_stores_nothing(
+    robots_table: Settings, httpserver: HTTPServer
+) -> None:
+    serve_robots(httpserver, PRIVATE)
+    url = httpserver.url_for("/private/a")
+    assert not allowed(robots_table, url, remember=False)
+    assert not allowed(robots_table, url, remember=False)
+    assert robots_requests(httpserver) == 2
+    with database.transaction(database.session_factory(robots_table)) as session:
+        assert session.scalars(select(models.RobotsTxt)).all() == []
+
+
+def test_second_pipeline_run_the_same_day_reads_robots_txt_from_the_database(
+    robots_table: Settings,
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = httpserver.url_for("").rstrip("/")
+    httpserver.expect_request("/robots.txt").respond_with_data(PRIVATE)
+    for name, path in (("first", "/news/a"), ("second", "/private/b")):
+        httpserver.expect_request(f"/{name}/feed").respond_with_data(
+            FEED.format(name=name, base=base, path=path), content_type="application/rss+xml"
+        )
+        httpserver.expect_request(path).respond_with_data(PAGE, content_type="text/html")
+    (tmp_path / "topics.yaml").write_text(TOPICS)
+    monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(tmp_path))
+    feeds = "feeds:\n  - {name: First, url: '" + base + "/first/feed'}\n"
+    (tmp_path / "feeds.yaml").write_text(feeds)
+    clock.freeze(MORNING)
+    pipeline.run_once(get_settings())
+    # Later that day a second feed on the same site is added: its item needs robots.txt again.
+    (tmp_path / "feeds.yaml").write_text(
+        feeds + "  - {name: Second, url: '" + base + "/second/feed'}\n"
+    )
+    clock.freeze(MORNING + timedelta(hours=3))
+    pipeline.run_once(get_settings())
+    assert robots_requests(httpserver) == 1
+    assert not any(request.path == "/private/b" for request, _ in httpserver.log)
+    with database.transaction(database.session_factory(robots_table)) as session:
+        rows = session.execute(select(models.Article.url, models.Article.fetch_error))
+        errors = {url: error for url, error in rows}
+    assert errors == {f"{base}/news/a": None, f"{base}/private/b": "disallowed by robots.txt"}
