@@ -19,6 +19,7 @@ import argparse
 import logging
 import multiprocessing
 import os
+import resource
 import sys
 import tempfile
 import threading
@@ -40,13 +41,15 @@ from newswatch.settings import PROJECT_ROOT, get_settings
 TABLES = (models.Article, models.ArticleSource, models.Match, models.Alert, models.Story)
 
 
-def extract_one(html: bytes) -> int:
-    doc = trafilatura.bare_extraction(html, **extract_options(get_settings().extract_mode))
+def extract_one(page: tuple[str, bytes]) -> int:
+    url, html = page
+    doc = trafilatura.bare_extraction(html, url=url, **extract_options(get_settings().extract_mode))
     return len(getattr(doc, "text", "") or "")
 
 
-def floor_seconds(pages: list[bytes]) -> float:
-    """trafilatura alone over the pages, on both cores (spawned workers, like the pipeline's)."""
+def floor_seconds(pages: list[tuple[str, bytes]]) -> float:
+    """trafilatura alone over the pages (with their URLs, as the pipeline calls it), on both
+    cores in worker processes started beforehand."""
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         pool.map(extract_one, pages[:2])  # start-up is not extraction: warm both workers first
         started = time.perf_counter()
@@ -62,17 +65,51 @@ def rows_written() -> int:
 def run_pipeline(env: dict[str, str], results: Connection) -> None:
     """In the child: the first run, then a second one a day later over the unchanged web."""
     os.environ.update(env)
-    logging.getLogger("newswatch").setLevel(logging.WARNING)
+    logging.getLogger("newswatch").setLevel(logging.ERROR)  # the failing pages are planned
     settings = get_settings()
+    database.upgrade(database.database_url(settings))  # a deployment migrates once, not per run
+    cpu, postgres = cpu_seconds(), postgres_cpu_seconds()
     started = time.perf_counter()
     first = pipeline.run_once(settings)
     first_s = time.perf_counter() - started
+    cpu, postgres = cpu_seconds() - cpu, postgres_cpu_seconds() - postgres
     rows = rows_written()
     clock.freeze(clock.now() + timedelta(days=1))
     started = time.perf_counter()
     pipeline.run_once(settings)
     second_s = time.perf_counter() - started
-    results.send({"first": first, "first_s": first_s, "second_s": second_s, "rows": rows})
+    results.send(
+        {
+            "first": first,
+            "first_s": first_s,
+            "second_s": second_s,
+            "rows": rows,
+            "cpu": cpu,
+            "postgres": postgres,
+        }
+    )
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU of the local PostgreSQL's processes so far, exited backends included (they are in
+    the postmaster's children's time); 0 when PostgreSQL runs elsewhere."""
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if "(postgres)" in stat:
+                fields = stat.rsplit(")", 1)[1].split()
+                ticks += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime … cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds() -> float:
+    """User and system CPU of this process so far (not its worker processes)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def tree_rss_mb(root: int) -> tuple[float, float]:
@@ -127,7 +164,13 @@ def main() -> int:
     web = generate(args.feeds, args.articles)
     ok_pages = [web.pages[web.page_path(a)] for a in web.articles if not a.fails]
     megabytes = sum(len(p) for p in ok_pages) / 1e6
-    floor = floor_seconds(ok_pages)
+    floor = floor_seconds(
+        [
+            (f"http://127.0.0.1{web.page_path(a)}", web.pages[web.page_path(a)])
+            for a in web.articles
+            if not a.fails
+        ]
+    )
 
     server, base = serve(web)
     with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
@@ -147,10 +190,12 @@ def main() -> int:
         }
         receive, send = multiprocessing.Pipe(duplex=False)
         child = multiprocessing.get_context("spawn").Process(target=run_pipeline, args=(env, send))
+        server_cpu = cpu_seconds()
         child.start()
         assert child.pid is not None
         peak = sample_peak(child.pid, threading.Event())
         got = receive.recv()
+        server_cpu = cpu_seconds() - server_cpu  # this process serves the web meanwhile
         child.join()
         peak_total, peak_largest = peak()
         server.shutdown()
@@ -169,6 +214,9 @@ def main() -> int:
         ("MB/s of HTML", f"{megabytes / first_s:.2f}"),
         ("rows written/s", f"{rows / first_s:.0f} ({rows} rows)"),
         *[(f"stage {k.removeprefix('seconds_')}", f"{v:.1f} s") for k, v in stages.items()],
+        ("CPU: pipeline's main process", f"{got['cpu']:.1f} s (fetch, tag, store, send)"),
+        ("CPU: PostgreSQL", f"{got['postgres']:.1f} s (first run)"),
+        ("CPU: the loopback web server", f"{server_cpu:.1f} s (both runs; not in the floor)"),
         (
             "peak RSS, pipeline and workers",
             f"{peak_total:,.0f} MB (largest process {peak_largest:,.0f} MB)",

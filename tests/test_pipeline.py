@@ -161,9 +161,15 @@ def test_feeds_not_due_are_not_polled_again_within_the_day(
     }
 
 
+@pytest.mark.parametrize("store_batch", [200, 1])  # one write, or one per article
 def test_syndicated_rewrite_joins_the_story_and_alerts_nothing_new(
-    settings: Settings, news_day: SampleDay, smtp: Mailbox
+    settings: Settings,
+    news_day: SampleDay,
+    smtp: Mailbox,
+    monkeypatch: pytest.MonkeyPatch,
+    store_batch: int,
 ) -> None:
+    monkeypatch.setenv("NEWSWATCH_STORE_BATCH", str(store_batch))
     summary = pipeline.run_once(get_settings())
     with database.transaction(database.session_factory(settings)) as session:
         lead = session.scalars(select(models.Article).where(models.Article.title == TAKAICHI)).one()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import multiprocessing
 import os
+import re
 import time
 from typing import Any
 
@@ -24,6 +26,15 @@ async def outcomes(
             return f"failed: {exc}"
 
     return list(await asyncio.gather(*(one(*job) for job in jobs)))
+
+
+def test_regex_backtracking_is_stopped_by_the_alarm_and_the_worker_lives_on() -> None:
+    async def go() -> list[object]:
+        async with CpuPool(2) as pool:
+            got = await outcomes(pool, [(1, re.match, (r"(a+)+$", "a" * 64 + "b"))])
+            return got + [pool._generation]  # no pool was killed
+
+    assert asyncio.run(go()) == ["failed: took longer than 1 s", 0]
 
 
 def test_job_past_its_deadline_fails_alone_and_frees_its_core() -> None:
@@ -90,3 +101,16 @@ def test_daemonic_host_process_runs_jobs_inline_instead_of_failing() -> None:
     got = results.get(timeout=120)
     host.join(timeout=60)
     assert got == (5040, True)
+
+
+def test_job_stuck_in_c_code_is_stopped_by_the_overdue_check() -> None:
+    """pbkdf2 loops in C without looking at signals, so the alarm cannot stop it."""
+
+    async def go() -> list[object]:
+        async with CpuPool(2) as pool:
+            stuck = (1, hashlib.pbkdf2_hmac, ("sha256", b"pw", b"salt", 2**31 - 1))
+            return await outcomes(pool, [stuck, (60, math.factorial, (5,))])
+
+    started = time.monotonic()
+    assert asyncio.run(go()) == ["failed: took longer than 1 s", 120]
+    assert time.monotonic() - started < 60

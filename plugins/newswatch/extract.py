@@ -28,10 +28,15 @@ MIN_PAGE_CHARS = 200
 # trafilatura's options, in one place: the benchmarks' floor uses the same ones. A pathological
 # page is stopped by the deadline of the worker process it runs in (workers.CpuPool), not by
 # trafilatura's MAX_TREE_SIZE, which only discards an over-long result after the work is done.
+# The feed's date is the article's date; the page's is a fallback. htmldate's extensive search
+# runs its regexes over all the page's text (inline scripts included) and cost about a third of
+# the extraction time in bench/extract_modes.py; without it the reliable sources (meta tags,
+# JSON-LD, <time>, the URL) are still read.
 EXTRACT_OPTIONS: dict[str, Any] = {
     "with_metadata": True,
     "include_comments": False,
     "include_tables": True,
+    "date_extraction_params": {"extensive_search": False, "original_date": True},
 }
 # NEWSWATCH_EXTRACT_MODE picks one; bench/extract_modes.py measures their speed and quality.
 EXTRACT_MODES: dict[str, dict[str, Any]] = {

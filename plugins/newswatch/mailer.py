@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import smtplib
 import ssl
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -161,6 +162,10 @@ def make_transport(settings: Settings) -> Transport:
 
 def _airflow_smtp_target() -> SmtpTarget | None:
     """The smtp_default connection, when Airflow defines one (env or secrets backend)."""
+    if "airflow" not in sys.modules and "AIRFLOW_CONN_SMTP_DEFAULT" not in os.environ:
+        # Not in an Airflow task, where only the environment could define it: importing
+        # Airflow to find nothing costs seconds of CPU.
+        return None
     try:
         from airflow.sdk import Connection
 

@@ -18,10 +18,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column
+
+from newswatch.search_vector import search_document, search_vector
 
 
 class Base(DeclarativeBase):
@@ -64,8 +68,6 @@ class Story(Base):
 
 
 class Article(Base):
-    # Migration 0002 adds `search`, a tsvector PostgreSQL generates from title and text (GIN
-    # index); only topic backtests read it, through SQL, so it is not mapped here.
     __tablename__ = "articles"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -84,6 +86,8 @@ class Article(Base):
     text_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
     minhash: Mapped[bytes | None] = mapped_column(LargeBinary)  # stories.signature of the text
+    # search_vector.py: filled on every insert (never loaded: only SQL reads it), GIN-indexed.
+    search: Mapped[Any] = mapped_column(TSVECTOR, deferred=True, nullable=True)
 
     __table_args__ = (
         CheckConstraint(
@@ -223,3 +227,9 @@ class RobotsTxt(Base):
     fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status: Mapped[int | None] = mapped_column(SmallInteger)  # None: no response at all
     body: Mapped[str | None] = mapped_column(Text)  # a 200's text, at most MAX_ROBOTS_BYTES
+
+
+@event.listens_for(Article, "before_insert")
+def _search_on_insert(mapper: Mapper[Article], connection: Connection, article: Article) -> None:
+    """An article added through the ORM gets its search vector like a bulk-inserted one."""
+    article.search = search_vector(search_document(article.title, article.text or ""))

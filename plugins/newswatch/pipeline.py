@@ -195,6 +195,7 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
     with database.transaction(factory) as session:
         feeds = store.feed_states(session, feed_ids)
     names = {feed.id: feed.name for feed in feeds}
+    index = stories.StoryIndex(settings.story_similarity)  # grows chunk by chunk
 
     def save_chunk(chunk: list[Extracted]) -> None:
         tagged: list[tuple[Article, list[Match]]] = []
@@ -233,6 +234,7 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
                     similarity=settings.story_similarity,
                     window=timedelta(days=settings.story_window_days),
                     channels=channels,
+                    index=index,
                 )
             )
 

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session
 
 from newswatch import clock, database, models
+from newswatch.search_vector import ascii_folds, search_vector
 from newswatch.settings import Settings
 
 
@@ -37,7 +38,15 @@ def purge_old_text(session: Session, older_than: timedelta, now: datetime) -> Pu
     purged = session.scalars(
         update(models.Article)
         .where(models.Article.fetched_at < cutoff, models.Article.text_purged_at.is_(None))
-        .values(text="", text_purged_at=now)
+        # The search vector keeps the title only, folded in SQL as search_document does
+        # (titles are short: translate()'s cost is per character).
+        .values(
+            text="",
+            text_purged_at=now,
+            search=search_vector(
+                func.translate(func.lower(models.Article.title + " "), *ascii_folds())
+            ),
+        )
         .returning(models.Article.id)
     ).all()
     kept = session.scalar(select(func.count()).where(models.Article.text_purged_at.is_(None)))

@@ -102,7 +102,11 @@ class Settings(BaseSettings):
         default=32,
         description="pages downloaded ahead of extraction; bounds memory while both overlap",
     )
-    store_batch: int = Field(default=200, description="articles tagged and written per transaction")
+    store_batch: int = Field(
+        default=50,
+        description="articles tagged and written per transaction (the last batch's write is "
+        "the only one not overlapped by downloads and extraction)",
+    )
     story_similarity: float = Field(
         default=0.8,
         description="estimated Jaccard similarity of word 4-grams that makes two articles one story",

@@ -5,9 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, literal_column, or_, select, text, tuple_, update
+from sqlalchemy import (
+    Table,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -15,6 +26,7 @@ from newswatch import models, schedule, stories
 from newswatch.config import Config, SubscriberConfig
 from newswatch.digest import DigestStory, DigestTopic
 from newswatch.records import Article, FeedPoll, FeedState, Match
+from newswatch.search_vector import search_document, search_vector
 from newswatch.settings import Settings
 
 
@@ -216,8 +228,13 @@ def save_articles(
     similarity: float = 0.8,
     window: timedelta = timedelta(days=7),
     channels: Mapping[str, Sequence[str]] | None = None,
+    index: stories.StoryIndex | None = None,
 ) -> dict[str, int]:
     """Insert new articles into stories, with their matches and one pending alert per story and topic.
+
+    `index` carries the story signatures from one call to the next of the same batch, so each
+    call loads only articles stored since (ids grow in commit order: all writers take
+    STORY_LOCK before inserting).
 
     An exact copy (same text) of a stored or earlier article adds a source, not a row; a
     near-duplicate joins that article's story, and its matches raise no new alert for topics the
@@ -244,7 +261,13 @@ def save_articles(
             sources.append((twin_id, article))
     add_sources(session, [(i, a.feed_id, a.guid, a.item_url) for i, a in sources])
     new = [(a, ms, inserted[a.url]) for a, ms in fresh if a.url in inserted]
-    story_of = _assign_stories(session, [(a, i) for a, _, i in new], at, similarity, window)
+    story_of = _assign_stories(
+        session,
+        [(a, i) for a, _, i in new],
+        at,
+        window,
+        index if index is not None else stories.StoryIndex(similarity),
+    )
     counts["stories_new"] = sum(is_new for _, is_new in story_of.values())
     counts["story_copies"] = len(story_of) - counts["stories_new"]
     counts["matches_new"], counts["alerts_new"] = _insert_matches_and_alerts(
@@ -301,11 +324,14 @@ def _insert_articles(session: Session, articles: Sequence[Article], at: datetime
         values: dict[str, Any] = asdict(article)
         del values["guid"], values["item_url"]
         values["fetched_at"] = at
+        values["search_document"] = search_document(article.title, article.text)
         rows.append(values)
+    table = cast(Table, models.Article.__table__)
     result = session.execute(
-        insert(models.Article)
+        insert(table)
+        .values(search=search_vector(bindparam("search_document")))
         .on_conflict_do_nothing()
-        .returning(models.Article.id, models.Article.url),
+        .returning(table.c.id, table.c.url),
         rows,
     )
     return {url: article_id for article_id, url in result}
@@ -315,15 +341,14 @@ def _assign_stories(
     session: Session,
     articles: Sequence[tuple[Article, int]],
     at: datetime,
-    similarity: float,
     window: timedelta,
+    index: stories.StoryIndex,
 ) -> dict[str, tuple[int, bool]]:
     """(story id, whether the story is new) by article URL: joins the most similar stored
     article's story within the window, else starts one with the article as its lead."""
     if not articles:
         return {}
-    index = stories.StoryIndex(similarity)
-    index.add_all(recent_signatures(session, at - window))
+    index.add_all(recent_signatures(session, at - window, after_id=index.newest))
     planned: dict[str, int] = {}  # URL -> story id, or -(position + 1) in `leads` for new ones
     leads: list[tuple[Article, int]] = []
     for article, article_id in articles:
@@ -350,6 +375,9 @@ def _assign_stories(
         url: (new_ids[-story - 1] if story < 0 else story, url in lead_urls)
         for url, story in planned.items()
     }
+    for article, article_id in articles:  # the index lives on into the batch's next call
+        if article.minhash and planned[article.url] < 0:
+            index.set_story(str(article_id), story_of[article.url][0])
     session.execute(
         update(models.Article),
         [{"id": article_id, "story_id": story_of[a.url][0]} for a, article_id in articles],
@@ -417,10 +445,13 @@ def _insert_matches_and_alerts(
     return len(match_ids), len(sent.all())
 
 
-def recent_signatures(session: Session, since: datetime) -> list[tuple[str, int, bytes]]:
+def recent_signatures(
+    session: Session, since: datetime, after_id: int = 0
+) -> list[tuple[str, int, bytes]]:
     rows = session.execute(
         select(models.Article.id, models.Article.story_id, models.Article.minhash).where(
             models.Article.fetched_at >= since,
+            models.Article.id > after_id,
             models.Article.minhash.is_not(None),
             models.Article.story_id.is_not(None),
         )

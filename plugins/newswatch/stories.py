@@ -57,15 +57,22 @@ class StoryIndex:
         self.threshold = threshold
         self._lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
         self._members: dict[str, tuple[int, MinHash]] = {}
+        self.newest = 0  # highest article id added: later loads need only what came after it
 
     def add(self, key: str, story_id: int, minhash: MinHash) -> None:
         if key not in self._members:
             self._lsh.insert(key, minhash)
             self._members[key] = (story_id, minhash)
+            if key.isdigit():
+                self.newest = max(self.newest, int(key))
 
     def add_all(self, rows: Iterable[tuple[str, int, bytes]]) -> None:
         for key, story_id, data in rows:
             self.add(key, story_id, from_bytes(data))
+
+    def set_story(self, key: str, story_id: int) -> None:
+        """Give a member its story's real id (a new story has its id only once stored)."""
+        self._members[key] = (story_id, self._members[key][1])
 
     def find(self, minhash: MinHash) -> int | None:
         """The story of the most similar known article at or above the threshold, if any."""

@@ -14,6 +14,7 @@ import functools
 import importlib
 import logging
 import multiprocessing
+import signal
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -28,8 +29,37 @@ WORKER_TASKS = 200  # recycle a worker after this many jobs so trafilatura's cac
 WARM_MODULES = ("newswatch.extract", "newswatch.feeds")
 
 
+QUEUED_PER_WORKER = 2  # jobs handed to each worker at a time: one running, one waiting
+OVERDUE_SLACK = 2.0  # seconds past the worst honest finish before a pool is killed
+
+
 class JobFailed(Exception):
     """A job ran past its deadline or killed its worker; the message says which."""
+
+
+class _Expired(BaseException):
+    """Raised in a worker by the alarm; carries the seconds the job ran. A BaseException, so
+    the job's own `except Exception` (trafilatura has many) cannot swallow it."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+def _with_alarm(call: Callable[[], T], timeout: float) -> tuple[T, float]:
+    """In the worker: call() and its seconds, stopped by SIGALRM after `timeout` seconds."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise _Expired(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return call(), time.perf_counter() - started
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _import(modules: Sequence[str]) -> None:
@@ -51,27 +81,41 @@ class CpuPool:
         self._pool: ProcessPoolExecutor | None = None
         self._started: asyncio.Future[ProcessPoolExecutor] | None = None
         self._generation = 0  # bumped when a stuck or broken pool is thrown away
-        # A job is submitted only when a worker is free: its deadline measures its own run
-        # time, not time queued behind others.
-        self._slots = asyncio.Semaphore(self.workers)
+        # Each worker has its next job waiting, so it never idles while this busy process
+        # gets round to handing it one.
+        self._slots = asyncio.Semaphore(self.workers * QUEUED_PER_WORKER)
 
     async def run(
         self, stage: str, timeout: float, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """fn(*args) in a worker; JobFailed when it exceeds `timeout` seconds or crashes twice.
 
-        The seconds it held a worker are added to `seconds[stage]`.
+        The worker stops the job itself when its time is up (an alarm signal: the worker lives
+        on); a job stuck where signals cannot reach it (inside C code) is caught here once it
+        is overdue even for a job that waited behind others, and its pool is killed. The
+        seconds the job ran are added to `seconds[stage]`.
         """
         call = functools.partial(fn, *args, **kwargs)
+        overdue = QUEUED_PER_WORKER * timeout + OVERDUE_SLACK
         async with self._slots:
             for attempt in range(2):
                 pool, generation = await self._ready(), self._generation
-                started = time.perf_counter()
                 try:
                     if pool is None:
-                        return await asyncio.to_thread(call)
-                    future = asyncio.get_running_loop().run_in_executor(pool, call)
-                    return await asyncio.wait_for(future, timeout)
+                        started = time.perf_counter()
+                        try:
+                            return await asyncio.to_thread(call)
+                        finally:
+                            self.seconds[stage] += time.perf_counter() - started
+                    future = asyncio.get_running_loop().run_in_executor(
+                        pool, _with_alarm, call, timeout
+                    )
+                    value, seconds = await asyncio.wait_for(future, overdue)
+                    self.seconds[stage] += seconds
+                    return value
+                except _Expired as expired:
+                    self.seconds[stage] += expired.seconds
+                    raise JobFailed(f"took longer than {timeout:g} s") from None
                 except TimeoutError:
                     self._discard(generation)
                     raise JobFailed(f"took longer than {timeout:g} s") from None
@@ -80,8 +124,6 @@ class CpuPool:
                     if attempt == 1:
                         raise JobFailed("its worker process died") from None
                     # killed for someone else's job, or crashed: one more try on a fresh pool
-                finally:
-                    self.seconds[stage] += time.perf_counter() - started
         raise AssertionError("unreachable")
 
     async def _ready(self) -> ProcessPoolExecutor | None:
