@@ -13,7 +13,7 @@ from expected import TAKAICHI
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from newswatch import database, models, pipeline
+from newswatch import clock, database, models, pipeline
 from newswatch.dashboard import create_app, render
 from newswatch.dashboard.auth import require_airflow_viewer
 from newswatch.dashboard.queries import MARK_END, MARK_START, DailyHits
@@ -244,3 +244,19 @@ def test_every_link_works_when_airflow_serves_the_dashboard_under_a_sub_path(
                 target = urljoin(url, link)
                 assert target.startswith("http://host/airflow/newswatch/"), (page, link)
                 assert browser.get(target).status_code == 200, (page, link)
+
+
+def test_chart_days_are_local_days_of_the_digest_time_zone(
+    settings: Settings, news_day: SampleDay
+) -> None:
+    clock.freeze(datetime(2026, 3, 1, 23, 30, tzinfo=UTC))  # already 2 March in Tokyo
+    try:
+        pipeline.run_once(get_settings())
+        app = create_app()
+        app.dependency_overrides[require_airflow_viewer] = lambda: None
+        with TestClient(app) as test_client:
+            html = test_client.get("/chart").text
+    finally:
+        clock.freeze(None)
+    assert "per day (Asia/Tokyo), the last 14 days up to 2026-03-02" in html
+    assert html.count('<rect class="bar"') == 5  # every hit on the one local day

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from importlib import resources
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse
@@ -105,8 +106,11 @@ def create_app() -> FastAPI:
 
     @app.get("/chart", response_class=HTMLResponse)
     def chart(days: int = 14) -> str:
-        with database.session_factory(get_settings())() as session:
-            hits = queries.daily_hits(session, clock.now().date(), min(max(days, 1), 90))
+        settings = get_settings()
+        zone = settings.digest_timezone
+        today = clock.now().astimezone(ZoneInfo(zone)).date()
+        with database.session_factory(settings)() as session:
+            hits = queries.daily_hits(session, today, min(max(days, 1), 90), zone)
         return render.page(
             "chart.html", title="Hits per day", hits=hits, svg=render.chart_svg(hits)
         )

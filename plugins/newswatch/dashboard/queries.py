@@ -67,10 +67,11 @@ class FeedHealth:
 
 @dataclass(frozen=True)
 class DailyHits:
-    """Matches per topic per UTC day, oldest day first; every topic has one count per day."""
+    """Matches per topic per local day, oldest day first; every topic has one count per day."""
 
     days: list[date]
     topics: dict[str, list[int]]
+    zone: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -233,18 +234,18 @@ def feed_health(session: Session) -> list[FeedHealth]:
     ]
 
 
-def daily_hits(session: Session, today: date, days: int = 14) -> DailyHits:
-    """Stories hitting each enabled topic per UTC day (by when newswatch matched them), `days`
-    days up to and including `today`: syndicated copies of one story count once."""
+def daily_hits(session: Session, today: date, days: int = 14, zone: str = "UTC") -> DailyHits:
+    """Stories hitting each enabled topic per calendar day in `zone` (the digest's time zone;
+    by when newswatch matched them), `days` days up to and including `today` there: syndicated
+    copies of one story count once."""
     first = today - timedelta(days=days - 1)
-    day = func.date(func.timezone("UTC", models.Match.matched_at))
+    day = func.date(func.timezone(zone, models.Match.matched_at))
     story = func.coalesce(models.Article.story_id, -models.Article.id)
     rows = session.execute(
         select(models.Topic.name, day, func.count(story.distinct()))
         .join(models.Topic, models.Topic.id == models.Match.topic_id)
         .join(models.Article, models.Article.id == models.Match.article_id)
-        .where(models.Match.matched_at >= datetime.combine(first, time(), UTC))
-        .where(models.Match.matched_at < datetime.combine(today + timedelta(days=1), time(), UTC))
+        .where(day >= first, day <= today)
         .group_by(models.Topic.name, day)
     )
     all_days = [first + timedelta(days=n) for n in range(days)]
@@ -254,7 +255,7 @@ def daily_hits(session: Session, today: date, days: int = 14) -> DailyHits:
     counts: dict[str, list[int]] = {name: [0] * days for name in names}
     for name, hit_day, count in rows:
         counts.setdefault(name, [0] * days)[(hit_day - first).days] = count
-    return DailyHits(days=all_days, topics=counts)
+    return DailyHits(days=all_days, topics=counts, zone=zone)
 
 
 def fold_query(text: str) -> str:
