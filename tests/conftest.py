@@ -29,6 +29,7 @@ import psycopg  # noqa: E402
 import pytest  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 from aiosmtpd.smtp import SMTP, Envelope, Session  # noqa: E402
+from pytest_httpserver import HTTPServer  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -160,3 +161,14 @@ def airflow_db() -> str:
         env=os.environ.copy(),
     )
     return _AIRFLOW_HOME
+
+
+@pytest.fixture
+def threaded_httpserver() -> Iterator[HTTPServer]:
+    """A loopback server of the test's own that answers requests in parallel, so a handler that
+    stalls on purpose (a slow drip, a silent feed) stalls no other request."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,15 +15,6 @@ from newswatch.settings import Settings, get_settings
 BODY = "<p>" + "Tariffs on steel rose again this week, officials said. " * 20 + "</p>"
 
 
-@pytest.fixture
-def httpserver() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
-
-
 def feed(base: str, name: str, link: str) -> str:
     return (
         f"<?xml version='1.0'?><rss version='2.0'><channel><title>{name}</title><item>"
@@ -33,22 +23,25 @@ def feed(base: str, name: str, link: str) -> str:
 
 
 def test_feed_links_that_name_one_canonical_page_store_one_article_with_both_sources(
-    settings: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
+    threaded_httpserver: HTTPServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    base = httpserver.url_for("").rstrip("/")
+    base = threaded_httpserver.url_for("").rstrip("/")
     page = (
         "<html><head><link rel='canonical' href='/news/steel'></head><body><article>"
         f"{BODY}</article></body></html>"
     )
-    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
-    httpserver.expect_request("/a.xml").respond_with_data(
+    threaded_httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    threaded_httpserver.expect_request("/a.xml").respond_with_data(
         feed(base, "A", "/r/1?ref=a"), content_type="application/rss+xml"
     )
-    httpserver.expect_request("/b.xml").respond_with_data(
+    threaded_httpserver.expect_request("/b.xml").respond_with_data(
         feed(base, "B", "/amp/steel"), content_type="application/rss+xml"
     )
     for path in ("/r/1", "/amp/steel"):
-        httpserver.expect_request(path).respond_with_data(page, content_type="text/html")
+        threaded_httpserver.expect_request(path).respond_with_data(page, content_type="text/html")
     (tmp_path / "feeds.yaml").write_text(
         f"feeds:\n  - {{name: A, url: '{base}/a.xml'}}\n  - {{name: B, url: '{base}/b.xml'}}\n"
     )
@@ -70,5 +63,5 @@ def test_feed_links_that_name_one_canonical_page_store_one_article_with_both_sou
     assert [name for name, _ in sources] == ["A", "B"]
     assert {url for _, url in sources} <= {f"{base}/r/1", f"{base}/amp/steel", None}
     assert first["counts"]["alerts_new"] == 1  # type: ignore[index]
-    page_gets = [r.path for r, _ in httpserver.log if r.path in ("/r/1", "/amp/steel")]
+    page_gets = [r.path for r, _ in threaded_httpserver.log if r.path in ("/r/1", "/amp/steel")]
     assert sorted(page_gets) == ["/amp/steel", "/r/1"]  # once each, in the first run only

@@ -42,16 +42,6 @@ Handler = Callable[[Request], Response]
 
 
 @pytest.fixture
-def httpserver() -> Iterator[HTTPServer]:
-    """A threaded server, so a handler that stalls on purpose does not stall the healthy feed."""
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
-
-
-@pytest.fixture
 def fast(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for name, value in {
         "NEWSWATCH_READ_TIMEOUT": "1",
@@ -64,21 +54,23 @@ def fast(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 def run_beside_good_feed(
-    httpserver: HTTPServer,
+    threaded_httpserver: HTTPServer,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     faulty: Handler,
     faulty_path: str = "/faulty/feed",
 ) -> tuple[models.Feed, dict[str, object]]:
     """Run the pipeline on a good feed and a faulty one; check the good one; return the faulty row."""
-    base = httpserver.url_for("").rstrip("/")
-    httpserver.expect_request("/robots.txt").respond_with_data("not here", status=404)
-    httpserver.expect_request("/good/feed").respond_with_data(
+    base = threaded_httpserver.url_for("").rstrip("/")
+    threaded_httpserver.expect_request("/robots.txt").respond_with_data("not here", status=404)
+    threaded_httpserver.expect_request("/good/feed").respond_with_data(
         GOOD_FEED.format(base=base), content_type="application/rss+xml"
     )
-    httpserver.expect_request("/good/story").respond_with_data(GOOD_PAGE, content_type="text/html")
-    httpserver.expect_request(faulty_path).respond_with_handler(faulty)
-    httpserver.expect_request("/faulty/story").respond_with_data(
+    threaded_httpserver.expect_request("/good/story").respond_with_data(
+        GOOD_PAGE, content_type="text/html"
+    )
+    threaded_httpserver.expect_request(faulty_path).respond_with_handler(faulty)
+    threaded_httpserver.expect_request("/faulty/story").respond_with_data(
         FAULTY_PAGE, content_type="text/html"
     )
     (tmp_path / "feeds.yaml").write_text(
@@ -104,10 +96,10 @@ def faulty_articles(settings: Settings) -> list[models.Article]:
 
 
 def test_server_error_is_a_soft_failure_with_backoff(
-    fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fast: Settings, threaded_httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     feed, summary = run_beside_good_feed(
-        httpserver, tmp_path, monkeypatch, lambda r: Response("boom", status=500)
+        threaded_httpserver, tmp_path, monkeypatch, lambda r: Response("boom", status=500)
     )
     assert (feed.last_error, feed.consecutive_failures, feed.enabled) == ("HTTP 500", 1, True)
     assert feed.next_poll_at is not None and feed.last_polled_at is not None
@@ -116,7 +108,7 @@ def test_server_error_is_a_soft_failure_with_backoff(
 
 
 def test_no_response_hits_the_read_timeout(
-    fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fast: Settings, threaded_httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def silent(request: Request) -> Response:
         def body() -> Iterator[bytes]:
@@ -125,12 +117,12 @@ def test_no_response_hits_the_read_timeout(
 
         return Response(body(), content_type="application/rss+xml")
 
-    feed, _ = run_beside_good_feed(httpserver, tmp_path, monkeypatch, silent)
+    feed, _ = run_beside_good_feed(threaded_httpserver, tmp_path, monkeypatch, silent)
     assert feed.last_error is not None and "timed out" in feed.last_error
 
 
 def test_slow_drip_is_cut_at_the_total_deadline(
-    fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fast: Settings, threaded_httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def drip(request: Request) -> Response:
         def body() -> Iterator[bytes]:
@@ -144,20 +136,20 @@ def test_slow_drip_is_cut_at_the_total_deadline(
         return Response(body(), content_type="application/rss+xml")
 
     started = time.monotonic()
-    feed, _ = run_beside_good_feed(httpserver, tmp_path, monkeypatch, drip)
+    feed, _ = run_beside_good_feed(threaded_httpserver, tmp_path, monkeypatch, drip)
     assert feed.last_error == "deadline of 3s exceeded"
     assert time.monotonic() - started < 8
 
 
 def test_malformed_but_recoverable_xml_keeps_items_and_records_the_problem(
-    fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fast: Settings, threaded_httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    base = httpserver.url_for("").rstrip("/")
+    base = threaded_httpserver.url_for("").rstrip("/")
     broken = FAULTY_OK.format(base=base, title="Tariff story & more").replace(
         "</channel></rss>", "<item><title>unclosed"
     )
     feed, summary = run_beside_good_feed(
-        httpserver,
+        threaded_httpserver,
         tmp_path,
         monkeypatch,
         lambda r: Response(broken, content_type="application/rss+xml"),
@@ -170,17 +162,20 @@ def test_malformed_but_recoverable_xml_keeps_items_and_records_the_problem(
 
 
 def test_html_page_instead_of_a_feed_is_reported(
-    fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fast: Settings, threaded_httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     html = "<html><head><title>Home</title></head><body><p>Welcome</p></body></html>"
     feed, _ = run_beside_good_feed(
-        httpserver, tmp_path, monkeypatch, lambda r: Response(html, content_type="text/html")
+        threaded_httpserver,
+        tmp_path,
+        monkeypatch,
+        lambda r: Response(html, content_type="text/html"),
     )
     assert feed.last_error is not None and feed.last_error.startswith("not a readable feed")
 
 
 def test_huge_body_is_cut_at_the_byte_cap(
-    fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fast: Settings, threaded_httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent = []
 
@@ -193,7 +188,7 @@ def test_huge_body_is_cut_at_the_byte_cap(
 
         return Response(body(), content_type="application/rss+xml")
 
-    feed, _ = run_beside_good_feed(httpserver, tmp_path, monkeypatch, huge)
+    feed, _ = run_beside_good_feed(threaded_httpserver, tmp_path, monkeypatch, huge)
     assert feed.last_error == f"body larger than {1024 * 1024} bytes"
     assert sum(sent) < 50 * 1024 * 1024
 
@@ -209,7 +204,7 @@ def gzip_bomb() -> bytes:
 
 def test_gzip_bomb_is_cut_after_decompression(
     fast: Settings,
-    httpserver: HTTPServer,
+    threaded_httpserver: HTTPServer,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     gzip_bomb: bytes,
@@ -220,41 +215,41 @@ def test_gzip_bomb_is_cut_after_decompression(
         headers = {"Content-Encoding": "gzip"}
         return Response(gzip_bomb, content_type="application/rss+xml", headers=headers)
 
-    feed, _ = run_beside_good_feed(httpserver, tmp_path, monkeypatch, bomb)
+    feed, _ = run_beside_good_feed(threaded_httpserver, tmp_path, monkeypatch, bomb)
     assert feed.last_error == f"body larger than {1024 * 1024} bytes"
 
 
 def test_redirect_loop_stops_after_five_hops(
-    fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fast: Settings, threaded_httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     loop = lambda r: Response(status=302, headers={"Location": "/faulty/feed?again=1"})  # noqa: E731
-    feed, _ = run_beside_good_feed(httpserver, tmp_path, monkeypatch, loop)
+    feed, _ = run_beside_good_feed(threaded_httpserver, tmp_path, monkeypatch, loop)
     assert feed.last_error == "more than 5 redirects"
 
 
 def test_permanent_redirect_updates_the_stored_url(
-    fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fast: Settings, threaded_httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    base = httpserver.url_for("").rstrip("/")
-    httpserver.expect_request("/faulty/new-feed").respond_with_data(
+    base = threaded_httpserver.url_for("").rstrip("/")
+    threaded_httpserver.expect_request("/faulty/new-feed").respond_with_data(
         FAULTY_OK.format(base=base, title="Moved tariff story"), content_type="application/rss+xml"
     )
     moved = lambda r: Response(status=301, headers={"Location": f"{base}/faulty/new-feed"})  # noqa: E731
-    feed, summary = run_beside_good_feed(httpserver, tmp_path, monkeypatch, moved)
+    feed, summary = run_beside_good_feed(threaded_httpserver, tmp_path, monkeypatch, moved)
     assert feed.url == f"{base}/faulty/new-feed" and feed.last_error is None
     assert any("moved permanently" in e for e in summary["errors"])  # type: ignore[attr-defined]
     assert [a.title for a in faulty_articles(fast)] == ["Moved tariff story"]
 
 
 def test_temporary_redirect_keeps_the_stored_url(
-    fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fast: Settings, threaded_httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    base = httpserver.url_for("").rstrip("/")
-    httpserver.expect_request("/faulty/elsewhere").respond_with_data(
+    base = threaded_httpserver.url_for("").rstrip("/")
+    threaded_httpserver.expect_request("/faulty/elsewhere").respond_with_data(
         FAULTY_OK.format(base=base, title="Story"), content_type="application/rss+xml"
     )
     feed, _ = run_beside_good_feed(
-        httpserver,
+        threaded_httpserver,
         tmp_path,
         monkeypatch,
         lambda r: Response(status=307, headers={"Location": f"{base}/faulty/elsewhere"}),
@@ -263,10 +258,10 @@ def test_temporary_redirect_keeps_the_stored_url(
 
 
 def test_gone_feed_is_reported_and_retried_only_monthly(
-    fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fast: Settings, threaded_httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     feed, summary = run_beside_good_feed(
-        httpserver, tmp_path, monkeypatch, lambda r: Response("gone", status=410)
+        threaded_httpserver, tmp_path, monkeypatch, lambda r: Response("gone", status=410)
     )
     assert feed.last_error is not None and "410 Gone" in feed.last_error
     assert feed.next_poll_at is not None and feed.last_polled_at is not None
@@ -275,22 +270,22 @@ def test_gone_feed_is_reported_and_retried_only_monthly(
 
 
 def test_rate_limited_feed_waits_for_retry_after(
-    fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fast: Settings, threaded_httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     limited = lambda r: Response("slow down", status=429, headers={"Retry-After": "7200"})  # noqa: E731
-    feed, _ = run_beside_good_feed(httpserver, tmp_path, monkeypatch, limited)
+    feed, _ = run_beside_good_feed(threaded_httpserver, tmp_path, monkeypatch, limited)
     assert feed.next_poll_at is not None and feed.last_polled_at is not None
     wait = feed.next_poll_at - feed.last_polled_at
     assert timedelta(hours=2) <= wait <= timedelta(hours=2.2)
 
 
 def test_cp1252_body_declared_utf8_is_read_correctly(
-    fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fast: Settings, threaded_httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    base = httpserver.url_for("").rstrip("/")
+    base = threaded_httpserver.url_for("").rstrip("/")
     body = FAULTY_OK.format(base=base, title="Café “tariff” talks").encode("cp1252")
     feed, _ = run_beside_good_feed(
-        httpserver,
+        threaded_httpserver,
         tmp_path,
         monkeypatch,
         lambda r: Response(body, content_type="application/rss+xml; charset=utf-8"),
@@ -300,9 +295,9 @@ def test_cp1252_body_declared_utf8_is_read_correctly(
 
 
 def test_billion_laughs_does_not_expand(
-    fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fast: Settings, threaded_httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    base = httpserver.url_for("").rstrip("/")
+    base = threaded_httpserver.url_for("").rstrip("/")
     entities = "".join(
         f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10)
     )
@@ -312,7 +307,7 @@ def test_billion_laughs_does_not_expand(
     )
     started = time.monotonic()
     run_beside_good_feed(
-        httpserver,
+        threaded_httpserver,
         tmp_path,
         monkeypatch,
         lambda r: Response(body, content_type="application/rss+xml"),
@@ -322,9 +317,9 @@ def test_billion_laughs_does_not_expand(
 
 
 def test_external_entity_is_neither_read_nor_fetched(
-    fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fast: Settings, threaded_httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    base = httpserver.url_for("").rstrip("/")
+    base = threaded_httpserver.url_for("").rstrip("/")
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET-CONTENT")
     body = (
@@ -333,26 +328,26 @@ def test_external_entity_is_neither_read_nor_fetched(
         + FAULTY_OK.format(base=base, title="a &file; &web; tariff").split("?>", 1)[1]
     )
     run_beside_good_feed(
-        httpserver,
+        threaded_httpserver,
         tmp_path,
         monkeypatch,
         lambda r: Response(body, content_type="application/rss+xml"),
     )
     texts = " ".join(a.title + a.text for a in faulty_articles(fast))
     assert "TOP-SECRET" not in texts
-    assert not any(request.path == "/exfiltrate" for request, _ in httpserver.log)
+    assert not any(request.path == "/exfiltrate" for request, _ in threaded_httpserver.log)
 
 
 def test_redirect_to_a_private_address_is_refused(
-    fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fast: Settings, threaded_httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Only the name "localhost" is allowed; the redirect target is 127.0.0.1 by address: refused.
     monkeypatch.setenv("NEWSWATCH_ALLOW_HOSTS", "localhost")
-    port = httpserver.port
-    httpserver.expect_request("/faulty/secret").respond_with_data(
+    port = threaded_httpserver.port
+    threaded_httpserver.expect_request("/faulty/secret").respond_with_data(
         "internal", content_type="text/plain"
     )
-    httpserver.expect_request("/redirecting").respond_with_handler(
+    threaded_httpserver.expect_request("/redirecting").respond_with_handler(
         lambda r: Response(
             status=302, headers={"Location": f"http://127.0.0.1:{port}/faulty/secret"}
         )
@@ -366,19 +361,19 @@ def test_redirect_to_a_private_address_is_refused(
     with database.transaction(database.session_factory(get_settings())) as session:
         feed = session.scalars(select(models.Feed)).one()
     assert feed.last_error is not None and "127.0.0.1, a non-public address" in feed.last_error
-    assert not any(request.path == "/faulty/secret" for request, _ in httpserver.log)
+    assert not any(request.path == "/faulty/secret" for request, _ in threaded_httpserver.log)
 
 
 def test_quadratic_author_string_is_bounded(
-    fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fast: Settings, threaded_httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    base = httpserver.url_for("").rstrip("/")
+    base = threaded_httpserver.url_for("").rstrip("/")
     body = FAULTY_OK.format(base=base, title="Tariff news").replace(
         "<guid>", "<author>" + "a" * 200_000 + "</author><guid>"
     )
     started = time.monotonic()
     run_beside_good_feed(
-        httpserver,
+        threaded_httpserver,
         tmp_path,
         monkeypatch,
         lambda r: Response(body, content_type="application/rss+xml"),
@@ -389,19 +384,19 @@ def test_quadratic_author_string_is_bounded(
 
 
 def test_feed_past_the_parse_deadline_fails_alone(
-    fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fast: Settings, threaded_httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NEWSWATCH_MAX_FEED_BYTES", str(16 * 1024 * 1024))
     monkeypatch.setenv("NEWSWATCH_PARSE_TIMEOUT", "0.5")
     monkeypatch.setenv("NEWSWATCH_EXTRACT_WORKERS", "2")  # the deadline needs worker processes
-    base = httpserver.url_for("").rstrip("/")
+    base = threaded_httpserver.url_for("").rstrip("/")
     item = "<item><title>Tariff {0}</title><link>{1}/faulty/{0}</link><description>{2}</description></item>"
     words = "<p>Tariffs, <b>trade</b> &amp; talks.</p> " * 150
     body = FAULTY_OK.format(base=base, title="x").replace(
         "</channel>", "".join(item.format(i, base, words) for i in range(1900)) + "</channel>"
     )
     feed, summary = run_beside_good_feed(
-        httpserver,
+        threaded_httpserver,
         tmp_path,
         monkeypatch,
         lambda r: Response(body, content_type="application/rss+xml"),
@@ -412,11 +407,11 @@ def test_feed_past_the_parse_deadline_fails_alone(
 
 
 def test_failing_feed_goes_dormant_after_the_configured_failures(
-    fast: Settings, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fast: Settings, threaded_httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NEWSWATCH_MAX_CONSECUTIVE_FAILURES", "2")
     feed, _ = run_beside_good_feed(
-        httpserver, tmp_path, monkeypatch, lambda r: Response("boom", status=500)
+        threaded_httpserver, tmp_path, monkeypatch, lambda r: Response("boom", status=500)
     )
     clock.freeze(clock.now() + timedelta(hours=2))
     pipeline.run_once(get_settings())

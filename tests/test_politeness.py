@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -17,15 +16,6 @@ from newswatch.records import FeedPoll, FeedState, Page
 from newswatch.settings import Settings
 
 LOOPBACK = Settings(connect_timeout=2, read_timeout=2, allow_hosts="127.0.0.1", per_host_interval=0)
-
-
-@pytest.fixture
-def httpserver() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
 
 
 def pages(settings: Settings, urls: list[str]) -> dict[str, Page]:
@@ -49,39 +39,50 @@ def poll(settings: Settings, url: str) -> FeedPoll:
     return asyncio.run(go())
 
 
-def test_robots_txt_disallow_is_honoured_for_article_pages(httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/robots.txt").respond_with_data(
+def test_robots_txt_disallow_is_honoured_for_article_pages(threaded_httpserver: HTTPServer) -> None:
+    threaded_httpserver.expect_request("/robots.txt").respond_with_data(
         "User-agent: *\nDisallow: /private/\n"
     )
-    httpserver.expect_request("/public/a").respond_with_data("<p>ok</p>", content_type="text/html")
-    httpserver.expect_request("/private/b").respond_with_data(
+    threaded_httpserver.expect_request("/public/a").respond_with_data(
+        "<p>ok</p>", content_type="text/html"
+    )
+    threaded_httpserver.expect_request("/private/b").respond_with_data(
         "<p>secret</p>", content_type="text/html"
     )
-    got = pages(LOOPBACK, [httpserver.url_for("/public/a"), httpserver.url_for("/private/b")])
-    assert got[httpserver.url_for("/public/a")].html == b"<p>ok</p>"
-    assert got[httpserver.url_for("/private/b")].error == "disallowed by robots.txt"
-    assert not any(r.path == "/private/b" for r, _ in httpserver.log)
-    assert sum(r.path == "/robots.txt" for r, _ in httpserver.log) == 1  # read once per host
+    got = pages(
+        LOOPBACK,
+        [threaded_httpserver.url_for("/public/a"), threaded_httpserver.url_for("/private/b")],
+    )
+    assert got[threaded_httpserver.url_for("/public/a")].html == b"<p>ok</p>"
+    assert got[threaded_httpserver.url_for("/private/b")].error == "disallowed by robots.txt"
+    assert not any(r.path == "/private/b" for r, _ in threaded_httpserver.log)
+    assert (
+        sum(r.path == "/robots.txt" for r, _ in threaded_httpserver.log) == 1
+    )  # read once per host
 
 
-def test_unreachable_robots_txt_disallows_for_now(httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/robots.txt").respond_with_data("oops", status=503)
-    got = pages(LOOPBACK, [httpserver.url_for("/a")])
-    assert got[httpserver.url_for("/a")].error == "disallowed by robots.txt"
+def test_unreachable_robots_txt_disallows_for_now(threaded_httpserver: HTTPServer) -> None:
+    threaded_httpserver.expect_request("/robots.txt").respond_with_data("oops", status=503)
+    got = pages(LOOPBACK, [threaded_httpserver.url_for("/a")])
+    assert got[threaded_httpserver.url_for("/a")].error == "disallowed by robots.txt"
 
 
-def test_requests_to_one_host_are_spaced_by_the_minimum_interval(httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+def test_requests_to_one_host_are_spaced_by_the_minimum_interval(
+    threaded_httpserver: HTTPServer,
+) -> None:
+    threaded_httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
     for i in range(4):
-        httpserver.expect_request(f"/p{i}").respond_with_data("<p>x</p>", content_type="text/html")
+        threaded_httpserver.expect_request(f"/p{i}").respond_with_data(
+            "<p>x</p>", content_type="text/html"
+        )
     paced = LOOPBACK.model_copy(update={"per_host_interval": 0.3})
     started = time.monotonic()
-    pages(paced, [httpserver.url_for(f"/p{i}") for i in range(4)])
+    pages(paced, [threaded_httpserver.url_for(f"/p{i}") for i in range(4)])
     # robots.txt plus four pages: four gaps of at least 0.3 s between five requests.
     assert time.monotonic() - started >= 1.2
 
 
-def test_json_feed_items_are_read(httpserver: HTTPServer) -> None:
+def test_json_feed_items_are_read(threaded_httpserver: HTTPServer) -> None:
     feed = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": "JSON Wire",
@@ -97,13 +98,13 @@ def test_json_feed_items_are_read(httpserver: HTTPServer) -> None:
             {"id": "j2", "content_text": "No link, text only."},
         ],
     }
-    httpserver.expect_request("/feed.json").respond_with_data(
+    threaded_httpserver.expect_request("/feed.json").respond_with_data(
         json.dumps(feed), content_type="application/feed+json"
     )
-    result = poll(LOOPBACK, httpserver.url_for("/feed.json"))
+    result = poll(LOOPBACK, threaded_httpserver.url_for("/feed.json"))
     assert result.status == "ok" and result.title == "JSON Wire"
     first, second = result.items
-    assert first.url == httpserver.url_for("/stories/1") and first.author == "Desk"
+    assert first.url == threaded_httpserver.url_for("/stories/1") and first.author == "Desk"
     assert (
         first.published_at is not None
         and first.published_at.isoformat() == "2025-12-17T00:00:00+00:00"
@@ -111,24 +112,26 @@ def test_json_feed_items_are_read(httpserver: HTTPServer) -> None:
     assert second.link is None and second.content == "No link, text only."
 
 
-def test_html_page_names_the_feed_it_links(httpserver: HTTPServer) -> None:
+def test_html_page_names_the_feed_it_links(threaded_httpserver: HTTPServer) -> None:
     html = (
         '<html><head><link rel="alternate" type="application/rss+xml" href="/rss.xml">'
         "</head><body>Home</body></html>"
     )
-    httpserver.expect_request("/").respond_with_data(html, content_type="text/html")
-    result = poll(LOOPBACK, httpserver.url_for("/"))
+    threaded_httpserver.expect_request("/").respond_with_data(html, content_type="text/html")
+    result = poll(LOOPBACK, threaded_httpserver.url_for("/"))
     assert result.status == "error"
-    assert f"links the feed {httpserver.url_for('/rss.xml')}" in (result.error or "")
+    assert f"links the feed {threaded_httpserver.url_for('/rss.xml')}" in (result.error or "")
 
 
-def test_loopback_is_refused_unless_allowlisted(httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/feed").respond_with_data(
+def test_loopback_is_refused_unless_allowlisted(threaded_httpserver: HTTPServer) -> None:
+    threaded_httpserver.expect_request("/feed").respond_with_data(
         "<rss/>", content_type="application/rss+xml"
     )
-    result = poll(LOOPBACK.model_copy(update={"allow_hosts": ""}), httpserver.url_for("/feed"))
+    result = poll(
+        LOOPBACK.model_copy(update={"allow_hosts": ""}), threaded_httpserver.url_for("/feed")
+    )
     assert result.status == "error" and "non-public address" in (result.error or "")
-    assert httpserver.log == []
+    assert threaded_httpserver.log == []
 
 
 @pytest.mark.parametrize(

@@ -30,15 +30,6 @@ TOPICS = "recipients: [desk@example.com]\ntopics:\n  - name: tariffs\n    keywor
 
 
 @pytest.fixture
-def httpserver() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
-
-
-@pytest.fixture
 def robots_table(settings: Settings) -> Iterator[Settings]:
     """Settings on an empty robots_txt table (conftest's truncation does not know it)."""
     clear_robots_table(settings)
@@ -62,103 +53,105 @@ def allowed(settings: Settings, url: str, *, remember: bool = True) -> bool:
     return asyncio.run(go())
 
 
-def robots_requests(httpserver: HTTPServer) -> int:
-    return sum(request.path == "/robots.txt" for request, _ in httpserver.log)
+def robots_requests(threaded_httpserver: HTTPServer) -> int:
+    return sum(request.path == "/robots.txt" for request, _ in threaded_httpserver.log)
 
 
-def serve_robots(httpserver: HTTPServer, body: str, status: int = 200) -> None:
-    httpserver.clear_all_handlers()
-    httpserver.expect_request("/robots.txt").respond_with_data(body, status=status)
-    httpserver.expect_request("/private/a").respond_with_data(PAGE, content_type="text/html")
+def serve_robots(threaded_httpserver: HTTPServer, body: str, status: int = 200) -> None:
+    threaded_httpserver.clear_all_handlers()
+    threaded_httpserver.expect_request("/robots.txt").respond_with_data(body, status=status)
+    threaded_httpserver.expect_request("/private/a").respond_with_data(
+        PAGE, content_type="text/html"
+    )
 
 
 def test_second_downloader_the_same_day_reads_robots_txt_from_the_database(
-    robots_table: Settings, httpserver: HTTPServer
+    robots_table: Settings, threaded_httpserver: HTTPServer
 ) -> None:
-    serve_robots(httpserver, PRIVATE)
-    url = httpserver.url_for("/private/a")
+    serve_robots(threaded_httpserver, PRIVATE)
+    url = threaded_httpserver.url_for("/private/a")
     assert not allowed(robots_table, url)
     assert not allowed(robots_table, url)
-    assert robots_requests(httpserver) == 1
-    assert not any(request.path == "/private/a" for request, _ in httpserver.log)
+    assert robots_requests(threaded_httpserver) == 1
+    assert not any(request.path == "/private/a" for request, _ in threaded_httpserver.log)
 
 
 def test_robots_txt_is_read_again_after_a_day(
-    robots_table: Settings, httpserver: HTTPServer
+    robots_table: Settings, threaded_httpserver: HTTPServer
 ) -> None:
     clock.freeze(MORNING)
-    serve_robots(httpserver, PRIVATE)
-    url = httpserver.url_for("/private/a")
+    serve_robots(threaded_httpserver, PRIVATE)
+    url = threaded_httpserver.url_for("/private/a")
     assert not allowed(robots_table, url)
-    serve_robots(httpserver, "", status=404)  # the site dropped its robots.txt
+    serve_robots(threaded_httpserver, "", status=404)  # the site dropped its robots.txt
     clock.freeze(MORNING + timedelta(days=1, minutes=1))
     assert allowed(robots_table, url)
-    assert robots_requests(httpserver) == 2
+    assert robots_requests(threaded_httpserver) == 2
 
 
 def test_disallow_read_yesterday_still_blocks_within_a_day(
-    robots_table: Settings, httpserver: HTTPServer
+    robots_table: Settings, threaded_httpserver: HTTPServer
 ) -> None:
     clock.freeze(MORNING)
-    serve_robots(httpserver, PRIVATE)
-    url = httpserver.url_for("/private/a")
+    serve_robots(threaded_httpserver, PRIVATE)
+    url = threaded_httpserver.url_for("/private/a")
     assert not allowed(robots_table, url)
-    serve_robots(httpserver, "", status=404)
+    serve_robots(threaded_httpserver, "", status=404)
     clock.freeze(MORNING + timedelta(hours=23, minutes=59))  # the next calendar day
     assert not allowed(robots_table, url)
-    assert robots_requests(httpserver) == 1
+    assert robots_requests(threaded_httpserver) == 1
 
 
 def test_unreachable_robots_txt_is_kept_an_hour_not_a_day(
-    robots_table: Settings, httpserver: HTTPServer
+    robots_table: Settings, threaded_httpserver: HTTPServer
 ) -> None:
     clock.freeze(MORNING)
-    serve_robots(httpserver, "down for maintenance", status=503)
-    url = httpserver.url_for("/private/a")
+    serve_robots(threaded_httpserver, "down for maintenance", status=503)
+    url = threaded_httpserver.url_for("/private/a")
     assert not allowed(robots_table, url)
-    serve_robots(httpserver, "", status=404)  # the outage is over
+    serve_robots(threaded_httpserver, "", status=404)  # the outage is over
     clock.freeze(MORNING + timedelta(minutes=30))
     assert not allowed(robots_table, url)  # other tasks of the same run do not hammer it
     clock.freeze(MORNING + timedelta(minutes=61))
     assert allowed(robots_table, url)
-    assert robots_requests(httpserver) == 2
+    assert robots_requests(threaded_httpserver) == 2
 
 
 def test_robots_txt_with_a_nul_byte_is_stored_and_still_honoured(
-    robots_table: Settings, httpserver: HTTPServer
+    robots_table: Settings, threaded_httpserver: HTTPServer
 ) -> None:
-    serve_robots(httpserver, "# \x00 binary junk\n" + PRIVATE)
-    url = httpserver.url_for("/private/a")
+    serve_robots(threaded_httpserver, "# \x00 binary junk\n" + PRIVATE)
+    url = threaded_httpserver.url_for("/private/a")
     assert not allowed(robots_table, url)
     assert not allowed(robots_table, url)
-    assert robots_requests(httpserver) == 1
+    assert robots_requests(threaded_httpserver) == 1
 
 
 def test_downloader_without_the_table_reads_robots_txt_every_run_and_stores_nothing(
-    robots_table: Settings, httpserver: HTTPServer
+    robots_table: Settings, threaded_httpserver: HTTPServer
 ) -> None:
-    serve_robots(httpserver, PRIVATE)
-    url = httpserver.url_for("/private/a")
+    serve_robots(threaded_httpserver, PRIVATE)
+    url = threaded_httpserver.url_for("/private/a")
     assert not allowed(robots_table, url, remember=False)
     assert not allowed(robots_table, url, remember=False)
-    assert robots_requests(httpserver) == 2
+    assert robots_requests(threaded_httpserver) == 2
     with database.transaction(database.session_factory(robots_table)) as session:
         assert session.scalars(select(models.RobotsTxt)).all() == []
 
 
 def test_second_pipeline_run_the_same_day_reads_robots_txt_from_the_database(
     robots_table: Settings,
-    httpserver: HTTPServer,
+    threaded_httpserver: HTTPServer,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    base = httpserver.url_for("").rstrip("/")
-    httpserver.expect_request("/robots.txt").respond_with_data(PRIVATE)
+    base = threaded_httpserver.url_for("").rstrip("/")
+    threaded_httpserver.expect_request("/robots.txt").respond_with_data(PRIVATE)
     for name, path in (("first", "/news/a"), ("second", "/private/b")):
-        httpserver.expect_request(f"/{name}/feed").respond_with_data(
+        threaded_httpserver.expect_request(f"/{name}/feed").respond_with_data(
             FEED.format(name=name, base=base, path=path), content_type="application/rss+xml"
         )
-        httpserver.expect_request(path).respond_with_data(PAGE, content_type="text/html")
+        threaded_httpserver.expect_request(path).respond_with_data(PAGE, content_type="text/html")
     (tmp_path / "topics.yaml").write_text(TOPICS)
     monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(tmp_path))
     feeds = "feeds:\n  - {name: First, url: '" + base + "/first/feed'}\n"
@@ -171,8 +164,8 @@ def test_second_pipeline_run_the_same_day_reads_robots_txt_from_the_database(
     )
     clock.freeze(MORNING + timedelta(hours=3))
     pipeline.run_once(get_settings())
-    assert robots_requests(httpserver) == 1
-    assert not any(request.path == "/private/b" for request, _ in httpserver.log)
+    assert robots_requests(threaded_httpserver) == 1
+    assert not any(request.path == "/private/b" for request, _ in threaded_httpserver.log)
     with database.transaction(database.session_factory(robots_table)) as session:
         rows = session.execute(select(models.Article.url, models.Article.fetch_error))
         errors = {url: error for url, error in rows}
