@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -90,19 +90,26 @@ def run_pipeline(env: dict[str, str], results: Connection) -> None:
     )
 
 
-def postgres_cpu_seconds() -> float:
-    """CPU of the local PostgreSQL's processes so far, exited backends included (they are in
-    the postmaster's children's time); 0 when PostgreSQL runs elsewhere."""
-    ticks = 0
+def processes() -> Iterator[tuple[int, str, list[str]]]:
+    """(pid, name, the /proc/PID/stat fields after the name) of every running process."""
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 stat = Path(f"/proc/{entry}/stat").read_text()
             except OSError:
-                continue
-            if "(postgres)" in stat:
-                fields = stat.rsplit(")", 1)[1].split()
-                ticks += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime … cstime
+                continue  # it ended meanwhile
+            name, rest = stat.split(" (", 1)[1].rsplit(")", 1)
+            yield int(entry), name, rest.split()
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU of the local PostgreSQL's processes so far, exited backends included (they are in
+    the postmaster's children's time); 0 when PostgreSQL runs elsewhere."""
+    ticks = sum(
+        sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime, stime, cutime, cstime
+        for _, name, fields in processes()
+        if name == "postgres"
+    )
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -120,14 +127,8 @@ def cpu_seconds() -> float:
 def tree_rss_mb(root: int) -> tuple[float, float]:
     """(sum, largest) resident MB of root and its descendants, from /proc."""
     children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(parent, []).append(int(entry))
+    for pid, _, fields in processes():
+        children.setdefault(int(fields[1]), []).append(pid)
     sizes, todo = [], [root]
     while todo:
         pid = todo.pop()

@@ -281,15 +281,22 @@ def deliver_pending(
                 except (*MESSAGE_ERRORS, ChannelError) as exc:
                     _refused(alert, exc, settings, result)
                     continue
-                alert.state = "sent"
-                alert.sent_at = clock.now()
-                alert.attempts += 1
-                alert.message_id = str(msg["Message-ID"])
-                alert.delivered_to = where
-                alert.last_error = None
-                result.sent += 1
+                _delivered(alert, str(msg["Message-ID"]), where, result)
     finally:
         transport.close()
+
+
+def _delivered(
+    row: models.Alert | models.DigestMail, message_id: str, where: str, result: Delivery
+) -> None:
+    """Mark a claimed row sent, in the transaction that claimed it, once the channel took it."""
+    row.state = "sent"
+    row.sent_at = clock.now()
+    row.attempts += 1
+    row.message_id = message_id
+    row.delivered_to = where
+    row.last_error = None
+    result.sent += 1
 
 
 def _refused(
@@ -415,13 +422,7 @@ def deliver_digests(
                 except (*MESSAGE_ERRORS, ChannelError) as exc:
                     _refused(row, exc, settings, result)
                     continue
-                row.state = "sent"
-                row.sent_at = clock.now()
-                row.attempts += 1
-                row.message_id = digest_message_id(digest, settings.mail_from)
-                row.delivered_to = where
-                row.last_error = None
-                result.sent += 1
+                _delivered(row, digest_message_id(digest, settings.mail_from), where, result)
     finally:
         transport.close()
 

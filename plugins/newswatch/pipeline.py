@@ -32,6 +32,11 @@ from newswatch.workers import CpuPool, JobFailed
 log = logging.getLogger(__name__)
 
 
+def worker_name() -> str:
+    """Who ran a stage: NEWSWATCH_WORKER_NAME when set (two workers on one host), else the host."""
+    return os.environ.get("NEWSWATCH_WORKER_NAME") or socket.gethostname()
+
+
 @dataclass
 class StageReport:
     """Counts, seconds per stage and error lines of one stage call; plain data for an XCom."""
@@ -41,15 +46,10 @@ class StageReport:
     errors: list[str] = field(default_factory=list)
     batch: list[int] | None = None
     delivered_to: str | None = None
-    worker: str = field(default_factory=lambda: worker_name())
+    worker: str = field(default_factory=worker_name)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-def worker_name() -> str:
-    """Who ran a stage: NEWSWATCH_WORKER_NAME when set (two workers on one host), else the host."""
-    return os.environ.get("NEWSWATCH_WORKER_NAME") or socket.gethostname()
 
 
 def open_run(settings: Settings, trigger: str = "cli") -> int:
