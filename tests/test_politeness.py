@@ -64,7 +64,9 @@ def test_robots_txt_disallow_is_honoured_for_article_pages(threaded_httpserver: 
 def test_unreachable_robots_txt_disallows_for_now(threaded_httpserver: HTTPServer) -> None:
     threaded_httpserver.expect_request("/robots.txt").respond_with_data("oops", status=503)
     got = pages(LOOPBACK, [threaded_httpserver.url_for("/a")])
-    assert got[threaded_httpserver.url_for("/a")].error == "disallowed by robots.txt"
+    assert got[threaded_httpserver.url_for("/a")].error == (
+        "robots.txt could not be read (HTTP 503); the site is skipped until it can"
+    )
 
 
 def test_requests_to_one_host_are_spaced_by_the_minimum_interval(

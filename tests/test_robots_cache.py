@@ -42,13 +42,16 @@ def clear_robots_table(settings: Settings) -> None:
         session.execute(delete(models.RobotsTxt))
 
 
+ROBOTS_REFUSALS = ("disallowed by robots.txt", "robots.txt could not be read")
+
+
 def allowed(settings: Settings, url: str, *, remember: bool = True) -> bool:
     """Fetch url through a new downloader (one run); whether robots.txt let it through."""
 
     async def go() -> bool:
         async with Downloader(settings, remember_robots=remember) as downloader:
             page = await fetch_page(downloader, url, max_bytes=100_000)
-            return page.error != "disallowed by robots.txt"
+            return not (page.error or "").startswith(ROBOTS_REFUSALS)
 
     return asyncio.run(go())
 

@@ -14,6 +14,14 @@ import trafilatura
 from trafilatura.settings import Document
 
 from newswatch.records import Article, FeedItem, Page
+from newswatch.sanitize import (
+    AUTHOR_CHARS,
+    ERROR_CHARS,
+    TITLE_CHARS,
+    clean_language,
+    clean_text,
+    optional_line,
+)
 from newswatch.urls import page_canonical
 
 # [^<>] keeps both linear on hostile input: a match attempt never runs past the next "<",
@@ -91,8 +99,11 @@ def extract_article(item: FeedItem, page: Page | None, mode: str = "balanced") -
         text_source=source,
         content_hash=content_hash(text),
         summary=feed_summary,
-        fetch_error=page.error if page is not None else None,
+        fetch_error=optional_line(
+            item.link_refused or (page.error if page is not None else None), ERROR_CHARS
+        ),
         guid=item.guid,
+        claimed_published_at=item.claimed_published_at,
     )
 
 
@@ -107,18 +118,19 @@ def _extract_page(page: Page, mode: str) -> PageText | None:
         return None
     if not isinstance(doc, Document):
         return None
+    # What the page says is cleaned and bounded here, like a feed's entries (sanitize.py).
     return PageText(
-        text=(doc.text or "").strip(),
-        title=doc.title,
-        author=doc.author,
+        text=clean_text(doc.text).strip(),
+        title=optional_line(doc.title, TITLE_CHARS),
+        author=optional_line(doc.author, AUTHOR_CHARS),
         date=_date(doc.date),
-        language=doc.language or _html_lang(page.html),
+        language=clean_language(doc.language) or _html_lang(page.html),
     )
 
 
 def _html_lang(html_bytes: bytes | None) -> str | None:
     found = _HTML_LANG.search(html_bytes[:4096]) if html_bytes else None
-    return found.group(1).decode("ascii").lower() if found else None
+    return clean_language(found.group(1).decode("ascii")) if found else None
 
 
 def plain_text(fragment: str) -> str:
@@ -128,7 +140,8 @@ def plain_text(fragment: str) -> str:
     """
     if not fragment:
         return ""
-    text = html.unescape(_TAGS.sub(" ", _SCRIPTS.sub(" ", fragment)))
+    # Entities can spell what the feed's bytes could not carry (&#0;): clean after decoding.
+    text = clean_text(html.unescape(_TAGS.sub(" ", _SCRIPTS.sub(" ", fragment))))
     lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
     return "\n".join(line for line in lines if line)
 
@@ -143,7 +156,7 @@ def _date(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
+        parsed = datetime.fromisoformat(value[:64])
+        return parsed.replace(tzinfo=parsed.tzinfo or UTC).astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed.replace(tzinfo=parsed.tzinfo or UTC).astimezone(UTC)

@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,19 +15,48 @@ import feedparser
 import lxml.etree
 import lxml.html
 
+from newswatch import clock
 from newswatch.http_client import Downloader, FetchError
 from newswatch.records import FeedItem, FeedPoll, FeedState
-from newswatch.urls import canonical_url
+from newswatch.sanitize import (
+    AUTHOR_CHARS,
+    GUID_CHARS,
+    HEADER_CHARS,
+    TITLE_CHARS,
+    clamp_published,
+    clean_line,
+    clean_text,
+    optional_line,
+    parse_int,
+)
+from newswatch.urls import canonical_url, parse_url
 from newswatch.workers import CpuPool, JobFailed
 
 MAX_ITEMS = 2000
-MAX_PERSON_CHARS = 512
+MAX_PERSON_CHARS = AUTHOR_CHARS
+MAX_TTL_MINUTES = 366 * 24 * 60  # a <ttl> beyond a year means "rarely"; the schedule caps it lower
 # Elements feedparser runs its author/e-mail regexes on; those regexes are quadratic in length.
 _PERSON = re.compile(
     rb"(<(?:[\w-]+:)?(?:author|creator|managingEditor|webMaster|name|email|contributor|publisher)\b[^>]*>)"
     rb"([^<]{%d})[^<]*" % MAX_PERSON_CHARS,
     re.IGNORECASE,
 )
+
+
+# Numeric character references to what no text may hold (NUL and other C0 controls, surrogates,
+# beyond U+10FFFF): feedparser raised UnicodeEncodeError on one &#xD800; and lost the whole feed.
+_CHARREF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+
+
+def _drop_bad_charref(found: re.Match[bytes]) -> bytes:
+    hexa, decimal = found.groups()
+    code = int(hexa, 16) if hexa else int(decimal)
+    bad = code > 0x10FFFF or 0xD800 <= code <= 0xDFFF or (code < 0x20 and code not in (9, 10, 13))
+    return b"" if bad else found.group(0)
+
+
+def drop_bad_charrefs(body: bytes) -> bytes:
+    return _CHARREF.sub(_drop_bad_charref, body) if b"&#" in body else body
 
 
 class FeedParseError(Exception):
@@ -93,21 +122,30 @@ async def poll_feed(
         return FeedPoll(
             feed_id=feed.id, status="error", http_status=200, error=f"parsing stopped: it {exc}"
         )
+    now = clock.now()
     return FeedPoll(
         feed_id=feed.id,
         status="ok",
         http_status=200,
         title=parsed.title,
-        etag=got.headers.get("etag"),
-        last_modified=got.headers.get("last-modified"),
+        etag=optional_line(got.headers.get("etag"), HEADER_CHARS),
+        last_modified=optional_line(got.headers.get("last-modified"), HEADER_CHARS),
         final_url=got.final_url,
         moved_to=got.moved_to,
         headers=dict(got.headers),
         ttl_minutes=parsed.ttl_minutes,
         unconditional=not headers,
         warning=parsed.warning,
-        items=parsed.items,
+        items=[_not_after(item, now) for item in parsed.items],
     )
+
+
+def _not_after(item: FeedItem, now: datetime) -> FeedItem:
+    """The item with a date in the future set to now, the claimed date kept beside it."""
+    published = clamp_published(item.published_at, now)
+    if published == item.published_at:
+        return item
+    return replace(item, published_at=published, claimed_published_at=item.published_at)
 
 
 @dataclass(frozen=True)
@@ -135,7 +173,7 @@ def parse_feed(
     # Feed HTML is reduced to plain text by newswatch itself (extract.plain_text), so
     # feedparser's sanitiser and its relative-URI rewriting of that HTML are wasted work.
     parsed = feedparser.parse(
-        cap_person_fields(body),
+        drop_bad_charrefs(cap_person_fields(body)),
         response_headers=response_headers,
         sanitize_html=False,
         resolve_relative_uris=False,
@@ -148,14 +186,24 @@ def parse_feed(
                 f"this is a web page; it links the feed {found[0]} (newswatch feeds discover URL)"
             )
         raise FeedParseError(f"not a readable feed: {reason}")
-    title = parsed.feed.get("title")
+    title = optional_line(parsed.feed.get("title"), TITLE_CHARS)
     items = [_item(feed_id, entry, base_url) for entry in parsed.entries[:MAX_ITEMS]]
-    warning = None
+    warnings = []
     if parsed.bozo and not isinstance(parsed.get("bozo_exception"), _HARMLESS):
-        warning = f"recovered from a malformed feed: {parsed.bozo_exception}"
+        warnings.append(f"recovered from a malformed feed: {parsed.bozo_exception}")
+    warnings += _cut_warning(len(parsed.entries))
     return ParsedFeed(
-        title=title, items=items, ttl_minutes=_ttl(parsed.feed.get("ttl")), warning=warning
+        title=title,
+        items=items,
+        ttl_minutes=_ttl(parsed.feed.get("ttl")),
+        warning=clean_line("; ".join(warnings), 1000) or None,
     )
+
+
+def _cut_warning(count: int) -> list[str]:
+    if count <= MAX_ITEMS:
+        return []
+    return [f"the feed lists {count} items; only the first {MAX_ITEMS} were read"]
 
 
 FEED_TYPES = (
@@ -194,32 +242,70 @@ def parse_json_feed(feed_id: int, body: bytes, base_url: str) -> ParsedFeed:
     entries: list[Any] = raw_items if isinstance(raw_items, list) else []
     items = [_json_item(feed_id, e, base_url) for e in entries[:MAX_ITEMS] if isinstance(e, dict)]
     return ParsedFeed(
-        title=_text(data.get("title")) or None, items=items, ttl_minutes=None, warning=None
+        title=optional_line(data.get("title"), TITLE_CHARS),
+        items=items,
+        ttl_minutes=None,
+        warning="; ".join(_cut_warning(len(entries))) or None,
     )
 
 
 def _json_item(feed_id: int, entry: dict[str, Any], base_url: str) -> FeedItem:
-    link = None
-    for candidate in (entry.get("url"), entry.get("external_url")):
-        if isinstance(candidate, str) and (link := canonical_url(candidate, base_url)):
-            break
-    guid = _text(entry.get("id")) or None
-    title = _text(entry.get("title"))
-    summary = _text(entry.get("summary"))
-    content = _text(entry.get("content_html")) or _text(entry.get("content_text"))
+    candidates = [entry.get("url"), entry.get("external_url")]
     raw_authors = entry.get("authors")
     authors: list[Any] = raw_authors if isinstance(raw_authors, list) else [entry.get("author")]
     names = [_text(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")]
+    return _feed_item(
+        feed_id,
+        base_url,
+        links=[c for c in candidates if isinstance(c, str)],
+        guid=_text(entry.get("id"))
+        or (str(entry["id"]) if isinstance(entry.get("id"), int) else ""),
+        title=_text(entry.get("title")),
+        author=", ".join(names),
+        published_at=_iso_utc(entry.get("date_published") or entry.get("date_modified")),
+        summary=_text(entry.get("summary")),
+        content=_text(entry.get("content_html")) or _text(entry.get("content_text")),
+    )
+
+
+def _feed_item(
+    feed_id: int,
+    base_url: str,
+    *,
+    links: list[Any],
+    guid: Any,
+    title: Any,
+    author: Any,
+    published_at: datetime | None,
+    summary: Any,
+    content: Any,
+) -> FeedItem:
+    """The one place a feed entry becomes a FeedItem: every string cleaned and bounded, the
+    link parsed once (refused links are kept as the reason, and the feed's text stands in)."""
+    link, refused = None, None
+    for candidate in links:
+        if not candidate:
+            continue
+        parsed = parse_url(candidate, base_url)
+        if parsed.url:
+            link, refused = parsed.url, None
+            break
+        refused = refused or parsed.refused
+    clean_guid = optional_line(guid, GUID_CHARS)
+    clean_title = clean_line(title, TITLE_CHARS)
+    clean_summary = clean_text(summary)
+    clean_content = clean_text(content)
     return FeedItem(
         feed_id=feed_id,
-        url=link or _pseudo_url(feed_id, guid, title, summary + content),
+        url=link or _pseudo_url(feed_id, clean_guid, clean_title, clean_summary + clean_content),
         link=link,
-        guid=guid,
-        title=title.strip(),
-        author=", ".join(names)[:MAX_PERSON_CHARS] or None,
-        published_at=_iso_utc(entry.get("date_published") or entry.get("date_modified")),
-        summary=summary,
-        content=content,
+        guid=clean_guid,
+        title=clean_title,
+        author=optional_line(author, AUTHOR_CHARS),
+        published_at=published_at,
+        summary=clean_summary,
+        content=clean_content,
+        link_refused=f"link refused: {refused}" if refused else None,
     )
 
 
@@ -231,10 +317,10 @@ def _iso_utc(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        parsed = datetime.fromisoformat(value.strip()[:64])
+        return parsed.replace(tzinfo=parsed.tzinfo or UTC).astimezone(UTC)
+    except (ValueError, OverflowError):  # year 9999 with a negative offset overflows
         return None
-    return parsed.replace(tzinfo=parsed.tzinfo or UTC).astimezone(UTC)
 
 
 def cap_person_fields(body: bytes) -> bytes:
@@ -243,26 +329,22 @@ def cap_person_fields(body: bytes) -> bytes:
 
 
 def _item(feed_id: int, entry: Any, base_url: str) -> FeedItem:
-    link = _first_link(entry, base_url)
-    guid = entry.get("id") or None
-    content = " ".join(part.get("value", "") for part in entry.get("content", []))
-    summary = entry.get("summary", "") or ""
-    title = (entry.get("title") or "").strip()
-    url = link or _pseudo_url(feed_id, guid, title, summary + content)
-    return FeedItem(
-        feed_id=feed_id,
-        url=url,
-        link=link,
-        guid=guid,
-        title=title,
-        author=entry.get("author") or None,
+    content = " ".join(_text(part.get("value")) for part in entry.get("content", []))
+    return _feed_item(
+        feed_id,
+        base_url,
+        links=_links(entry),
+        guid=entry.get("id"),
+        title=entry.get("title"),
+        author=entry.get("author"),
         published_at=_utc(entry.get("published_parsed") or entry.get("updated_parsed")),
-        summary=summary,
+        summary=entry.get("summary"),
         content=content,
     )
 
 
-def _first_link(entry: Any, base_url: str) -> str | None:
+def _links(entry: Any) -> list[Any]:
+    """The entry's candidate article links, best first."""
     candidates = [entry.get("link")]
     candidates += [
         link.get("href")
@@ -272,21 +354,13 @@ def _first_link(entry: Any, base_url: str) -> str | None:
     guid = entry.get("id")
     if guid and entry.get("guidislink", True):
         candidates.append(guid)
-    for candidate in candidates:
-        if candidate:
-            url = canonical_url(candidate, base_url)
-            if url:
-                return url
-    return None
+    return candidates
 
 
 def _ttl(value: Any) -> int | None:
-    """RSS <ttl>: minutes the feed asks clients to cache it."""
-    try:
-        minutes = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return minutes if minutes > 0 else None
+    """RSS <ttl>: minutes the feed asks clients to cache it, at most a year."""
+    minutes = parse_int(value, 0, MAX_TTL_MINUTES)
+    return minutes or None
 
 
 def _pseudo_url(feed_id: int, guid: str | None, title: str, body: str) -> str:
@@ -299,4 +373,7 @@ def _utc(parsed: Any) -> datetime | None:
     # feedparser returns struct_time already converted to UTC.
     if not parsed:
         return None
-    return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    except (ValueError, OverflowError, OSError, TypeError):  # years past 9999 or before 1
+        return None

@@ -8,11 +8,10 @@ from newswatch.records import Page
 
 async def fetch_page(downloader: Downloader, url: str, *, max_bytes: int) -> Page:
     """The page at url, or a Page saying why not (robots.txt, the network, the status)."""
-    if not await downloader.robots_allow(url):
-        return Page(
-            url=url, final_url=None, status=None, html=None, error="disallowed by robots.txt"
-        )
     try:
+        refusal = await downloader.robots_refusal(url)
+        if refusal:
+            return Page(url=url, final_url=None, status=None, html=None, error=refusal)
         got = await downloader.get(
             url, max_bytes=max_bytes, headers={"Accept": "text/html,*/*;q=0.5"}
         )

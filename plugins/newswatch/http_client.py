@@ -24,10 +24,11 @@ import httpx
 from protego import Protego
 
 from newswatch.robots import RobotsFile, RobotsTable
+from newswatch.sanitize import HEADER_CHARS, clean_line
 from newswatch.settings import Settings
+from newswatch.urls import parse_url
 
 MAX_REDIRECTS = 5
-MAX_URL_CHARS = 2048
 MAX_ROBOTS_BYTES = 512 * 1024
 ROBOTS_AGENT = "newswatch"
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
@@ -36,6 +37,14 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 class FetchError(Exception):
     """A download failed; the message says why (scheme, size, address, network, deadline)."""
+
+
+class AddressRefused(FetchError):
+    """The SSRF guard refused the host's address; no request was sent."""
+
+
+class _Refused(httpcore.ConnectError):
+    """GuardedBackend's refusal, told apart from a network failure once httpx has wrapped it."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +108,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         for address in addresses:
             reason = self.guard.refusal(host, address)
             if reason:
-                raise httpcore.ConnectError(f"refused: {reason}")
+                raise _Refused(f"refused: {reason}")
         return await self.inner.connect_tcp(
             addresses[0],
             port,
@@ -154,7 +163,7 @@ class Downloader:
         self._slots = asyncio.Semaphore(max(1, settings.fetch_concurrency))
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._next_start: dict[str, float] = {}
-        self._robots: dict[str, asyncio.Future[Protego | bool]] = {}
+        self._robots: dict[str, asyncio.Future[RobotsFile]] = {}
 
     async def __aenter__(self) -> Downloader:
         return self
@@ -168,7 +177,7 @@ class Downloader:
         self, url: str, *, max_bytes: int, headers: Mapping[str, str] | None = None
     ) -> Download:
         """GET url politely; 304 and errors return no body; every failure raises FetchError."""
-        _require_http(url)
+        url = _require_http(url)
         host = urlsplit(url).hostname or ""
         per_host = self._hosts.setdefault(
             host, asyncio.Semaphore(max(1, self.settings.per_host_concurrency))
@@ -181,30 +190,38 @@ class Downloader:
             except TimeoutError:
                 raise FetchError(f"deadline of {self.settings.total_timeout:g}s exceeded") from None
 
-    async def robots_allow(self, url: str) -> bool:
-        """Whether robots.txt lets newswatch fetch url; read once per origin per downloader,
-        or once a day when remembered (RobotsFile.rules says what a missing one means)."""
+    async def robots_refusal(self, url: str) -> str | None:
+        """Why robots.txt keeps newswatch from url, or None when it may fetch it; read once per
+        origin per downloader, or once a day when remembered (RobotsFile.rules says what a
+        missing one means). FetchError when the site itself cannot be asked (the address guard)."""
+        url = _require_http(url)
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         if origin not in self._robots:
-            self._robots[origin] = asyncio.ensure_future(self._robots_rules(origin))
-        rules = await self._robots[origin]
+            self._robots[origin] = asyncio.ensure_future(self._robots_file(origin))
+        robots = await self._robots[origin]
+        rules = robots.rules()
         if isinstance(rules, Protego):
-            return bool(rules.can_fetch(url, ROBOTS_AGENT))
-        return rules
+            return None if rules.can_fetch(url, ROBOTS_AGENT) else "disallowed by robots.txt"
+        if rules:
+            return None
+        got = f"HTTP {robots.status}" if robots.status else "no answer"
+        return f"robots.txt could not be read ({got}); the site is skipped until it can"
 
-    async def _robots_rules(self, origin: str) -> Protego | bool:
+    async def _robots_file(self, origin: str) -> RobotsFile:
         if self.robots_table is None:
-            return (await self._read_robots(origin)).rules()
+            return await self._read_robots(origin)
         robots = await self.robots_table.recall(origin)
         if robots is None:
             robots = await self._read_robots(origin)
             await self.robots_table.remember(origin, robots)
-        return robots.rules()
+        return robots
 
     async def _read_robots(self, origin: str) -> RobotsFile:
         try:
             got = await self.get(f"{origin}/robots.txt", max_bytes=MAX_ROBOTS_BYTES)
+        except AddressRefused:
+            raise  # not robots.txt's answer: the page itself is refused, and says why
         except FetchError:
             return RobotsFile(status=None)
         text = got.body.decode("utf-8", errors="replace") if got.status == 200 else None
@@ -222,8 +239,7 @@ class Downloader:
     ) -> Download:
         try:
             async with self.client.stream("GET", url, headers=headers) as response:
-                final_url = str(response.url)
-                _require_http(final_url)
+                final_url = _require_http(str(response.url))
                 body = bytearray()
                 if response.status_code == 200:
                     async for chunk in response.aiter_bytes():  # decoded: the cap holds after gzip
@@ -235,22 +251,33 @@ class Downloader:
                 return Download(
                     status=response.status_code,
                     final_url=final_url,
-                    headers=dict(response.headers),
+                    headers=_clean_headers(response.headers),
                     body=bytes(body),
                     moved_to=final_url if moved else None,
                 )
+        except httpx.ConnectError as exc:
+            if isinstance(exc.__cause__, _Refused):
+                raise AddressRefused(str(exc)) from None
+            raise FetchError(f"ConnectError: {exc}") from None
         except httpx.TooManyRedirects:
             raise FetchError(f"more than {MAX_REDIRECTS} redirects") from None
         except httpx.TimeoutException as exc:
             raise FetchError(f"timed out ({type(exc).__name__})") from None
         except httpx.DecodingError as exc:
             raise FetchError(f"undecodable body: {exc}") from None
-        except httpx.HTTPError as exc:
-            raise FetchError(f"{type(exc).__name__}: {exc}") from None
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise FetchError(f"{type(exc).__name__}: {clean_line(str(exc), 500)}") from None
 
 
-def _require_http(url: str) -> None:
-    if len(url) > MAX_URL_CHARS:
-        raise FetchError(f"URL longer than {MAX_URL_CHARS} characters")
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise FetchError(f"refusing non-http(s) URL {url[:200]!r}")
+def _clean_headers(headers: httpx.Headers) -> dict[str, str]:
+    """Response headers as the rest of newswatch sees them: lower-case names, values one clean
+    bounded line each (a repeated header joined by commas, as HTTP allows)."""
+    return {name.lower(): clean_line(value, HEADER_CHARS) for name, value in headers.items()}
+
+
+def _require_http(url: str) -> str:
+    """The URL when it is one newswatch may request (parsed as everywhere else), else FetchError."""
+    parsed = parse_url(url)
+    if parsed.url is None:
+        raise FetchError(f"refusing URL: {parsed.refused}")
+    return url

@@ -76,6 +76,8 @@ class Article(Base):
     title: Mapped[str] = mapped_column(Text)
     author: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The feed's date when it lay in the future (published_at is then when we saw it; 0013).
+    claimed_published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     language: Mapped[str | None] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text)

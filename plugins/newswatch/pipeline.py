@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 from urllib.parse import urlsplit
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from newswatch import clock, database, mailer, store, stories
 from newswatch.config import ConfigError, load_config
 from newswatch.extract import extract_article
@@ -24,6 +26,7 @@ from newswatch.feeds import poll_feed
 from newswatch.fetch import fetch_page
 from newswatch.http_client import Downloader
 from newswatch.records import Article, FeedItem, FeedPoll, FeedState, Match
+from newswatch.sanitize import ERROR_CHARS, clean_line
 from newswatch.settings import Settings
 from newswatch.timing import Stopwatch, summed
 from newswatch.topics import compile_topics, match_text
@@ -81,11 +84,26 @@ def feed_batches(settings: Settings) -> list[list[int]]:
 
 @dataclass
 class Extracted:
-    """An item after its page was fetched and extracted; the page body is already dropped."""
+    """An item after its page was fetched and extracted; the page body is already dropped.
+    No article when not even the feed's own text could make one (the error says why)."""
 
     item: FeedItem
     page_error: str | None
-    article: Article
+    article: Article | None
+
+
+def failure(exc: BaseException) -> str:
+    """An unexpected exception as one bounded line for a feed's, an item's or a run's errors."""
+    return clean_line(f"{type(exc).__name__}: {exc}", ERROR_CHARS)
+
+
+def fallback(item: FeedItem, reason: str) -> Extracted:
+    """The item from the feed's own text after its page failed in an unexpected way."""
+    try:
+        return Extracted(item, reason, extract_article(item, None))
+    except Exception as exc:
+        log.exception("item=%s has no usable text", item.url)
+        return Extracted(item, f"{reason}; then {failure(exc)}", None)
 
 
 async def stream_articles(
@@ -107,27 +125,35 @@ async def stream_articles(
     now = clock.now()
     started = last_download = time.perf_counter()
     async with Downloader(settings, remember_robots=True) as downloader:
-        polls = list(
-            await asyncio.gather(
-                *(
-                    poll_feed(
-                        downloader,
-                        feed,
-                        max_bytes=settings.max_feed_bytes,
-                        conditional=feed.last_full_poll_at is not None
-                        and now - feed.last_full_poll_at < full_after,
-                        pool=pool,
-                        parse_timeout=settings.parse_timeout,
-                    )
-                    for feed in feeds
+
+        async def polled(feed: FeedState) -> FeedPoll:
+            try:
+                return await poll_feed(
+                    downloader,
+                    feed,
+                    max_bytes=settings.max_feed_bytes,
+                    conditional=feed.last_full_poll_at is not None
+                    and now - feed.last_full_poll_at < full_after,
+                    pool=pool,
+                    parse_timeout=settings.parse_timeout,
                 )
-            )
-        )
+            except Exception as exc:  # one feed's failure domain: it fails alone, with its reason
+                log.exception("feed=%r poll failed", feed.name)
+                return FeedPoll(feed_id=feed.id, status="error", error=failure(exc))
+
+        polls = list(await asyncio.gather(*(polled(feed) for feed in feeds)))
         last_download = time.perf_counter()
         new_items = await asyncio.to_thread(unseen_items, settings, polls)
         ahead = asyncio.Semaphore(max(1, settings.fetch_ahead))
 
         async def extracted(item: FeedItem) -> Extracted:
+            try:
+                return await fetched_and_extracted(item)
+            except Exception as exc:  # one item's failure domain: the feed's own text stands in
+                log.exception("page=%s fetch or extraction failed", item.link)
+                return fallback(item, failure(exc))
+
+        async def fetched_and_extracted(item: FeedItem) -> Extracted:
             nonlocal last_download
             async with ahead:
                 if not item.link:  # nothing to download: the feed's own text is the article
@@ -196,15 +222,24 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
         feeds = store.feed_states(session, feed_ids)
     names = {feed.id: feed.name for feed in feeds}
     index = stories.StoryIndex(settings.story_similarity)  # grows chunk by chunk
+    unstored: dict[int, list[str]] = {}  # feed id -> why some of its items could not be stored
+
+    def item_failed(feed_id: int, url: str, reason: str) -> None:
+        counts["items_failed"] += 1
+        unstored.setdefault(feed_id, []).append(reason)
+        report.errors.append(f"item {url}: {reason}")
 
     def save_chunk(chunk: list[Extracted]) -> None:
         tagged: list[tuple[Article, list[Match]]] = []
         for done in chunk:
             article = done.article
             counts["pages_fetched"] += done.item.link is not None and done.page_error is None
+            if article is None:
+                item_failed(done.item.feed_id, done.item.url, done.page_error or "no article")
+                continue
             if done.page_error:
                 counts["pages_failed"] += 1
-                report.errors.append(f"page {done.item.link}: {done.page_error}")
+                report.errors.append(f"page {done.item.link or done.item.url}: {done.page_error}")
                 log.warning(
                     "page=%s error=%r fallback=%s",
                     done.item.link,
@@ -221,13 +256,29 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
                     lang=article.language,
                 )
             with watch.stage("cluster"):
-                if article.text_source != "title":  # a bare title is too short to compare by
+                if stories.identifies(article.text, article.text_source):
                     minhash = stories.to_bytes(stories.signature(article.text))
                     article = replace(article, minhash=minhash)
             tagged.append((article, matches))
-        with watch.stage("store"), database.transaction(factory) as session:
-            counts.update(
-                store.save_articles(
+        with watch.stage("store"):
+            try:
+                write(tagged)
+            except Exception as exc:
+                # One bad article must not cost the chunk's others: store them one at a time.
+                log.warning("chunk of %d not stored (%s); one article at a time", len(tagged), exc)
+                for one in tagged:
+                    try:
+                        write([one])
+                    except Exception as exc_one:
+                        log.exception("article=%s not stored", one[0].url)
+                        article = one[0]
+                        item_failed(article.feed_id, article.url, f"not stored: {failure(exc_one)}")
+
+    def write(tagged: list[tuple[Article, list[Match]]]) -> None:
+        nonlocal index
+        try:
+            with database.transaction(factory) as session:
+                written = store.save_articles(
                     session,
                     tagged,
                     clock.now(),
@@ -236,7 +287,12 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
                     channels=channels,
                     index=index,
                 )
-            )
+            counts.update(written)
+        except Exception:
+            # The index learnt signatures of articles that were rolled back: start it afresh
+            # from what the store holds.
+            index = stories.StoryIndex(settings.story_similarity)
+            raise
 
     async def run() -> list[FeedPoll]:
         async with CpuPool(settings.extract_workers) as pool:
@@ -247,6 +303,8 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
 
     polls = asyncio.run(run())
     for poll in polls:
+        if poll.feed_id in unstored:
+            poll.unstored = unstored[poll.feed_id]
         counts[f"feeds_{poll.status}"] += 1
         counts["items_seen"] += len(poll.items)
         log.info(
@@ -260,21 +318,46 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
         if poll.error or poll.warning:
             report.errors.append(f"feed {names[poll.feed_id]!r}: {poll.error or poll.warning}")
     at = clock.now()
-    with watch.stage("store"), database.transaction(factory) as session:
-        for poll in polls:
-            note = store.record_poll(session, poll, at, settings)
-            if note:
-                report.errors.append(note)
-        # Every (article, feed) pair seen, including items another feed or run stored first.
-        every = [item for poll in polls for item in poll.items]
-        stored = store.known_urls(session, [item.url for item in every])
-        store.add_sources(
-            session,
-            [(stored[i.url], i.feed_id, i.guid, None) for i in every if i.url in stored],
-        )
+    with watch.stage("store"):
+        for poll in polls:  # each feed's outcome in its own transaction: one cannot undo another
+            report.errors.extend(record(factory, poll, at, settings, names[poll.feed_id]))
+        try:
+            with database.transaction(factory) as session:
+                # Every (article, feed) pair seen, including items another feed or run stored first.
+                every = [item for poll in polls for item in poll.items]
+                stored = store.known_urls(session, [item.url for item in every])
+                store.add_sources(
+                    session,
+                    [(stored[i.url], i.feed_id, i.guid, None) for i in every if i.url in stored],
+                )
+        except Exception as exc:
+            log.exception("sources not recorded")
+            report.errors.append(f"sources not recorded: {failure(exc)}")
     report.counts = dict(counts)
     report.durations = watch.durations()
     return report
+
+
+def record(
+    factory: sessionmaker[Session], poll: FeedPoll, at: datetime, settings: Settings, name: str
+) -> list[str]:
+    """Store one feed's poll outcome; if that fails, record the failure on the feed instead, so
+    it backs off like any failing feed. The notes worth reporting."""
+    try:
+        with database.transaction(factory) as session:
+            note = store.record_poll(session, poll, at, settings)
+        return [note] if note else []
+    except Exception as exc:
+        log.exception("feed=%r poll outcome not stored", name)
+        reason = f"poll outcome not stored: {failure(exc)}"
+    failed = FeedPoll(feed_id=poll.feed_id, status="error", error=reason)
+    try:
+        with database.transaction(factory) as session:
+            store.record_poll(session, failed, at, settings)
+    except Exception as exc:
+        log.exception("feed=%r failure not stored either", name)
+        reason += f"; nor its failure: {failure(exc)}"
+    return [f"feed {name!r}: {reason}"]
 
 
 def deliver(settings: Settings) -> StageReport:
@@ -376,7 +459,23 @@ def run_once(
     """One full pass without Airflow, through the same functions the DAG calls; `track` wraps
     the feed batches as they are processed (the CLI's progress bar)."""
     run_id = open_run(settings, trigger)
-    batches = feed_batches(settings)
-    reports = [process_feeds(settings, batch).as_dict() for batch in (track or iter)(batches)]
-    reports.append(deliver(settings).as_dict())
-    return finish_run(settings, run_id, reports, batches)
+    batches: list[list[int]] = []
+    reports: list[dict[str, object]] = []
+    try:
+        batches = feed_batches(settings)
+        for batch in (track or iter)(batches):
+            try:
+                reports.append(process_feeds(settings, batch).as_dict())
+            except Exception as exc:  # a batch that dies costs its feeds, not delivery or the run
+                log.exception("batch %s failed", batch)
+                reports.append(StageReport(errors=[f"batch {batch}: {failure(exc)}"]).as_dict())
+    finally:
+        # Alerts stored by this or an earlier run go out, and the run row finishes, whatever
+        # happened above (finish_run raises afterwards when a batch did not finish).
+        try:
+            reports.append(deliver(settings).as_dict())
+        except Exception as exc:
+            log.exception("delivery failed")
+            reports.append(StageReport(errors=[f"delivery: {failure(exc)}"]).as_dict())
+        summary = finish_run(settings, run_id, reports, batches)
+    return summary

@@ -20,7 +20,8 @@ class FeedState:
 
 @dataclass(frozen=True)
 class FeedItem:
-    """One entry of a feed, with its link already in canonical form."""
+    """One entry of a feed, its strings cleaned and bounded (sanitize.py) and its link in
+    canonical form; built only by feeds._feed_item."""
 
     feed_id: int
     url: str
@@ -31,6 +32,8 @@ class FeedItem:
     published_at: datetime | None
     summary: str
     content: str
+    claimed_published_at: datetime | None = None  # the feed's date when it lay in the future
+    link_refused: str | None = None  # why the item's link cannot be fetched
 
 
 @dataclass
@@ -51,6 +54,7 @@ class FeedPoll:
     unconditional: bool = False
     warning: str | None = None  # parsed, but something was wrong with the feed
     items: list[FeedItem] = field(default_factory=list)
+    unstored: list[str] = field(default_factory=list)  # why some items could not be stored
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class Article:
     guid: str | None = None  # the feed item's GUID; stored with the source, not the article
     item_url: str | None = None  # the feed's link, when the page's canonical link renamed it
     minhash: bytes | None = None  # stories.signature of the text, to group near-duplicates
+    claimed_published_at: datetime | None = None  # a future date the feed gave; published_at is now
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+from newswatch.sanitize import parse_int
+
 MAX_RETRY_AFTER = timedelta(days=1)
+MAX_HINT_SECONDS = 366 * 24 * 3600  # a cache hint beyond a year means "rarely"; bounds cap it lower
 DORMANT_RETRY = timedelta(days=30)
 FAILURE_STEP = timedelta(hours=1)
 
@@ -31,13 +34,13 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
     """Retry-After in seconds or as an HTTP date, capped at one day; None when absent or unreadable."""
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        delay = timedelta(seconds=int(value))
+    seconds = parse_int(value, 0, int(MAX_RETRY_AFTER.total_seconds()))
+    if seconds is not None:
+        delay = timedelta(seconds=seconds)
     else:
         try:
-            delay = parsedate_to_datetime(value) - now
-        except (TypeError, ValueError):
+            delay = parsedate_to_datetime(value.strip()[:64]) - now
+        except (TypeError, ValueError, OverflowError, IndexError):
             return None
     return min(max(delay, timedelta(0)), MAX_RETRY_AFTER)
 
@@ -45,8 +48,9 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
 def max_age(headers: Mapping[str, str]) -> timedelta | None:
     for directive in headers.get("cache-control", "").split(","):
         name, _, value = directive.strip().partition("=")
-        if name.lower() == "max-age" and value.strip().isdigit():
-            return timedelta(seconds=int(value))
+        seconds = parse_int(value.strip().strip('"'), 0, MAX_HINT_SECONDS)
+        if name.lower() == "max-age" and seconds is not None:
+            return timedelta(seconds=seconds)
     return None
 
 

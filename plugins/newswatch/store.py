@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
@@ -26,6 +26,7 @@ from newswatch import models, schedule, stories
 from newswatch.config import Config, SubscriberConfig
 from newswatch.digest import DigestStory, DigestTopic
 from newswatch.records import Article, FeedPoll, FeedState, Match
+from newswatch.sanitize import ERROR_CHARS, clean_line
 from newswatch.search_vector import search_document, search_vector
 from newswatch.settings import Settings
 
@@ -123,7 +124,8 @@ def record_poll(session: Session, poll: FeedPoll, at: datetime, settings: Settin
             feed.url = poll.moved_to
     if poll.status in ("error", "gone"):
         feed.consecutive_failures += 1
-        feed.last_error = poll.error
+        # Error messages quote what servers and parsers said: bounded and clean like the rest.
+        feed.last_error = clean_line(poll.error, ERROR_CHARS) or None
         if poll.status == "gone":
             feed.last_error = "HTTP 410 Gone: the publisher removed this feed; now tried monthly"
             failures = max(feed.consecutive_failures, settings.max_consecutive_failures)
@@ -154,11 +156,22 @@ def record_poll(session: Session, poll: FeedPoll, at: datetime, settings: Settin
     feed.next_poll_at = nxt.at
     feed.poll_interval_seconds = int(nxt.interval.total_seconds()) if nxt.interval else None
     feed.consecutive_failures = 0
-    feed.last_error = poll.warning
+    feed.last_error = clean_line(poll.warning, ERROR_CHARS) or None
     feed.last_success_at = at
+    if poll.unstored:
+        # Keep the old validators: the next poll reads the feed in full and retries these
+        # items (the stored ones are skipped), where a 304 would have lost them.
+        feed.last_error = clean_line(
+            "; ".join(
+                [f"{len(poll.unstored)} item(s) not stored, retried next poll: {poll.unstored[0]}"]
+                + ([poll.warning] if poll.warning else [])
+            ),
+            ERROR_CHARS,
+        )
     if poll.status == "ok":
-        feed.etag = poll.etag
-        feed.last_modified = poll.last_modified
+        if not poll.unstored:
+            feed.etag = poll.etag
+            feed.last_modified = poll.last_modified
         feed.items_per_day = schedule.items_per_day(published, at)
         if poll.unconditional:
             feed.last_full_poll_at = at
@@ -283,23 +296,44 @@ def _split_copies(
     session: Session, tagged: Sequence[tuple[Article, Sequence[Match]]]
 ) -> tuple[list[tuple[Article, Sequence[Match]]], list[tuple[Article, int | str]]]:
     """(articles to insert, copies): a copy has the same text as a stored article (its id) or
-    as one earlier in `tagged`, or that one's URL (the URL). Title-only articles are never
-    copies by text: titles repeat."""
-    hashes = {a.content_hash for a, _ in tagged if a.text_source != "title"}
+    as one earlier in `tagged`, or that one's URL (the URL).
+
+    Only text that identifies an article counts (stories.identifies: never a title or a short
+    summary), and never boilerplate: a text under several headlines (a teaser, a consent
+    wall) stands for no article, so those articles stay apart, and out of story clustering too.
+    """
+    hashes = {a.content_hash for a, _ in tagged if stories.identifies(a.text, a.text_source)}
     stored: dict[str, tuple[int, str]] = {}
+    titles: dict[str, set[tuple[int, str]]] = {}  # content hash -> (feed, title) seen with it
+    for article, _ in tagged:
+        if article.content_hash in hashes:
+            titles.setdefault(article.content_hash, set()).add(
+                (article.feed_id, stories.title_key(article.title))
+            )
     if hashes:
         rows = session.execute(
-            select(models.Article.content_hash, models.Article.id, models.Article.url)
+            select(
+                models.Article.content_hash,
+                models.Article.id,
+                models.Article.url,
+                models.Article.feed_id,
+                models.Article.title,
+            )
             .where(models.Article.content_hash.in_(hashes))
             .order_by(models.Article.id.desc())
         )
-        stored = {digest: (article_id, url) for digest, article_id, url in rows}  # lowest id wins
+        for digest, article_id, url, feed_id, title in rows:
+            stored[digest] = (article_id, url)  # lowest id wins
+            titles[digest].add((feed_id, stories.title_key(title)))
+    boilerplate = {digest for digest, seen in titles.items() if _boilerplate(seen)}
     fresh: list[tuple[Article, Sequence[Match]]] = []
     copies: list[tuple[Article, int | str]] = []
     first_url: dict[str, str] = {}  # content hash -> URL of the first fresh article with it
     urls: set[str] = set()
     for article, matches in tagged:
-        comparable = article.text_source != "title"
+        comparable = article.content_hash in hashes and article.content_hash not in boilerplate
+        if not comparable and article.minhash is not None:
+            article = replace(article, minhash=None)  # nor does it make a story of its own kind
         twin = stored.get(article.content_hash) if comparable else None
         if twin is not None and twin[1] != article.url:
             copies.append((article, twin[0]))
@@ -313,6 +347,14 @@ def _split_copies(
             if comparable:
                 first_url[article.content_hash] = article.url
     return fresh, copies
+
+
+def _boilerplate(seen: set[tuple[int, str]]) -> bool:
+    """One text under different titles in one feed, or under three titles anywhere."""
+    by_feed: dict[int, set[str]] = {}
+    for feed_id, title in seen:
+        by_feed.setdefault(feed_id, set()).add(title)
+    return any(len(t) > 1 for t in by_feed.values()) or len({t for _, t in seen}) >= 3
 
 
 def _insert_articles(session: Session, articles: Sequence[Article], at: datetime) -> dict[str, int]:
@@ -477,7 +519,7 @@ def finish_run(
     run = session.get_one(models.Run, run_id)
     run.counts = counts
     run.durations = durations or {}
-    run.errors = errors
+    run.errors = [clean_line(error, ERROR_CHARS) for error in errors]
     run.finished_at = at
     return run
 

@@ -23,6 +23,21 @@ _WORD = re.compile(r"\w+")
 _SPACELESS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
+# Shorter text does not identify an article: "Read the full story on our website." is the summary
+# of every item of some feeds, and would make their distinct headlines one article and one story.
+IDENTITY_MIN_CHARS = 200
+
+
+def identifies(text: str, text_source: str) -> bool:
+    """Whether a text is long and specific enough to tell its article apart (never a bare title)."""
+    return text_source != "title" and len(text) >= IDENTITY_MIN_CHARS
+
+
+def title_key(title: str) -> str:
+    """A title compared as readers would: case, accents' forms and spacing ignored."""
+    return " ".join(unicodedata.normalize("NFKC", title).casefold().split())
+
+
 def shingles(text: str) -> set[str]:
     """Word 4-grams of the normalised text (character 5-grams for mostly-CJK text)."""
     normalized = unicodedata.normalize("NFKC", text).casefold()

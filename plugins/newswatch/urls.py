@@ -3,23 +3,89 @@
 from __future__ import annotations
 
 import html
+import ipaddress
 import re
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import courlan
+import httpx
+
+from newswatch.sanitize import URL_CHARS
+
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_NOT_IN_URL = re.compile(r"[\x00-\x20\x7f-\x9f\\\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class ParsedUrl:
+    """A URL from the outside, parsed once: its canonical form, or why it was refused."""
+
+    url: str | None
+    refused: str | None = None
+
+
+def parse_url(url: str, base: str | None = None) -> ParsedUrl:
+    """Absolute, normalised http(s) URL without tracking parameters or fragment, or the reason
+    it cannot be fetched (scheme, host, port, length, characters, a form httpx refuses)."""
+    raw = url.strip() if isinstance(url, str) else ""
+    if not raw:
+        return ParsedUrl(None, "no URL")
+    if len(raw) > URL_CHARS:
+        return ParsedUrl(None, f"URL longer than {URL_CHARS} characters")
+    try:
+        # A space in a link is common and harmless: encode it as browsers do.
+        absolute = (urljoin(base, raw) if base else raw).replace(" ", "%20")
+        parts = urlsplit(absolute)
+        port = parts.port  # raises ValueError when out of range or not a number
+    except ValueError as exc:
+        return ParsedUrl(None, f"unreadable URL: {exc}")
+    if parts.scheme not in ("http", "https"):
+        return ParsedUrl(None, f"non-http(s) URL {raw[:100]!r}")
+    if not parts.hostname:
+        return ParsedUrl(None, "URL without a host")
+    if _NOT_IN_URL.search(absolute):
+        return ParsedUrl(None, "URL with spaces or control characters")
+    reason = _host_refusal(parts.hostname)
+    if reason:
+        return ParsedUrl(None, reason)
+    if port == 0:
+        return ParsedUrl(None, "URL with port 0")
+    # strict=False keeps meaningful parameters (?id=) and drops only known trackers (utm_*, fbclid).
+    try:
+        normalized: str = courlan.normalize_url(absolute, strict=False)
+        canonical = urlunsplit(urlsplit(normalized)._replace(fragment=""))
+        httpx.URL(canonical)  # what the downloader will parse: refuse here what it would refuse
+    except (ValueError, httpx.InvalidURL) as exc:
+        return ParsedUrl(None, f"unreadable URL: {exc}")
+    if len(canonical) > URL_CHARS:
+        return ParsedUrl(None, f"URL longer than {URL_CHARS} characters")
+    return ParsedUrl(canonical)
+
+
+def _host_refusal(host: str) -> str | None:
+    """Why a host name is not one DNS could answer for (an IP literal or LDH labels), or None."""
+    host = host.rstrip(".")
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return f"invalid host name {host[:100]!r}"
+    labels = ascii_host.split(".")
+    if len(ascii_host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        return f"invalid host name {host[:100]!r}"
+    if labels[-1].isdigit():  # 0177.0.0.1, 1.2.3: numeric forms that are not a plain IPv4
+        return f"ambiguous numeric host {host[:100]!r}"
+    return None
 
 
 def canonical_url(url: str, base: str | None = None) -> str | None:
-    """Absolute, normalised http(s) URL without tracking parameters or fragment; None if unusable."""
-    url = url.strip()
-    if base:
-        url = urljoin(base, url)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    # strict=False keeps meaningful parameters (?id=) and drops only known trackers (utm_*, fbclid).
-    normalized: str = courlan.normalize_url(url, strict=False)
-    return urlunsplit(urlsplit(normalized)._replace(fragment=""))
+    """parse_url's URL, or None when it is refused."""
+    return parse_url(url, base).url
 
 
 HEAD_BYTES = 256 * 1024  # a canonical link belongs in <head>; never scan a whole page for it

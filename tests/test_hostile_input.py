@@ -1,0 +1,401 @@
+"""Issue 11's classes, one regression each: a hostile feed or page affects only itself.
+
+Every server is real and on loopback; a healthy feed runs beside the hostile one in the same
+batch and must come through whole. tests/test_hostile_property.py generates the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from sqlalchemy import func, select, text
+
+from newswatch import clock, database, models, pipeline
+from newswatch.feeds import MAX_ITEMS, parse_feed
+from newswatch.settings import Settings, get_settings
+
+TOPICS = "recipients: [desk@example.com]\ntopics:\n  - name: tariffs\n    keywords: [tariff]\n"
+HEALTHY_FEED = """<?xml version="1.0"?><rss version="2.0"><channel><title>Healthy</title>
+<item><title>Tariffs on steel rise again</title><link>{base}/healthy/story</link>
+<guid>healthy-1</guid><description>Tariffs summary.</description></item></channel></rss>"""
+HEALTHY_PAGE = (
+    "<html><body><article><p>"
+    + "Tariffs on steel rose again this week, and importers braced for more. " * 12
+    + "</p></article></body></html>"
+)
+
+
+def rss(*items: str, channel: str = "") -> str:
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Hostile</title>'
+        + channel
+        + "".join(items)
+        + "</channel></rss>"
+    )
+
+
+def page(paragraph: str, lang: str = "en") -> str:
+    return f'<html lang="{lang}"><body><article><p>{paragraph * 8}</p></article></body></html>'
+
+
+@pytest.fixture
+def web(
+    settings: Settings,
+    threaded_httpserver: HTTPServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Web]:
+    monkeypatch.setenv("NEWSWATCH_READ_TIMEOUT", "2")
+    monkeypatch.setenv("NEWSWATCH_TOTAL_TIMEOUT", "5")
+    yield Web(threaded_httpserver, tmp_path, monkeypatch)
+
+
+class Web:
+    """A healthy feed and a hostile one on loopback, and the config naming both."""
+
+    def __init__(self, server: HTTPServer, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.server = server
+        self.base = server.url_for("").rstrip("/")
+        server.expect_request("/robots.txt").respond_with_data("", status=404)
+        server.expect_request("/healthy/feed").respond_with_data(
+            HEALTHY_FEED.format(base=self.base), content_type="application/rss+xml"
+        )
+        server.expect_request("/healthy/story").respond_with_data(
+            HEALTHY_PAGE, content_type="text/html"
+        )
+        (folder / "feeds.yaml").write_text(
+            "feeds:\n"
+            f"  - {{name: Healthy, url: '{self.base}/healthy/feed'}}\n"
+            f"  - {{name: Hostile, url: '{self.base}/hostile/feed'}}\n"
+        )
+        (folder / "topics.yaml").write_text(TOPICS)
+        monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(folder))
+
+    def feed(
+        self, body: str | bytes, content_type: str = "application/rss+xml", **kw: object
+    ) -> None:
+        self.server.expect_request("/hostile/feed").respond_with_data(
+            body,
+            content_type=content_type,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    def page(self, path: str, body: str) -> None:
+        self.server.expect_request(path).respond_with_data(body, content_type="text/html")
+
+    def run(self) -> dict[str, object]:
+        summary = pipeline.run_once(get_settings())
+        with database.transaction(database.session_factory(get_settings())) as session:
+            healthy = session.scalars(
+                select(models.Article).where(models.Article.url == f"{self.base}/healthy/story")
+            ).one()
+            assert healthy.text_source == "page" and "Tariffs on steel" in healthy.text
+            alerts = session.scalar(
+                select(func.count()).where(models.Alert.story_id == healthy.story_id)
+            )
+            assert alerts == 1
+            run = session.scalars(select(models.Run).order_by(models.Run.id.desc())).first()
+            assert run is not None and run.finished_at is not None
+        return summary
+
+
+def hostile_feed(settings: Settings) -> models.Feed:
+    with database.transaction(database.session_factory(settings)) as session:
+        feed = session.scalars(select(models.Feed).where(models.Feed.name == "Hostile")).one()
+        session.expunge(feed)
+        return feed
+
+
+def hostile_articles(settings: Settings) -> list[models.Article]:
+    with database.transaction(database.session_factory(settings)) as session:
+        rows = session.scalars(
+            select(models.Article).where(models.Article.feed_id != healthy_id(session))
+        )
+        articles = list(rows)
+        for article in articles:
+            session.expunge(article)
+        return articles
+
+
+def healthy_id(session: database.Session) -> int:
+    return session.scalars(select(models.Feed.id).where(models.Feed.name == "Healthy")).one()
+
+
+def rerun_stores_nothing_twice(web: Web, settings: Settings) -> None:
+    with database.transaction(database.session_factory(settings)) as session:
+        before = [session.scalar(select(func.count()).select_from(t)) for t in COUNTED]
+    clock.freeze(clock.now() + timedelta(hours=25))  # every feed is due again
+    web.run()
+    with database.transaction(database.session_factory(settings)) as session:
+        after = [session.scalar(select(func.count()).select_from(t)) for t in COUNTED]
+    assert after == before
+
+
+COUNTED = (models.Article, models.Match, models.Alert, models.Story)
+
+
+# Class 1: strings PostgreSQL or email cannot carry, overlong fields, huge numbers, bad URLs.
+
+
+def test_nul_and_controls_in_a_feed_are_cleaned_and_every_item_stored(
+    web: Web, settings: Settings
+) -> None:
+    web.feed(
+        rss(
+            f"<item><title>Tariff&#0; news\x01 one</title><link>{web.base}/hostile/a</link>"
+            "<description>Body&#0;with NUL\x00 and &#xD800; surrogate</description></item>",
+            f"<item><title>Second &#x1b;[31mtariff item</title><link>{web.base}/hostile/b</link>"
+            "<author>x&#0;y@example.com</author></item>",
+        ).encode("utf-8")
+    )
+    web.page("/hostile/a", page("Tariff page text with a NUL &#0; inside. "))
+    web.page("/hostile/b", page("Another tariff page.\x00 "))
+    web.run()
+    articles = sorted(hostile_articles(settings), key=lambda a: a.url)
+    assert [a.title for a in articles] == ["Tariff news one", "Second [31mtariff item"]
+    for article in articles:
+        for value in (article.title, article.text, article.summary, article.author or ""):
+            assert "\x00" not in value and "\x1b" not in value and "\ud800" not in value
+    assert hostile_feed(settings).consecutive_failures == 0
+    rerun_stores_nothing_twice(web, settings)
+
+
+def test_json_feed_with_escaped_nul_and_surrogates_is_stored(web: Web, settings: Settings) -> None:
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Hostile\u0000",
+        "items": [
+            {"id": "j1\u0000", "title": "Tariff\u0000 \ud83d", "content_text": "x\u0000" * 300},
+            {"id": 7, "title": "Numeric id tariff", "content_text": "y" * 300},
+            {"id": "j1\u0000", "title": "Same id twice, tariff", "content_text": "z" * 300},
+        ],
+    }
+    web.feed(json.dumps(feed), content_type="application/feed+json")
+    web.run()
+    titles = sorted(a.title for a in hostile_articles(settings))
+    assert titles == ["Numeric id tariff", "Tariff"]  # one id is one item: the first one wins
+    assert hostile_feed(settings).title == "Hostile"
+    rerun_stores_nothing_twice(web, settings)
+
+
+def test_overlong_html_lang_is_dropped_not_a_database_error(web: Web, settings: Settings) -> None:
+    web.feed(rss(f"<item><title>Tariff page</title><link>{web.base}/hostile/a</link></item>"))
+    web.page("/hostile/a", page("Tariff text of a page. ", lang="en-" + "x" * 300))
+    web.run()
+    (article,) = hostile_articles(settings)
+    assert article.text_source == "page" and article.language is None
+
+
+@pytest.mark.parametrize(
+    ("headers", "channel"),
+    [
+        ({"Cache-Control": "max-age=" + "9" * 20}, ""),
+        ({}, "<ttl>" + "9" * 20 + "</ttl>"),
+        ({}, "<ttl>-5</ttl>"),
+        ({"Cache-Control": "max-age=-1, max-age=" + "9" * 400}, "<ttl>1e400</ttl>"),
+    ],
+)
+def test_huge_cache_hints_are_clamped_and_every_feed_polled_daily(
+    web: Web, settings: Settings, headers: dict[str, str], channel: str
+) -> None:
+    web.feed(
+        rss(f"<item><title>T</title><link>{web.base}/hostile/a</link></item>", channel=channel),
+        headers=headers,
+    )
+    web.page("/hostile/a", page("Some page. "))
+    web.run()
+    feed = hostile_feed(settings)
+    assert feed.consecutive_failures == 0 and feed.next_poll_at is not None
+    assert feed.next_poll_at - clock.now() <= timedelta(hours=settings.max_poll_interval_hours)
+
+
+def test_huge_retry_after_is_a_day_at_most(web: Web, settings: Settings) -> None:
+    web.feed("busy", status=503, headers={"Retry-After": "1" + "0" * 20})
+    web.run()
+    feed = hostile_feed(settings)
+    assert feed.last_error == "HTTP 503" and feed.next_poll_at is not None
+    assert feed.next_poll_at - clock.now() <= timedelta(days=1, hours=3)
+
+
+def test_unfetchable_item_links_fall_back_to_the_feed_text_with_the_reason(
+    web: Web, settings: Settings
+) -> None:
+    links = ["http://0177.0.0.1/x", "http://[::1/x", "http://example.com:99999/", "http://%00/"]
+    web.feed(
+        rss(
+            *(
+                f"<item><title>Tariff {i}</title><link>{link}</link>"
+                f"<description>Summary {i}</description></item>"
+                for i, link in enumerate(links)
+            )
+        )
+    )
+    web.run()
+    articles = hostile_articles(settings)
+    assert len(articles) == len(links)
+    assert all(a.text_source == "feed_summary" for a in articles)
+    errors = sorted(a.fetch_error for a in articles if a.fetch_error)
+    assert len(errors) >= 3 and all(e.startswith("link refused: ") for e in errors), errors
+    assert any("ambiguous numeric host '0177.0.0.1'" in e for e in errors)
+
+
+def test_an_article_the_database_refuses_fails_alone_and_is_retried(
+    web: Web, settings: Settings
+) -> None:
+    """A real refusal by the real database (a trigger), not a mock: the chunk's other articles
+    are stored, the failure is recorded on the feed, and the next poll retries the item."""
+    engine = database.get_engine(database.database_url(settings))
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "create or replace function refuse_poison() returns trigger language plpgsql as"
+                " $$ begin raise exception 'poisoned article'; end $$;"
+                " create trigger refuse_poison before insert on articles for each row"
+                " when (new.title like '%POISON%') execute function refuse_poison()"
+            )
+        )
+    try:
+        web.feed(
+            rss(
+                f"<item><title>POISON tariff</title><link>{web.base}/hostile/p</link></item>",
+                f"<item><title>Fine tariff</title><link>{web.base}/hostile/f</link></item>",
+            ),
+            headers={"ETag": '"v1"'},
+        )
+        web.page("/hostile/p", page("Poisoned page text about tariffs. "))
+        web.page("/hostile/f", page("Fine page text about tariffs. "))
+        summary = web.run()
+        assert [a.title for a in hostile_articles(settings)] == ["Fine tariff"]
+        feed = hostile_feed(settings)
+        assert feed.last_error is not None and "1 item(s) not stored" in feed.last_error
+        assert "poisoned article" in feed.last_error
+        assert feed.etag is None  # so the next poll is not answered 304 and the item is not lost
+        assert any("poisoned article" in e for e in summary["errors"])  # type: ignore[attr-defined]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("drop trigger refuse_poison on articles"))
+    clock.freeze(clock.now() + timedelta(hours=25))
+    web.run()
+    assert sorted(a.title for a in hostile_articles(settings)) == ["Fine tariff", "POISON tariff"]
+    assert hostile_feed(settings).last_error is None
+
+
+def test_delivery_and_the_run_row_survive_a_batch_that_dies(web: Web, settings: Settings) -> None:
+    web.feed(rss(f"<item><title>Tariff</title><link>{web.base}/hostile/a</link></item>"))
+    web.page("/hostile/a", page("Tariff page. "))
+    web.run()  # alerts stored and sent
+    with database.transaction(database.session_factory(settings)) as session:
+        session.execute(models.Alert.__table__.update().values(state="pending", sent_at=None))
+
+    clock.freeze(clock.now() + timedelta(hours=25))  # the feeds are due again
+
+    def dies(batches: list[list[int]]) -> Iterator[list[int]]:
+        raise RuntimeError("the worker died")
+        yield from batches
+
+    with pytest.raises(RuntimeError, match="did not finish"):
+        pipeline.run_once(get_settings(), track=dies)
+    with database.transaction(database.session_factory(settings)) as session:
+        pending = session.scalar(select(func.count()).where(models.Alert.state == "pending"))
+        run = session.scalars(select(models.Run).order_by(models.Run.id.desc())).first()
+    assert pending == 0
+    assert run is not None and run.finished_at is not None
+    assert any("did not finish" in e for e in run.errors)
+
+
+# Class 3: boilerplate text never makes distinct headlines one article or one story.
+
+
+@pytest.mark.parametrize(
+    ("summary", "page_body"),
+    [
+        ("Read the full story on our website.", None),
+        ("Read the full story on our website.", page("We use cookies to improve your visit. " * 3)),
+    ],
+)
+def test_boilerplate_text_never_merges_distinct_headlines(
+    web: Web, settings: Settings, summary: str, page_body: str | None
+) -> None:
+    titles = ["Tariffs hit cars", "Tariff talks stall", "Steel tariff ruling"]
+    web.feed(
+        rss(
+            *(
+                f"<item><title>{t}</title><link>{web.base}/hostile/{i}</link>"
+                f"<description>{summary}</description></item>"
+                for i, t in enumerate(titles)
+            )
+        )
+    )
+    for i in range(len(titles)):
+        if page_body is None:
+            web.server.expect_request(f"/hostile/{i}").respond_with_data("gone", status=404)
+        else:
+            web.page(f"/hostile/{i}", page_body)
+    web.run()
+    articles = hostile_articles(settings)
+    assert sorted(a.title for a in articles) == sorted(titles)
+    assert len({a.story_id for a in articles}) == 3
+    with database.transaction(database.session_factory(settings)) as session:
+        alerts = session.scalar(
+            select(func.count()).where(models.Alert.story_id.in_([a.story_id for a in articles]))
+        )
+    assert alerts == 3
+    rerun_stores_nothing_twice(web, settings)
+
+
+# Class 7: a feed cut at MAX_ITEMS says so.
+
+
+def test_a_feed_cut_at_the_item_cap_records_a_warning() -> None:
+    items = "".join(
+        f"<item><title>t{i}</title><guid>g{i}</guid></item>" for i in range(MAX_ITEMS + 50)
+    )
+    parsed = parse_feed(
+        1, rss(items).encode(), "http://127.0.0.1/feed", {"content-type": "application/rss+xml"}
+    )
+    assert len(parsed.items) == MAX_ITEMS
+    assert (
+        parsed.warning
+        == f"the feed lists {MAX_ITEMS + 50} items; only the first {MAX_ITEMS} were read"
+    )
+    body = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1",
+            "items": [{"id": str(i), "content_text": "x"} for i in range(MAX_ITEMS + 1)],
+        }
+    ).encode()
+    assert "only the first" in (parse_feed(1, body, "http://127.0.0.1/feed").warning or "")
+
+
+# Class 8: dates in the future, and the real reason for a refused page.
+
+
+def test_a_date_in_the_future_is_clamped_to_the_fetch_and_kept(
+    web: Web, settings: Settings
+) -> None:
+    web.feed(
+        rss(
+            f"<item><title>From 2100</title><link>{web.base}/hostile/a</link>"
+            "<pubDate>Fri, 01 Jan 2100 00:00:00 GMT</pubDate></item>"
+        )
+    )
+    web.page("/hostile/a", page("Text. "))
+    web.run()
+    (article,) = hostile_articles(settings)
+    assert article.claimed_published_at == datetime(2100, 1, 1, tzinfo=UTC)
+    assert article.published_at is not None and article.published_at <= article.fetched_at
+
+
+def test_a_private_address_is_reported_as_refused_not_as_robots(
+    web: Web, settings: Settings
+) -> None:
+    web.feed(rss("<item><title>Internal</title><link>http://127.0.0.2:9/x</link></item>"))
+    web.run()
+    (article,) = hostile_articles(settings)
+    assert article.fetch_error is not None
+    assert "non-public address" in article.fetch_error and "robots" not in article.fetch_error
