@@ -78,7 +78,7 @@ def test_digest_groups_the_day_by_topic_and_is_sent_once(
     (digest,) = emails_to(smtp, "desk@example.com")
     plain = digest.get_body(("plain",)).get_content()  # type: ignore[attr-defined]
     assert "== Rare earths (2) ==" in plain and "== Taiwan (1) ==" in plain
-    assert TAKAICHI in plain and "2 source(s): AloJapan.com, Asia Wire" in plain
+    assert TAKAICHI in plain and "2 source(s): AloJapan, Asia Wire" in plain
     assert "Tariffs" not in plain.split("Hits per day")[0]
     assert any(p.get_content_type() == "image/png" for p in digest.walk())  # type: ignore[attr-defined]
     assert digest["List-Unsubscribe"]  # type: ignore[index]

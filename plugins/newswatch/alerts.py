@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime, getaddresses, parseaddr
 from urllib.parse import urlsplit
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# What no header may carry: C0 and C1 controls (CR, LF, NEL), DEL, lone surrogates, Unicode line
+# and paragraph separators, and the bidirectional overrides, isolates and marks that make a
+# subject or sender read other than it is.
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]+"
+)
+# An RFC 2047 encoded word, as loosely as email.header and the header parser recognise one.
+_ENCODED_WORD = re.compile(r"=\?([^?]*)\?([qQbB])\?(.*?)\?=")
+_QUOTED_BYTE = re.compile(rb"=([0-9A-Fa-f]{2})")
+# Each decoding can reveal another encoded word; what is left after this many is neutralised.
+_DECODE_ROUNDS = 8
 SUBJECT_CHARS = 180
 
 
@@ -36,16 +48,16 @@ class AlertView:
 def message_id(view: AlertView, mail_from: str) -> str:
     """Deterministic per alert, so a repeat after a crash is recognisable as the same message."""
     digest = hashlib.sha256(f"{view.url}\n{view.topic}".encode()).hexdigest()[:16]
-    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "newswatch.invalid"
-    return f"<alert.{view.alert_id}.{digest}@{domain}>"
+    return f"<alert.{view.alert_id}.{digest}@{id_domain(mail_from)}>"
 
 
 def render_alert(
     view: AlertView, mail_from: str, now: datetime, unsubscribe: str | None = None
 ) -> EmailMessage:
+    """The alert email; ValueError when a recipient or the sender is not a usable address."""
     msg = EmailMessage()
-    msg["From"] = mail_from
-    msg["To"] = ", ".join(header_safe(r) for r in view.recipients)
+    msg["From"] = mailboxes([mail_from])
+    msg["To"] = mailboxes(view.recipients)
     msg["Subject"] = header_safe(f"[newswatch] {view.topic_title}: {view.title}")[:SUBJECT_CHARS]
     msg["Message-ID"] = message_id(view, mail_from)
     msg["X-Newswatch-Topic"] = header_safe(view.topic)
@@ -59,8 +71,60 @@ def render_alert(
 
 
 def header_safe(value: str) -> str:
-    """One line: CR, LF and other control characters cannot add headers or recipients."""
-    return " ".join(_CONTROL.sub(" ", value).split())
+    """One plain line that no mail library can turn back into line breaks: encoded words are
+    decoded (again and again, as decoding can reveal more), controls, line separators and bidi
+    overrides removed, and any "=?" left broken so nothing downstream decodes it again.
+
+    Every header value goes through here last: CPython 3.11.7 folds an encoded word holding
+    CR LF into a real line break (CVE-2024-6923), so safety cannot be left to `email`."""
+    text = value
+    for _ in range(_DECODE_ROUNDS):
+        previous = text
+        text = _ENCODED_WORD.sub(_decoded_word, _UNSAFE.sub(" ", text))
+        if text == previous:
+            break
+    return " ".join(_UNSAFE.sub(" ", text).replace("=?", "= ?").split())
+
+
+def _decoded_word(word: re.Match[str]) -> str:
+    """The text of one encoded word; the word itself when it cannot be decoded."""
+    charset, encoding, payload = word.groups()
+    try:
+        data = payload.encode("ascii")
+        if encoding in "qQ":
+            data = _QUOTED_BYTE.sub(
+                lambda m: bytes.fromhex(m[1].decode()), data.replace(b"_", b" ")
+            )
+        else:
+            data = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+            data = base64.b64decode(data + b"=" * (-len(data) % 4))
+        return data.decode(charset.partition("*")[0], "replace")
+    except (ValueError, LookupError, TypeError):  # not ASCII, bad base64, unknown charset
+        return word[0]
+
+
+def mailboxes(values: Iterable[str]) -> list[Address]:
+    """Addresses for From and To (a value may list several), each display name made
+    header_safe; ValueError names one that is not a usable address (no @, spaces, controls, or
+    an encoded word, which the header parser would decode)."""
+    found = []
+    for name, addr in getaddresses(list(values)):
+        local, at, domain = addr.rpartition("@")
+        if (
+            not (local and at and domain)
+            or "=?" in addr
+            or _UNSAFE.search(addr)
+            or any(c.isspace() for c in addr)
+        ):
+            raise ValueError(f"not a usable email address: {ascii(addr or name)[:200]}")
+        found.append(Address(display_name=header_safe(name), username=local, domain=domain))
+    return found
+
+
+def id_domain(mail_from: str) -> str:
+    """The right-hand side of our Message-IDs: the sender's domain when it is a plain host name."""
+    domain = parseaddr(mail_from)[1].rpartition("@")[2]
+    return domain if re.fullmatch(r"[A-Za-z0-9.-]+", domain) else "newswatch.invalid"
 
 
 def safe_link(url: str) -> str | None:

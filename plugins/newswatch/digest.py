@@ -14,10 +14,10 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid
 from zoneinfo import ZoneInfo
 
-from newswatch.alerts import header_safe, mark_spans, safe_link
+from newswatch.alerts import header_safe, id_domain, mailboxes, mark_spans, safe_link
 
 CHART_CID_DOMAIN = "newswatch.digest"
 
@@ -68,16 +68,16 @@ def rank(stories: list[DigestStory]) -> list[DigestStory]:
 def digest_message_id(digest: Digest, mail_from: str) -> str:
     """One Message-ID per subscriber and period, so a resent digest is recognisably the same."""
     key = f"{digest.subscriber}\n{digest.period_start.isoformat()}\n{digest.period_end.isoformat()}"
-    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "newswatch.invalid"
-    return f"<digest.{hashlib.sha256(key.encode()).hexdigest()[:20]}@{domain}>"
+    return f"<digest.{hashlib.sha256(key.encode()).hexdigest()[:20]}@{id_domain(mail_from)}>"
 
 
 def render_digest(
     digest: Digest, mail_from: str, now: datetime, unsubscribe: str | None = None
 ) -> EmailMessage:
+    """The digest email; ValueError when a recipient or the sender is not a usable address."""
     msg = EmailMessage()
-    msg["From"] = mail_from
-    msg["To"] = ", ".join(header_safe(r) for r in digest.recipients)
+    msg["From"] = mailboxes([mail_from])
+    msg["To"] = mailboxes(digest.recipients)
     msg["Subject"] = digest_title(digest)
     msg["Message-ID"] = digest_message_id(digest, mail_from)
     msg["Date"] = format_datetime(now)

@@ -4,29 +4,33 @@ Guarantee: an alert is marked sent only after the mail server accepted it. If th
 between acceptance and our commit, the next run sends it again with the same Message-ID, which
 mail clients use to drop the repeat. With the server down, alerts stay pending for the next run;
 a message the server refuses is retried with exponential backoff and marked failed after
-`alert_max_attempts` tries.
+`alert_max_attempts` tries. A message that can never go as it is (a header the email library
+refuses, an internationalised address on a server without SMTPUTF8) fails at once, alone.
 """
 
 from __future__ import annotations
 
+import email.policy
 import os
 import smtplib
 import ssl
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from email.errors import MessageError
 from email.message import EmailMessage
+from email.utils import getaddresses
 from pathlib import Path
-from typing import Protocol
+from typing import ParamSpec, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from newswatch import clock, models, store
-from newswatch.alerts import AlertView, render_alert
+from newswatch.alerts import AlertView, mailboxes, render_alert
 from newswatch.database import transaction
 from newswatch.digest import (
     Digest,
@@ -38,12 +42,45 @@ from newswatch.digest import (
 )
 from newswatch.settings import Settings
 
+P = ParamSpec("P")
+
 # Refusals of one message; anything else (connection lost, server down) stops the whole delivery.
 MESSAGE_ERRORS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused)
 
 
 class TransportDown(Exception):
     """The mail server cannot be reached; nothing more can be sent this run."""
+
+
+class Undeliverable(Exception):
+    """This one message can never go as it is; it fails now and the others still go."""
+
+
+# What rendering or serialising one message raises when a header or address is unusable.
+RENDER_ERRORS = (ValueError, LookupError, MessageError)
+
+
+@dataclass(frozen=True)
+class Wire:
+    """A message as it goes out: the envelope and the bytes."""
+
+    sender: str
+    recipients: list[str]
+    data: bytes
+    utf8: bool  # an address is not ASCII: the server must offer SMTPUTF8
+
+
+def to_wire(msg: EmailMessage, linesep: str = "\r\n") -> Wire:
+    """Serialise once, before any connection is used, so a message that cannot be written
+    fails alone; non-ASCII addresses are written as UTF-8 (RFC 6532), as smtplib would."""
+    try:
+        ((_, sender),) = getaddresses([str(msg["From"])])
+        recipients = [addr for _, addr in getaddresses([str(v) for v in msg.get_all("To", [])])]
+        utf8 = not "".join([sender, *recipients]).isascii()
+        data = msg.as_bytes(policy=email.policy.default.clone(linesep=linesep, utf8=utf8))
+    except RENDER_ERRORS as exc:
+        raise Undeliverable(f"cannot serialise the message: {type(exc).__name__}: {exc}") from None
+    return Wire(sender, recipients, data, utf8)
 
 
 class Transport(Protocol):
@@ -101,15 +138,30 @@ class SmtpTransport:
                     smtp.starttls(context=ssl.create_default_context())
             if t.user:
                 smtp.login(t.user, t.password or "")
+            smtp.ehlo_or_helo_if_needed()  # so has_extn() knows what the server offers
         except (OSError, smtplib.SMTPException) as exc:
             raise TransportDown(f"{self.where}: {type(exc).__name__}: {exc}") from None
         return smtp
 
     def send(self, msg: EmailMessage) -> None:
+        wire = to_wire(msg)
+        if not wire.recipients:
+            raise Undeliverable("the message has no recipient address")
         if self._smtp is None:
             self._smtp = self._connect()
+        options: list[str] = []
+        if wire.utf8:
+            if not self._smtp.has_extn("smtputf8"):
+                # Permanent for this server: retrying cannot help, and must not hold up the rest.
+                raise Undeliverable(
+                    f"{self.where} does not offer SMTPUTF8, needed for the internationalised "
+                    f"address in {ascii([wire.sender, *wire.recipients])[:300]}"
+                )
+            options = ["SMTPUTF8", "BODY=8BITMIME"]
         try:
-            self._smtp.send_message(msg)
+            self._smtp.sendmail(wire.sender, wire.recipients, wire.data, mail_options=options)
+        except smtplib.SMTPNotSupportedError as exc:
+            raise Undeliverable(f"{self.where}: {exc}") from None
         except MESSAGE_ERRORS as exc:
             if getattr(exc, "smtp_code", None) != 421:
                 raise
@@ -143,7 +195,7 @@ class OutboxTransport:
         )
         path = self.folder / f"{name}.eml"
         partial = path.with_suffix(".tmp")
-        partial.write_bytes(bytes(msg))
+        partial.write_bytes(to_wire(msg, linesep="\n").data)
         os.replace(partial, path)
 
     def close(self) -> None:
@@ -251,6 +303,9 @@ def deliver_pending(
     """
     result = Delivery(where=transport.where)
     apprise_channels = channels or AppriseChannels()
+    if not _sender_usable(settings, result):
+        transport.close()
+        return result
     email_ok = True
     try:
         while True:
@@ -259,13 +314,15 @@ def deliver_pending(
                 if alert_id is None:
                     return result
                 alert = session.get_one(models.Alert, alert_id)
-                msg = render_alert(
-                    alert_view(session, alert),
-                    settings.mail_from,
-                    clock.now(),
-                    settings.list_unsubscribe,
-                )
+                view = alert_view(session, alert)
                 try:
+                    msg = rendered(
+                        render_alert,
+                        view,
+                        settings.mail_from,
+                        clock.now(),
+                        settings.list_unsubscribe,
+                    )
                     if alert.channel == "email":
                         transport.send(msg)
                         where = transport.where
@@ -277,6 +334,9 @@ def deliver_pending(
                 except TransportDown as exc:
                     result.errors.append(str(exc))
                     email_ok = False  # the row stays pending; other channels go on
+                    continue
+                except Undeliverable as exc:
+                    _give_up(alert, str(exc), result)
                     continue
                 except (*MESSAGE_ERRORS, ChannelError) as exc:
                     _refused(alert, exc, settings, result)
@@ -297,6 +357,42 @@ def _delivered(
     row.delivered_to = where
     row.last_error = None
     result.sent += 1
+
+
+def rendered(render: Callable[P, EmailMessage], *args: P.args, **kwargs: P.kwargs) -> EmailMessage:
+    """An email from its renderer; Undeliverable when a header or address is unusable."""
+    try:
+        return render(*args, **kwargs)
+    except RENDER_ERRORS as exc:
+        raise Undeliverable(f"cannot render the message: {type(exc).__name__}: {exc}") from None
+
+
+def _sender_usable(settings: Settings, result: Delivery) -> bool:
+    """False, with the reason in result.errors, when NEWSWATCH_MAIL_FROM is not one usable
+    address: a fault of the configuration, not of any message (every message, Apprise ones
+    too, is rendered with it), so everything waits, pending, until it is fixed."""
+    try:
+        usable = len(mailboxes([settings.mail_from])) == 1
+    except ValueError:
+        usable = False
+    if not usable:
+        result.errors.append(
+            f"NEWSWATCH_MAIL_FROM {ascii(settings.mail_from)[:200]} is not one usable email "
+            "address; nothing is sent until it is fixed"
+        )
+    return usable
+
+
+def _give_up(row: models.Alert | models.DigestMail, reason: str, result: Delivery) -> None:
+    """Mark a claimed row failed at once: it can never be sent as it is."""
+    row.attempts += 1
+    row.state = "failed"
+    row.last_error = f"Undeliverable: {reason}"[:1000]
+    result.failed += 1
+    result.errors.append(
+        f"{'digest' if isinstance(row, models.DigestMail) else 'alert'} {row.id} "
+        f"failed: {row.last_error}"
+    )
 
 
 def _refused(
@@ -324,7 +420,7 @@ def alert_view(session: Session, alert: models.Alert) -> AlertView:
             models.Topic.title,
             models.Article.title,
             models.Article.url,
-            func.coalesce(models.Feed.title, models.Feed.name),
+            models.Feed.name,  # the configured name: a feed's own <title> could claim any outlet
             models.Article.published_at,
             models.Match.terms,
             models.Match.snippet,
@@ -390,6 +486,9 @@ def deliver_digests(
     asked for empty digests. With the mail server down, the other channels still go."""
     result = Delivery(where=transport.where)
     zone = ZoneInfo(settings.digest_timezone)
+    if not _sender_usable(settings, result):
+        transport.close()
+        return result
     email_ok = True
     try:
         while True:
@@ -405,8 +504,12 @@ def deliver_digests(
                     continue
                 try:
                     if row.channel == "email":
-                        msg = render_digest(
-                            digest, settings.mail_from, clock.now(), settings.list_unsubscribe
+                        msg = rendered(
+                            render_digest,
+                            digest,
+                            settings.mail_from,
+                            clock.now(),
+                            settings.list_unsubscribe,
                         )
                         transport.send(msg)
                         where = transport.where
@@ -418,6 +521,9 @@ def deliver_digests(
                 except TransportDown as exc:
                     result.errors.append(str(exc))
                     email_ok = False  # the row stays pending; other channels go on
+                    continue
+                except Undeliverable as exc:
+                    _give_up(row, str(exc), result)
                     continue
                 except (*MESSAGE_ERRORS, ChannelError) as exc:
                     _refused(row, exc, settings, result)

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -26,11 +26,13 @@ def notify_failure(context: Mapping[str, Any]) -> None:
     if not settings.operator_email:
         log.error("DAG run failed (NEWSWATCH_OPERATOR_EMAIL unset, no email): %s", failure)
         return
-    msg = failure_email(failure, settings.mail_from, settings.operator_email, clock.now())
     transport = mailer.make_transport(settings)
     try:
+        msg = mailer.rendered(
+            failure_email, failure, settings.mail_from, settings.operator_email, clock.now()
+        )
         transport.send(msg)
-    except (mailer.TransportDown, *mailer.MESSAGE_ERRORS) as exc:
+    except (mailer.TransportDown, mailer.Undeliverable, *mailer.MESSAGE_ERRORS) as exc:
         log.error("could not email the operator about %s: %s", failure, exc)
         return
     finally:
@@ -70,16 +72,15 @@ def failure_email(
     failure: Mapping[str, str | None], mail_from: str, to: str, now: datetime
 ) -> EmailMessage:
     """A plain-text email; its Message-ID is fixed per DAG run, so a repeat is recognisable."""
-    from newswatch.alerts import header_safe
+    from newswatch.alerts import SUBJECT_CHARS, header_safe, id_domain, mailboxes
 
     dag_id, run_id = failure["dag_id"] or "", failure["run_id"] or ""
     digest = hashlib.sha256(f"{dag_id}\n{run_id}".encode()).hexdigest()[:16]
-    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "newswatch.invalid"
     msg = EmailMessage()
-    msg["From"] = mail_from
-    msg["To"] = header_safe(to)
-    msg["Subject"] = header_safe(f"[newswatch] DAG {dag_id} failed: {run_id}")[:180]
-    msg["Message-ID"] = f"<failure.{digest}@{domain}>"
+    msg["From"] = mailboxes([mail_from])
+    msg["To"] = mailboxes([to])
+    msg["Subject"] = header_safe(f"[newswatch] DAG {dag_id} failed: {run_id}")[:SUBJECT_CHARS]
+    msg["Message-ID"] = f"<failure.{digest}@{id_domain(mail_from)}>"
     msg["Date"] = format_datetime(now)
     lines = [
         f"The Airflow DAG run {run_id} of {dag_id} failed.",

@@ -624,8 +624,10 @@ def digest_topics(
 
 
 def story_sources(session: Session, story_id: int) -> list[str]:
+    """The configured names (feeds.yaml) of the feeds that carried a story: a feed's own
+    <title> is the feed's word, and could claim to be any outlet."""
     rows = session.scalars(
-        select(func.coalesce(models.Feed.title, models.Feed.name))
+        select(models.Feed.name)
         .join(models.ArticleSource, models.ArticleSource.feed_id == models.Feed.id)
         .join(models.Article, models.Article.id == models.ArticleSource.article_id)
         .where(models.Article.story_id == story_id)
@@ -635,9 +637,10 @@ def story_sources(session: Session, story_id: int) -> list[str]:
 
 
 def story_copies(session: Session, story_id: int) -> list[tuple[str, str]]:
-    """(outlet, url) of every article of a story and every feed that carried it, oldest first."""
+    """(outlet, url) of every article of a story and every feed that carried it, oldest first;
+    the outlet is the feed's configured name, never its own <title>."""
     rows = session.execute(
-        select(func.coalesce(models.Feed.title, models.Feed.name), models.Article.url)
+        select(models.Feed.name, models.Article.url)
         .join(models.ArticleSource, models.ArticleSource.feed_id == models.Feed.id)
         .join(models.Article, models.Article.id == models.ArticleSource.article_id)
         .where(models.Article.story_id == story_id)
