@@ -14,7 +14,9 @@ import functools
 import importlib
 import logging
 import multiprocessing
+import os
 import signal
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -22,11 +24,14 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import ParamSpec, TypeVar
 
+from newswatch.forkserver_guard import guard_worker
+
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 WORKER_TASKS = 200  # recycle a worker after this many jobs so trafilatura's caches stay bounded
 WARM_MODULES = ("newswatch.extract", "newswatch.feeds")
+GUARD_MODULE = "newswatch.forkserver_guard"  # imported first: guarded before trafilatura loads
 
 
 QUEUED_PER_WORKER = 2  # jobs handed to each worker at a time: one running, one waiting
@@ -146,9 +151,18 @@ class CpuPool:
         context = multiprocessing.get_context("forkserver")
         # Workers fork from a clean server process that never imports the host's __main__
         # (spawn would re-import the `airflow` command, whose task environment forbids that).
-        context.set_forkserver_preload(list(self.warm))
+        # Linux kills a guarded forkserver when the *thread* that started it ends: the first
+        # submit below starts it, in this thread, so it is guarded only when this is the main
+        # thread, which ends with the process. Started from another thread, it goes anyway, a
+        # little later: the workers' watchers end them, which closes its "alive" pipe.
+        guarded = threading.current_thread() is threading.main_thread()
+        context.set_forkserver_preload([GUARD_MODULE, *self.warm] if guarded else list(self.warm))
         pool = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=context, max_tasks_per_child=WORKER_TASKS
+            max_workers=self.workers,
+            mp_context=context,
+            max_tasks_per_child=WORKER_TASKS,
+            initializer=guard_worker,  # each worker dies with the forkserver or with us
+            initargs=(os.getpid(),),
         )
         self._pool = pool
         try:
