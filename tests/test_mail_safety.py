@@ -147,7 +147,7 @@ def seed(settings: Settings, *titles: str) -> None:
 
 
 def alert_rows(settings: Settings) -> list[models.Alert]:
-    with database.transaction(database.session_factory(settings)) as session:
+    with database.read(settings) as session:
         return list(session.scalars(select(models.Alert).order_by(models.Alert.id)))
 
 
@@ -236,7 +236,7 @@ def test_hostile_titles_cannot_rewrite_a_digest(settings: Settings, smtp: Mailbo
     )
     assert sent.sent == 1, sent.errors
     (envelope,) = smtp.received
-    with database.transaction(database.session_factory(settings)) as session:
+    with database.read(settings) as session:
         (row,) = session.scalars(select(models.DigestMail))
     msg = assert_ours(envelope.content, row.message_id or "")  # type: ignore[arg-type]
     assert msg["Reply-To"] is None and str(msg["Subject"]).startswith("[newswatch] Daily digest")
@@ -492,6 +492,6 @@ def test_a_feed_title_cannot_claim_another_outlet(
             text = body.get_content()
             assert "Asia Wire" in text and "Kyodo Desk" in text, text
             assert "Reuters" not in text and "Associated Press" not in text, text
-    with database.transaction(database.session_factory(settings)) as session:
+    with database.read(settings) as session:
         story_id = session.scalars(select(models.Story.id)).one()
         assert store.story_sources(session, story_id) == ["Asia Wire", "Kyodo Desk"]

@@ -20,8 +20,10 @@ from newswatch.query import And, Lang, Near, Node, Not, Term
 from newswatch.records import Match
 from newswatch.topics import TopicMatcher, match_text, pattern_of
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
+# Six digits at most, so timedelta cannot overflow before MAX_DURATION is checked.
+_DURATION = re.compile(r"^\s*(\d{1,6})\s*([hdw])\s*$")
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+MAX_DURATION = timedelta(days=36_500)  # a century; past that, now - window overflows a date
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,13 @@ class BacktestResult:
 def parse_duration(text: str) -> timedelta:
     """'30d', '12h', '2w' -> timedelta; ValueError otherwise."""
     found = _DURATION.match(text)
+    shown = repr(text) if len(text) <= 40 else repr(text[:39] + "…")
     if found is None:
-        raise ValueError(f"expected a duration such as 30d, 12h or 2w, got {text!r}")
-    return timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
+        raise ValueError(f"expected a duration such as 30d, 12h or 2w, got {shown}")
+    window = timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
+    if window > MAX_DURATION:
+        raise ValueError(f"expected a duration of at most {MAX_DURATION.days}d, got {shown}")
+    return window
 
 
 def tsquery(node: Node) -> str | None:

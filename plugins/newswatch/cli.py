@@ -11,13 +11,19 @@ import typer
 
 from newswatch import cli_ops, cli_search, database, pipeline
 from newswatch.cli_alerts import alerts_app
+from newswatch.cli_errors import NewswatchGroup
 from newswatch.cli_feeds import feeds_app
 from newswatch.cli_options import ConfigOption, JsonOption, settings_for
 from newswatch.cli_topics import topics_app
-from newswatch.config import ConfigError
 from newswatch.settings import get_settings
 
-app = typer.Typer(help="Follow topics across news feeds; alert by email.", no_args_is_help=True)
+# NewswatchGroup is the error boundary: bad input one line and exit 2, a failure exit 1.
+app = typer.Typer(
+    cls=NewswatchGroup,
+    help="Follow topics across news feeds; alert by email.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="The news store.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
@@ -31,11 +37,8 @@ app.command("search")(cli_search.search_command)
 def run(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Poll every feed once, store and tag new articles, send pending alerts."""
     settings = settings_for(config)
-    try:
-        summary = pipeline.run_once(settings, track=batch_progress(sys.stdout, as_json))
-    except ConfigError as exc:
-        typer.echo(f"config error:\n{exc}", err=True)
-        raise typer.Exit(2) from None
+    # A ConfigError (exit 2) or a database failure (exit 1) is reported by the error boundary.
+    summary = pipeline.run_once(settings, track=batch_progress(sys.stdout, as_json))
     if as_json:
         typer.echo(json.dumps(summary, default=str, indent=2))
         return

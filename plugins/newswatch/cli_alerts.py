@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Annotated, cast
 
 import typer
@@ -10,6 +11,15 @@ import typer
 from newswatch import database, mailer, models, pipeline, store
 from newswatch.cli_options import JsonOption
 from newswatch.settings import Settings, get_settings
+
+ALERT_ID_MAX = 2**63 - 1  # alerts.id is a bigint
+
+
+class AlertState(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"
+
 
 alerts_app = typer.Typer(
     help="Stored alerts: list them (default), `--failed`, or `resend ID`.",
@@ -20,15 +30,17 @@ alerts_app = typer.Typer(
 @alerts_app.callback()
 def listing(
     ctx: typer.Context,
-    state: Annotated[str | None, typer.Option(help="pending, sent or failed")] = None,
+    state: Annotated[AlertState | None, typer.Option(help="only alerts in this state")] = None,
     failed: Annotated[bool, typer.Option("--failed", help="only alerts that gave up")] = False,
-    limit: int = 100,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="most alerts to list")] = 100,
     as_json: JsonOption = False,
 ) -> None:
     """List stored alerts, newest first."""
     if ctx.invoked_subcommand:
         return
-    rows = alert_rows(get_settings(), "failed" if failed else state, limit)
+    rows = alert_rows(
+        get_settings(), "failed" if failed else (state.value if state else None), limit
+    )
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=2))
         return
@@ -36,7 +48,9 @@ def listing(
 
 
 @alerts_app.command()
-def resend(alert_id: int, as_json: JsonOption = False) -> None:
+def resend(
+    alert_id: Annotated[int, typer.Argument(min=1, max=ALERT_ID_MAX)], as_json: JsonOption = False
+) -> None:
     """Queue an alert again (whatever its state) and deliver the pending alerts now."""
     settings = get_settings()
     with database.transaction(database.session_factory(settings)) as session:
@@ -63,8 +77,7 @@ def resend(alert_id: int, as_json: JsonOption = False) -> None:
 def alert_rows(
     settings: Settings, state: str | None = None, limit: int = 100
 ) -> list[dict[str, object]]:
-    factory = database.session_factory(settings)
-    with database.transaction(factory) as session:
+    with database.read(settings) as session:
         rows = []
         for alert in mailer.list_alerts(session, state, limit):
             article = session.get_one(models.Article, alert.article_id)

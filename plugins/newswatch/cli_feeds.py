@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
+import httpx
 import typer
 from sqlalchemy import select
 
 from newswatch import database, feeds, models
 from newswatch.cli_options import JsonOption
-from newswatch.config import ConfigError, edit_feeds
+from newswatch.config import FEED_NAME_CHARS, ConfigError, check_feed, edit_feeds
 from newswatch.http_client import Download, Downloader, FetchError
+from newswatch.sanitize import clean_line
 from newswatch.settings import Settings, get_settings
 
 feeds_app = typer.Typer(help="Feeds: health, add, disable, discover.", no_args_is_help=True)
 
 
 def feed_rows(settings: Settings) -> list[dict[str, Any]]:
-    with database.transaction(database.session_factory(settings)) as session:
+    with database.read(settings) as session:
         rows = session.scalars(select(models.Feed).order_by(models.Feed.name))
         return [
             {
@@ -82,8 +85,10 @@ def add(
 ) -> None:
     """Add a feed to feeds.yaml; a web page is replaced by the feed it links."""
     settings = get_settings()
+    _refuse_unless_valid(lambda: check_feed(name, url))
     feed_url, title = asyncio.run(_resolve(settings, url))
-    label = name or title or feed_url
+    # The feed's own title is the publisher's text: one clean line that fits feeds.name.
+    label = name or clean_line(title or "", FEED_NAME_CHARS) or feed_url[:FEED_NAME_CHARS]
 
     def append(entries: list[dict[str, Any]]) -> None:
         entries.append({"name": label, "url": feed_url})
@@ -153,10 +158,16 @@ def discover(
 
 
 def _edit(settings: Settings, change: Any) -> None:
+    _refuse_unless_valid(lambda: edit_feeds(settings.config_dir, change))
+
+
+def _refuse_unless_valid(attempt: Callable[[], object]) -> None:
     try:
-        edit_feeds(settings.config_dir, change)
+        attempt()
     except ConfigError as exc:
-        typer.echo(f"feeds.yaml left unchanged:\n{exc}", err=True)
+        problems = str(exc)
+        sep = "\n" if "\n" in problems else " "  # one line per problem
+        typer.echo(f"feeds.yaml left unchanged:{sep}{problems}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -186,7 +197,7 @@ async def _resolve(settings: Settings, url: str) -> tuple[str, str | None]:
 async def _fetch(downloader: Downloader, url: str, max_bytes: int) -> Download:
     try:
         got = await downloader.get(url, max_bytes=max_bytes)
-    except FetchError as exc:
+    except (FetchError, httpx.HTTPError, httpx.InvalidURL) as exc:
         raise typer.BadParameter(f"cannot fetch {url}: {exc}") from None
     if got.status != 200:
         raise typer.BadParameter(f"cannot fetch {url}: HTTP {got.status}")

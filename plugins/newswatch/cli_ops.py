@@ -14,7 +14,9 @@ from newswatch.settings import get_settings
 
 
 def stats_command(
-    days: Annotated[int, typer.Option("--days", min=1, help="runs started in the last N days")] = 7,
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=36_500, help="runs started in the last N days")
+    ] = 7,
     durations: Annotated[
         bool, typer.Option("--durations", help="add seconds per stage (fetch … deliver)")
     ] = False,
@@ -24,7 +26,7 @@ def stats_command(
     --json always includes the seconds per stage."""
     settings = get_settings()
     since = clock.now() - timedelta(days=days)
-    with database.transaction(database.session_factory(settings)) as session:
+    with database.read(settings) as session:
         runs = stats.run_stats(session, since)
     per_day = stats.daily(runs)
     if as_json:

@@ -11,7 +11,12 @@ from newswatch.settings import Settings, get_settings
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)"),
+    typer.Option(
+        "--config",
+        help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)",
+        exists=True,
+        file_okay=False,
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 

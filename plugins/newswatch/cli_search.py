@@ -15,6 +15,8 @@ from newswatch.settings import get_settings
 if TYPE_CHECKING:
     from newswatch.dashboard.queries import SearchHit
 
+MAX_LIMIT = 500  # the dashboard's largest page
+
 
 def search_command(
     query: Annotated[str, typer.Argument(help='websearch syntax: words, "a phrase", -word, or')],
@@ -22,19 +24,20 @@ def search_command(
     since: Annotated[
         str | None, typer.Option(help="only articles of the last 30d, 12h, 2w …")
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, help="most articles to list")] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="most articles to list")] = 20,
     as_json: JsonOption = False,
 ) -> None:
     """Full-text search over stored articles, best ranked first, hits in [brackets]."""
     # Imported here: the dashboard package loads its web app, which other commands do not need.
-    from newswatch.dashboard.queries import search_articles
+    from newswatch.dashboard.queries import check_search, search_articles
 
     try:
         start = clock.now() - parse_duration(since) if since else None
+        check_search(query)  # the dashboard's limits, refused before a connection is taken
     except ValueError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    with database.transaction(database.session_factory(get_settings())) as session:
+    with database.read(get_settings()) as session:  # a timeout: one line, exit 1 (cli_errors)
         hits = search_articles(session, query, limit, topic=topic, since=start)
     rows = [hit_row(hit) for hit in hits]
     if as_json:

@@ -58,7 +58,14 @@ def test(
     query: Annotated[str, typer.Argument(help="a query, e.g. 'tariff* AND (Japan OR Korea)'")],
     text: Annotated[str | None, typer.Option("--text", help="the text to match")] = None,
     file: Annotated[
-        Path | None, typer.Option("--file", help="a text file, or an .html page")
+        Path | None,
+        typer.Option(
+            "--file",
+            help="a text file, or an .html page",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
     ] = None,
     url: Annotated[str | None, typer.Option("--url", help="a page to download and extract")] = None,
     title: Annotated[str, typer.Option("--title", help="a title to match as well")] = "",
@@ -71,11 +78,17 @@ def test(
     node = _parse_or_exit(query)
     lang = None
     if file is not None and file.suffix.lower() not in (".html", ".htm"):
-        text = file.read_text(encoding="utf-8")
+        try:
+            text = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            typer.echo(f"{file}: not UTF-8 text (byte {exc.start}); an .html page may be", err=True)
+            raise typer.Exit(2) from None
     elif file is not None or url is not None:
         page = _page(file, url)
         if page.error:
-            typer.echo(f"cannot read {url}: {page.error}", err=True)
+            where = str(url if file is None else file)
+            where = where if len(where) <= 100 else where[:99] + "…"
+            typer.echo(f"cannot read {where}: {page.error}", err=True)
             raise typer.Exit(1)
         article = extract_article(_bare_item(page.url), page)
         title, text, lang = title or article.title, article.text, article.language
@@ -95,7 +108,9 @@ def test(
 def backtest(
     topic: Annotated[str, typer.Argument(help="a topic name from topics.yaml, or a draft query")],
     since: Annotated[str, typer.Option(help="how far back: 30d, 12h, 2w")] = "30d",
-    limit: Annotated[int, typer.Option(help="most candidates to examine")] = 10_000,
+    limit: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="most candidates to examine")
+    ] = 10_000,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -170,7 +185,11 @@ def _parse_or_exit(query: str) -> Node:
     try:
         return parse_query(query)
     except QueryError as exc:
-        typer.echo(f"{query}\n{' ' * exc.position}^\n{exc}", err=True)
+        # The query with a caret under the problem, when it fits a terminal line.
+        shown = (
+            f"{query}\n{' ' * exc.position}^\n" if len(query) <= 120 and query.isprintable() else ""
+        )
+        typer.echo(f"{shown}{exc}", err=True)
         raise typer.Exit(2) from None
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -20,35 +22,101 @@ from pydantic import (
     model_validator,
 )
 
+from newswatch import models
 from newswatch.query import parse_query
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def column_length(table: str, column: str) -> int:
+    """The declared size of a String(n) column, so a config limit cannot drift from the store's."""
+    column_type = models.Base.metadata.tables[table].c[column].type
+    length = getattr(column_type, "length", None)
+    if not isinstance(length, int):
+        raise TypeError(f"{table}.{column} is not a bounded String column")
+    return length
+
+
+APPRISE_CHANNEL_PREFIX = "apprise:"
+FEED_NAME_CHARS = column_length("feeds", "name")
+TOPIC_NAME_CHARS = column_length("topics", "name")
+# A subscriber's name is stored as digests.subscriber, and as "apprise:<name>" in the channel
+# columns of alerts and digests.
+SUBSCRIBER_NAME_CHARS = min(
+    column_length("digests", "subscriber"),
+    column_length("digests", "channel") - len(APPRISE_CHANNEL_PREFIX),
+    column_length("alerts", "channel") - len(APPRISE_CHANNEL_PREFIX),
+)
+# feeds.url is Text but unique: a btree index entry holds at most 2,704 bytes (a third of an
+# 8 kB page), so a longer URL would pass here and fail in the store.
+FEED_URL_BYTES = 2048
 
 
 class ConfigError(Exception):
     """A config file is missing or invalid; the message names the file, the entry and the field."""
 
 
-class FeedConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
 
-    name: str = Field(min_length=1)
+
+# Control characters (NUL among them: PostgreSQL refuses it in text and JSON), lone surrogates
+# (not UTF-8) and line or paragraph separators (they break email headers and listings).
+_UNPRINTABLE = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+class _ConfigModel(BaseModel):
+    """Unknown keys are errors; every string is printable text, on one line unless the field is
+    listed in `_multiline` (where newlines and tabs are kept)."""
+
+    model_config = ConfigDict(extra="forbid")
+    _multiline: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _printable(cls, value: Any, info: ValidationInfo) -> Any:
+        allowed = "\n\t" if info.field_name in cls._multiline else ""
+        for text in _strings(value):
+            if text.isprintable():
+                continue
+            for position, char in enumerate(text):
+                if char not in allowed and unicodedata.category(char) in _UNPRINTABLE:
+                    raise ValueError(
+                        f"control character U+{ord(char):04X} at position {position}: "
+                        "expected printable text" + ("" if allowed else " on one line")
+                    )
+        return value
+
+
+class FeedConfig(_ConfigModel):
+    name: str = Field(min_length=1, max_length=FEED_NAME_CHARS)
     url: str
     enabled: bool = True
 
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"must be an absolute http(s) URL, got {value!r}")
-        return value.strip()
+        value = value.strip()
+        if len(value.encode("utf-8")) > FEED_URL_BYTES:
+            raise ValueError(f"URL longer than {FEED_URL_BYTES} bytes")
+        parts = urlsplit(value)
+        try:
+            hostname = parts.hostname
+        except ValueError:  # an unbalanced [ in the host
+            hostname = None
+        if parts.scheme not in ("http", "https") or not hostname:
+            raise ValueError(f"must be an absolute http(s) URL, got {_shown(value)}")
+        return value
 
 
-class TopicConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TopicConfig(_ConfigModel):
+    _multiline = frozenset({"description", "query"})  # a long query may be a YAML block
 
-    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str = Field(min_length=1, max_length=TOPIC_NAME_CHARS, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     title: str = ""
     description: str = ""
     query: str | None = None
@@ -96,19 +164,17 @@ class TopicConfig(BaseModel):
         return self.title or self.name
 
 
-class FeedsFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FeedsFile(_ConfigModel):
     feeds: list[FeedConfig]
 
 
-class SubscriberConfig(BaseModel):
+class SubscriberConfig(_ConfigModel):
     """A named reader: which topics, and whether hits come at once or in the daily digest;
     either way by email and to each Apprise URL named in apprise_env."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(
+        min_length=1, max_length=SUBSCRIBER_NAME_CHARS, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+    )
     emails: list[EmailStr] = []
     apprise_env: list[str] = Field(
         default=[],
@@ -124,7 +190,7 @@ class SubscriberConfig(BaseModel):
     def _env_names(cls, names: list[str]) -> list[str]:
         for name in names:
             if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
-                raise ValueError(f"{name!r} is not an environment variable name")
+                raise ValueError(f"{_shown(name)} is not an environment variable name")
         return names
 
     @model_validator(mode="after")
@@ -135,15 +201,13 @@ class SubscriberConfig(BaseModel):
 
     @property
     def channel(self) -> str:
-        return f"apprise:{self.name}"
+        return f"{APPRISE_CHANNEL_PREFIX}{self.name}"
 
     def follows(self, topic: str) -> bool:
         return not self.topics or topic in self.topics
 
 
-class TopicsFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TopicsFile(_ConfigModel):
     recipients: list[EmailStr] = Field(
         default=[], description="who gets alerts of topics that name no recipients"
     )
@@ -187,8 +251,16 @@ class Config(BaseModel):
 
 def load_config(config_dir: Path) -> Config:
     """Load and validate both files; raise ConfigError before any work starts."""
-    feeds = _load(config_dir / "feeds.yaml", FeedsFile, "feeds")
-    topics = _load(config_dir / "topics.yaml", TopicsFile, "topics")
+    feeds_path = config_dir / "feeds.yaml"
+    return _validate(config_dir, _parse_yaml(feeds_path, _read_text(feeds_path)))
+
+
+def _validate(config_dir: Path, feeds_raw: Any) -> Config:
+    feeds = _model(config_dir / "feeds.yaml", feeds_raw, FeedsFile, "feeds")
+    topics_path = config_dir / "topics.yaml"
+    topics = _model(
+        topics_path, _parse_yaml(topics_path, _read_text(topics_path)), TopicsFile, "topics"
+    )
     _unique(config_dir / "feeds.yaml", "feeds", [f.name for f in feeds.feeds], "name")
     _unique(config_dir / "feeds.yaml", "feeds", [f.url for f in feeds.feeds], "url")
     _unique(config_dir / "topics.yaml", "topics", [t.name for t in topics.topics], "name")
@@ -205,7 +277,7 @@ def load_config(config_dir: Path) -> Config:
         if unknown:
             raise ConfigError(
                 f"{config_dir / 'topics.yaml'}: subscribers[{index}] ({sub.name!r}): field 'topics': "
-                f"no such topic {unknown[0]!r}"
+                f"no such topic {_shown(unknown[0])}"
             )
     return Config(
         feeds=feeds.feeds,
@@ -215,13 +287,69 @@ def load_config(config_dir: Path) -> Config:
     )
 
 
-def _load(path: Path, model: type[M], list_key: str) -> M:
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Hashable, first: yaml.Mark, again: yaml.Mark) -> None:
+        super().__init__(f"key {key!r} repeats")
+        self.key, self.first, self.again = key, first, again
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a key given twice in one mapping is an error: by default the
+    last one silently wins, so a second `query:` would replace the first unnoticed."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        seen: dict[Hashable, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *defaults` is meant to be overridden
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable):
+                continue  # the base class reports unhashable keys
+            if key in seen:
+                raise _DuplicateKey(key, seen[key].start_mark, key_node.start_mark)
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_text(path: Path) -> str:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a YAML file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _parse_yaml(path: Path, text: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise ConfigError(
+            f"{path}: line {exc.again.line + 1}: key {_shown(exc.key)} repeats the one on line "
+            f"{exc.first.line + 1} of the same mapping: expected each key once"
+        ) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = " ".join(f"{exc.context or ''} {exc.problem or ''}".split())
+        raise ConfigError(f"{path}: not valid YAML: {where}{problem}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """repr of a value from a config file, cut so one bad entry cannot flood the message."""
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def _model(path: Path, raw: Any, model: type[M], list_key: str) -> M:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping with a '{list_key}' list at the top")
     try:
@@ -241,7 +369,7 @@ def _describe(path: Path, raw: dict[str, Any], exc: ValidationError) -> str:
             entries = raw.get(key) or []
             entry = entries[index] if isinstance(entries, list) and index < len(entries) else None
             name = entry.get("name") if isinstance(entry, dict) else None
-            where = f"{key}[{index}]" + (f" ({name!r})" if name else "")
+            where = f"{key}[{index}]" + (f" ({_shown(name)})" if name else "")
             loc = loc[2:]
         field = ".".join(str(part) for part in loc) or "(entry)"
         lines.append(f"{path}: {where}: field '{field}': {error['msg']}")
@@ -259,22 +387,32 @@ def _unique(path: Path, list_key: str, values: list[str], field: str) -> None:
         seen[value] = index
 
 
+def check_feed(name: str | None, url: str) -> None:
+    """Refuse a new feeds.yaml entry on its own, before a command fetches or writes anything."""
+    try:
+        FeedConfig.model_validate({"name": "-" if name is None else name, "url": url})
+    except ValidationError as exc:
+        problems = "; ".join(f"field '{e['loc'][0]}': {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"new feed {_shown(url)}: {problems}") from None
+
+
 def edit_feeds(config_dir: Path, change: Callable[[list[dict[str, Any]]], None]) -> Config:
-    """Apply change to feeds.yaml's entries, keep the file's leading comments, validate, or roll back.
+    """Apply change to feeds.yaml's entries, keep the file's leading comments; write the file only
+    when the result is valid (else ConfigError, and the file is untouched).
 
     Comments inside the list are not kept: the entries are written back as YAML data.
     """
     path = config_dir / "feeds.yaml"
-    original = path.read_text(encoding="utf-8")
-    raw = yaml.safe_load(original) or {}
-    entries = raw.setdefault("feeds", [])
-    change(entries)
+    original = _read_text(path)
+    raw = _parse_yaml(path, original) or {}
+    if not isinstance(raw, dict) or not isinstance(raw.setdefault("feeds", []), list):
+        raise ConfigError(f"{path}: expected a mapping with a 'feeds' list at the top")
+    change(raw["feeds"])
     header = "".join(line for line in original.splitlines(keepends=True) if line.startswith("#"))
-    path.write_text(
-        header + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8"
-    )
-    try:
-        return load_config(config_dir)
-    except ConfigError:
-        path.write_text(original, encoding="utf-8")
-        raise
+    edited = header + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
+    # Validated as it will be read back, before the file is touched; then replaced in one step.
+    config = _validate(config_dir, _parse_yaml(path, edited))
+    staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    staged.write_text(edited, encoding="utf-8")
+    os.replace(staged, path)
+    return config

@@ -7,10 +7,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import psycopg.errors
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from newswatch.settings import PROJECT_ROOT, Settings
@@ -87,6 +89,34 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+class ReadTimedOut(Exception):
+    """A read ran past `NEWSWATCH_DB_READ_TIMEOUT` and PostgreSQL cancelled it."""
+
+
+@contextmanager
+def read(settings: Settings) -> Iterator[Session]:
+    """A read-only transaction whose every statement PostgreSQL cancels after
+    `settings.db_read_timeout` seconds (then ReadTimedOut): every dashboard page and CLI listing
+    reads through here, so no request, however crafted, holds a database core for long."""
+    with session_factory(settings)() as session, session.begin():
+        # SET LOCAL ends with the transaction, so the pooled connection goes back to writers
+        # without the limit; READ ONLY has to come before any other statement.
+        session.execute(text("set transaction read only"))
+        milliseconds = max(1, round(settings.db_read_timeout * 1000))
+        session.execute(
+            text("select set_config('statement_timeout', :ms, true)"), {"ms": str(milliseconds)}
+        )
+        try:
+            yield session
+        except OperationalError as exc:
+            if isinstance(exc.orig, psycopg.errors.QueryCanceled):
+                raise ReadTimedOut(
+                    f"the database took longer than {settings.db_read_timeout:g} s to answer "
+                    "and the read was stopped (NEWSWATCH_DB_READ_TIMEOUT)"
+                ) from None
+            raise
 
 
 def upgrade(url: str) -> None:

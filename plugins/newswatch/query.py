@@ -22,6 +22,12 @@ from luqum.thread import parse
 from newswatch.textfold import fold_words
 
 FIELDS = ("title", "text", "source")
+# Bounds that keep parsing linear and every recursive walk of the tree (here, in topics.py and
+# backtest.py) far below Python's recursion limit of 1,000 frames: luqum itself parses 50,000
+# nested parentheses iteratively, but our walks recurse once per level.
+MAX_QUERY_CHARS = 20_000
+MAX_QUERY_TERMS = 1_000
+MAX_QUERY_DEPTH = 50
 
 
 class QueryError(ValueError):
@@ -82,6 +88,11 @@ def parse_query(text: str) -> Node:
     """Parse and check a query; raise QueryError naming the position and what was expected."""
     if not text.strip():
         raise QueryError(0, 'the query is empty: expected a term or a "phrase"')
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(
+            MAX_QUERY_CHARS,
+            f"the query is longer than {MAX_QUERY_CHARS} characters: expected a shorter query",
+        )
     try:
         parsed = parse(text)
     except IllegalCharacterError as exc:
@@ -91,6 +102,7 @@ def parse_query(text: str) -> Node:
     except ValueError:  # luqum's int() of a proximity such as "a b"~1.5
         at = text.find("~")
         raise QueryError(max(at, 0), "expected a whole number of words after ~") from None
+    _check_size(parsed)
     node = _convert(parsed, None, text)
     check_anchored(node)
     return node
@@ -143,6 +155,29 @@ def check_anchored(node: Node) -> None:
                 "the query matches articles that contain none of its terms: "
                 "expected at least one term that must occur (e.g. `x AND NOT y`, not `NOT y`)",
             )
+
+
+def _check_size(parsed: tree.Item) -> None:
+    """Refuse trees too deep or too wide for the recursive walks, without recursing ourselves."""
+    terms = 0
+    stack = [(parsed, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_QUERY_DEPTH:
+            raise QueryError(
+                item.pos or 0,
+                f"the query nests more than {MAX_QUERY_DEPTH} levels deep (parentheses, NOT, "
+                "fields): expected a flatter query",
+            )
+        if not item.children:
+            terms += 1
+            if terms > MAX_QUERY_TERMS:
+                raise QueryError(
+                    item.pos or 0,
+                    f"the query has more than {MAX_QUERY_TERMS} terms: expected fewer "
+                    "(split it into several topics)",
+                )
+        stack.extend((child, depth + 1) for child in reversed(item.children))
 
 
 def _only_langs(truth: dict[str, bool], leaf: Term | Near | Lang) -> bool:

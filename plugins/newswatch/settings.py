@@ -19,6 +19,13 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the news store; unset starts embedded PostgreSQL",
     )
+    db_read_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="seconds PostgreSQL lets one statement of a dashboard page or CLI listing "
+        "run before cancelling it (the page answers 503), so a crafted request cannot hold a core",
+    )
     config_dir: Path = PROJECT_ROOT / "config"
     var_dir: Path = PROJECT_ROOT / "var"
     schedule: str = Field(default="@daily", description="Airflow schedule of news_monitor")

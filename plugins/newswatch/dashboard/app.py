@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from importlib import resources
+from urllib.parse import unquote_to_bytes
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newswatch import clock, database
@@ -47,27 +51,123 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+# Longest value of any parameter (the search has its own, smaller limits in queries.py).
+MAX_PARAMETER_CHARS = 1000
+MAX_NAME_CHARS = 200  # feed and topic names are at most this long in the store
+MAX_CHART_DAYS = 90
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
+def _refuse(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_400_BAD_REQUEST, message)
+
+
+def _shown(value: str) -> str:
+    """A request value quoted for a message, cut short (the page escapes it)."""
+    return repr(value if len(value) <= 40 else value[:40] + "…")
+
+
+def check_parameters(request: Request) -> None:
+    """Every parameter of every page, before any page reads it: valid UTF-8 once percent-decoded,
+    no control characters (PostgreSQL refuses NUL in text), at most MAX_PARAMETER_CHARS."""
+    for pair in request.scope.get("query_string", b"").split(b"&"):
+        raw_name, _, raw_value = pair.partition(b"=")
+        name = _parameter("a query parameter's name", raw_name)
+        _parameter(_shown(name), raw_value)
+
+
+def _parameter(label: str, raw: bytes) -> str:
+    """One name or value of the query string, decoded, or a 400 saying what is wrong with it."""
+    try:
+        value = unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise _refuse(f"{label}: not valid UTF-8") from None
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise _refuse(f"{label}: holds a control character")
+    if len(value) > MAX_PARAMETER_CHARS:
+        raise _refuse(f"{label}: longer than {MAX_PARAMETER_CHARS} characters")
+    return value
+
+
+def _whole(name: str, value: str | None, default: int, low: int, high: int) -> int:
+    """A whole number from low to high; absent or empty gives the default."""
+    if not value:
+        return default
+    if value.isascii() and value.isdigit() and len(value) <= len(str(high)):
+        if low <= (number := int(value)) <= high:
+            return number
+    raise _refuse(f"{name}: expected a whole number from {low} to {high}, got {_shown(value)}")
+
+
+def _name(name: str, value: str | None) -> str | None:
+    if value and len(value) > MAX_NAME_CHARS:
+        raise _refuse(f"{name}: at most {MAX_NAME_CHARS} characters, got {len(value)}")
+    return value or None
+
+
 def _day(name: str, value: str | None) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
-        raise HTTPException(
-            400, f"{name}: expected a date like 2025-12-17, got {value!r}"
-        ) from None
+        day = None
+    if day is None or not FIRST_DAY <= day <= LAST_DAY:
+        raise _refuse(
+            f"{name}: expected a date like 2025-12-17 (from {FIRST_DAY} to {LAST_DAY}), "
+            f"got {_shown(value)}"
+        )
+    return day
+
+
+def _pager(page: str | None, size: str | None, keep: dict[str, str | None]) -> render.Pager:
+    return render.Pager.of(
+        _whole("page", page, 1, 1, render.MAX_PAGE),
+        _whole("size", size, render.PAGE_SIZE, 1, render.MAX_PAGE_SIZE),
+        keep,
+    )
+
+
+def _error_page(code: int, message: str, headers: dict[str, str] | None = None) -> HTMLResponse:
+    title = {400: "Bad request", 503: "Try again later"}.get(code, "Error")
+    body = render.page("error.html", title=title, code=code, message=message)
+    return HTMLResponse(body, status_code=code, headers=headers)
+
+
+def http_error(request: Request, exc: Exception) -> HTMLResponse:
+    """An HTML page for every refused request (400, 403, 404 …), saying why."""
+    assert isinstance(exc, StarletteHTTPException)
+    return _error_page(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+
+def bad_parameter(request: Request, exc: Exception) -> HTMLResponse:
+    return _error_page(status.HTTP_400_BAD_REQUEST, str(exc))
+
+
+def read_timed_out(request: Request, exc: Exception) -> HTMLResponse:
+    """A read cut by the statement timeout: the page, not the server, is at fault; no 500."""
+    return _error_page(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        f"{exc} Narrow the filters or the search, or try again later.",
+        {"Retry-After": "30"},
+    )
 
 
 def create_app() -> FastAPI:
     """The dashboard; every page needs an Airflow login (see auth.py), the stylesheet does not."""
     app = FastAPI(
         title="newswatch dashboard",
-        dependencies=[Depends(require_airflow_viewer)],
+        # Login first: a stranger is sent to log in whatever the parameters say.
+        dependencies=[Depends(require_airflow_viewer), Depends(check_parameters)],
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
     )
     app.add_exception_handler(LoginRequired, login_redirect)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, bad_parameter)
+    app.add_exception_handler(queries.SearchRefused, bad_parameter)
+    app.add_exception_handler(database.ReadTimedOut, read_timed_out)
     static = resources.files("newswatch.dashboard") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
@@ -79,18 +179,18 @@ def create_app() -> FastAPI:
         feed: str | None = None,
         since: str | None = None,
         until: str | None = None,
-        page: int = 1,
-        size: int = render.PAGE_SIZE,
+        page: str | None = None,
+        size: str | None = None,
     ) -> str:
         filters = queries.Filters(
-            topic=topic or None,
-            feed=feed or None,
+            topic=_name("topic", topic),
+            feed=_name("feed", feed),
             since=_day("since", since),
             until=_day("until", until),
         )
         keep = {"topic": topic, "feed": feed, "since": since, "until": until}
-        pager = render.Pager.of(page, size, keep)
-        with database.session_factory(get_settings())() as session:
+        pager = _pager(page, size, keep)
+        with database.read(get_settings()) as session:
             alerts = queries.latest_alerts(session, filters, pager.fetch, pager.offset)
             stories = queries.latest_stories(session, filters, pager.fetch, pager.offset)
             return render.page(
@@ -105,31 +205,38 @@ def create_app() -> FastAPI:
             )
 
     @app.get("/chart", response_class=HTMLResponse)
-    def chart(days: int = 14) -> str:
+    def chart(days: str | None = None) -> str:
         settings = get_settings()
         zone = settings.digest_timezone
         today = clock.now().astimezone(ZoneInfo(zone)).date()
-        with database.session_factory(settings)() as session:
-            hits = queries.daily_hits(session, today, min(max(days, 1), 90), zone)
+        span = _whole("days", days, 14, 1, MAX_CHART_DAYS)
+        with database.read(settings) as session:
+            hits = queries.daily_hits(session, today, span, zone)
         return render.page(
             "chart.html", title="Hits per day", hits=hits, svg=render.chart_svg(hits)
         )
 
     @app.get("/feeds", response_class=HTMLResponse)
     def feeds() -> str:
-        with database.session_factory(get_settings())() as session:
+        with database.read(get_settings()) as session:
             rows = queries.feed_health(session)
         return render.page("feeds.html", title="Feed health", feeds=rows)
 
     @app.get("/search", response_class=HTMLResponse)
-    def search(q: str = "", page: int = 1, size: int = render.PAGE_SIZE) -> str:
-        pager = render.Pager.of(page, size, {"q": q})
+    def search(q: str = "", page: str | None = None, size: str | None = None) -> str:
+        pager = _pager(page, size, {"q": q})
         hits: list[queries.SearchHit] = []
         if q.strip():
-            with database.session_factory(get_settings())() as session:
+            queries.check_search(q)  # refused before a connection is taken
+            with database.read(get_settings()) as session:
                 hits = queries.search_articles(session, q, pager.fetch, offset=pager.offset)
         return render.page(
-            "search.html", title="Search", q=q, hits=hits[: pager.size], pager=pager.after(hits)
+            "search.html",
+            title="Search",
+            q=q,
+            max_chars=queries.MAX_SEARCH_CHARS,
+            hits=hits[: pager.size],
+            pager=pager.after(hits),
         )
 
     return app

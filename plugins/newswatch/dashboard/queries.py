@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -16,6 +18,16 @@ from newswatch.textfold import fold_char
 # the renderer can escape everything and only then turn the marks into <mark> elements.
 MARK_START = "\ue000"
 MARK_END = "\ue001"
+
+# PostgreSQL's cost of a search grows with its terms: 3,000 terms took 28 s of CPU, 10,000 about
+# 7 minutes (ts_rank and ts_headline walk the whole query per row). A person types a handful.
+MAX_SEARCH_CHARS = 256
+MAX_SEARCH_TERMS = 32
+_TERM = re.compile(r"[^\W_]+")  # what the `simple` parser makes a lexeme of (hyphen parts too)
+
+
+class SearchRefused(ValueError):
+    """A search too large or malformed to run; the message says which limit and by how much."""
 
 
 @dataclass(frozen=True)
@@ -264,6 +276,20 @@ def fold_query(text: str) -> str:
     return "".join(char.lower() if char.isascii() else fold_char(char) for char in text)
 
 
+def check_search(text: str) -> None:
+    """Refuse, before any SQL, a search over MAX_SEARCH_CHARS characters or MAX_SEARCH_TERMS
+    terms, or one holding control characters (PostgreSQL refuses NUL in text)."""
+    if len(text) > MAX_SEARCH_CHARS:
+        raise SearchRefused(
+            f"search too long: {len(text)} characters, at most {MAX_SEARCH_CHARS} allowed"
+        )
+    terms = len(_TERM.findall(text))
+    if terms > MAX_SEARCH_TERMS:
+        raise SearchRefused(f"search too long: {terms} terms, at most {MAX_SEARCH_TERMS} allowed")
+    if any(unicodedata.category(char) in ("Cc", "Cs") and char not in "\t\n\r" for char in text):
+        raise SearchRefused("search holds a control character; type words only")
+
+
 def search_articles(
     session: Session,
     text: str,
@@ -274,7 +300,9 @@ def search_articles(
     since: datetime | None = None,
 ) -> list[SearchHit]:
     """Full-text search over stored articles (the GIN-indexed `search` column), best first;
-    optionally only articles that matched `topic`, dated (published, else fetched) since `since`."""
+    optionally only articles that matched `topic`, dated (published, else fetched) since `since`.
+    SearchRefused, before any SQL, for a search check_search refuses."""
+    check_search(text)
     query = func.websearch_to_tsquery("simple", fold_query(text))
     document = models.Article.title + "\n" + models.Article.text
     # Our marks must not already be in the feed's text, or the renderer would mark wrong spans.

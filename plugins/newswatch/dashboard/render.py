@@ -15,6 +15,7 @@ from newswatch.dashboard.queries import MARK_END, MARK_START, DailyHits
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+MAX_PAGE = 1000  # deeper pages only make PostgreSQL skip rows; filters narrow better
 
 # Colour-blind-safe palette (Okabe–Ito), repeated when there are more topics.
 PALETTE = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000"]
