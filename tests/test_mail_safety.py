@@ -23,6 +23,7 @@ from types import SimpleNamespace
 import pytest
 from aiosmtpd.controller import Controller
 from conftest import Mailbox, free_port
+from helpers import seed_alerts
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -33,7 +34,7 @@ from typer.testing import CliRunner
 from newswatch import clock, database, mailer, models, notify, pipeline, store
 from newswatch.alerts import AlertView, header_safe, message_id, render_alert
 from newswatch.cli import app
-from newswatch.config import SubscriberConfig, load_config
+from newswatch.config import SubscriberConfig
 from newswatch.records import Article, Match
 from newswatch.settings import Settings, get_settings
 
@@ -113,37 +114,9 @@ def assert_ours(raw: bytes, message_id: str) -> EmailMessage:
 
 
 def seed(settings: Settings, *titles: str) -> None:
-    """Store one article per title, each matching the 'taiwan' topic: a pending alert each."""
-    with database.transaction(database.session_factory(settings)) as session:
-        store.sync_config(session, load_config(settings.config_dir))
-        feed = session.scalars(select(models.Feed).order_by(models.Feed.id)).first()
-        assert feed is not None
-        tagged = [
-            (
-                Article(
-                    url=f"https://news.example/{i}",
-                    feed_id=feed.id,
-                    title=title,
-                    author=None,
-                    published_at=T0,
-                    language="en",
-                    text=f"Story {i} about Taiwan.",
-                    text_source="page",
-                    content_hash=f"h{i}",
-                    summary="",
-                ),
-                [
-                    Match(
-                        topic="taiwan",
-                        terms={"Taiwan": 1},
-                        snippet="about Taiwan.",
-                        highlights=[(6, 12)],
-                    )
-                ],
-            )
-            for i, title in enumerate(titles)
-        ]
-        store.save_articles(session, tagged, T0)
+    """Store one article per title, each matching the 'taiwan' topic: a pending alert each.
+    The hostile title stays out of the text, which is not what is under test here."""
+    seed_alerts(settings, *titles, text_of=lambda i, _: f"Story {i} about Taiwan.")
 
 
 def alert_rows(settings: Settings) -> list[models.Alert]:

@@ -5,49 +5,13 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 
 from conftest import Mailbox, free_port
+from helpers import seed_alerts
 from sqlalchemy import select
 
-from newswatch import clock, database, mailer, models, store
-from newswatch.config import load_config
-from newswatch.records import Article, Match
+from newswatch import clock, database, mailer, models
 from newswatch.settings import Settings, get_settings
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
-
-
-def seed_alerts(settings: Settings, *titles: str) -> None:
-    """Store one article per title, each matching the 'taiwan' topic, so each has a pending alert."""
-    factory = database.session_factory(settings)
-    with database.transaction(factory) as session:
-        store.sync_config(session, load_config(settings.config_dir))
-        feed = session.scalars(select(models.Feed)).first()
-        assert feed is not None
-        tagged = [
-            (
-                Article(
-                    url=f"https://news.example/{i}",
-                    feed_id=feed.id,
-                    title=title,
-                    author=None,
-                    published_at=T0,
-                    language="en",
-                    text=f"{title} about Taiwan.",
-                    text_source="page",
-                    content_hash=f"h{i}",
-                    summary="",
-                ),
-                [
-                    Match(
-                        topic="taiwan",
-                        terms={"Taiwan": 1},
-                        snippet="about Taiwan.",
-                        highlights=[(6, 12)],
-                    )
-                ],
-            )
-            for i, title in enumerate(titles)
-        ]
-        store.save_articles(session, tagged, T0)
 
 
 def states(settings: Settings) -> list[tuple[str, int]]:
