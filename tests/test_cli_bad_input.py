@@ -230,3 +230,9 @@ def test_the_installed_command_answers_in_one_line(offline: Path) -> None:
     assert done.returncode == 1 and done.stdout == "", done
     assert done.stderr.startswith("newswatch: database unavailable: ")
     assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("query", ["", "   ", '""', "-"])
+def test_a_search_without_a_word_is_refused(offline: Path, query: str) -> None:
+    result = CliRunner().invoke(app, ["search", query])
+    assert result.exit_code == 2 and "a search needs at least one word" in result.output

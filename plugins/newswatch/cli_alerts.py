@@ -107,7 +107,7 @@ def alert_rows(
 
 def format_alerts(rows: list[dict[str, object]], show_errors: bool = False) -> str:
     if not rows:
-        return "no alerts stored"
+        return "no failed alerts" if show_errors else "no alerts stored"
     lines = [f"{'id':>4}  {'state':<7}  {'topic':<20}  title"]
     for row in rows:
         title = str(row["title"])

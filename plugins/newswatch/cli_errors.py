@@ -124,7 +124,8 @@ def _database_error(exc: sa_exc.DBAPIError) -> str:
 
 def _setting_error(error: Any) -> str:
     names = ".".join(str(part) for part in error["loc"])
-    return f"NEWSWATCH_{names.upper()}: {error['msg']}" if names else str(error["msg"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"NEWSWATCH_{names.upper()}: {message}" if names else message
 
 
 def _one_line(text: str, limit: int = 300) -> str:

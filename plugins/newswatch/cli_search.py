@@ -27,12 +27,14 @@ def search_command(
     limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="most articles to list")] = 20,
     as_json: JsonOption = False,
 ) -> None:
-    """Full-text search over stored articles, best ranked first, hits in [brackets]."""
+    """Full-text search over stored articles, best ranked first, each hit between brackets."""
     # Imported here: the dashboard package loads its web app, which other commands do not need.
     from newswatch.dashboard.queries import check_search, search_articles
 
     try:
         start = clock.now() - parse_duration(since) if since else None
+        if not any(char.isalnum() for char in query):
+            raise ValueError("a search needs at least one word, e.g. newswatch search 'rare earth'")
         check_search(query)  # the dashboard's limits, refused before a connection is taken
     except ValueError as exc:
         typer.echo(str(exc), err=True)

@@ -372,8 +372,13 @@ def _describe(path: Path, raw: dict[str, Any], exc: ValidationError) -> str:
             where = f"{key}[{index}]" + (f" ({_shown(name)})" if name else "")
             loc = loc[2:]
         field = ".".join(str(part) for part in loc) or "(entry)"
-        lines.append(f"{path}: {where}: field '{field}': {error['msg']}")
+        lines.append(f"{path}: {where}: field '{field}': {_message(error)}")
     return "\n".join(lines)
+
+
+def _message(error: Any) -> str:
+    """pydantic's message without its "Value error, " prefix, which tells a reader nothing."""
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def _unique(path: Path, list_key: str, values: list[str], field: str) -> None:
@@ -392,7 +397,7 @@ def check_feed(name: str | None, url: str) -> None:
     try:
         FeedConfig.model_validate({"name": "-" if name is None else name, "url": url})
     except ValidationError as exc:
-        problems = "; ".join(f"field '{e['loc'][0]}': {e['msg']}" for e in exc.errors())
+        problems = "; ".join(f"field '{e['loc'][0]}': {_message(e)}" for e in exc.errors())
         raise ConfigError(f"new feed {_shown(url)}: {problems}") from None
 
 
