@@ -3,6 +3,7 @@ traceback. The walk enumerates the commands from the app itself, so a new one is
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -236,3 +237,32 @@ def test_the_installed_command_answers_in_one_line(offline: Path) -> None:
 def test_a_search_without_a_word_is_refused(offline: Path, query: str) -> None:
     result = CliRunner().invoke(app, ["search", query])
     assert result.exit_code == 2 and "a search needs at least one word" in result.output
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "fifo"])
+def test_topics_test_never_reads_a_device_or_pipe(offline: Path, device: str) -> None:
+    if device == "fifo":
+        device = str(offline / "pipe")
+        os.mkfifo(device)
+    result = CliRunner().invoke(app, ["topics", "test", "x", "--file", device])
+    assert result.exit_code == 2 and "not a regular file" in result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("NEWSWATCH_FULL_POLL_AFTER_DAYS", "99999999999"),
+        ("NEWSWATCH_STORY_SIMILARITY", "nan"),
+        ("NEWSWATCH_STORY_SIMILARITY", "2"),
+        ("NEWSWATCH_MAX_POLL_INTERVAL_HOURS", "99999999999999"),
+        ("NEWSWATCH_EXTRACT_WORKERS", "0"),
+        ("NEWSWATCH_DATABASE_URL", "mysql://x@127.0.0.1/x"),
+    ],
+)
+def test_an_out_of_range_setting_is_refused_before_any_work(
+    offline: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, ["run"])
+    assert result.exit_code == 2 and f"bad setting: {name}" in result.output
+    assert "Traceback" not in result.output

@@ -301,3 +301,20 @@ def test_a_config_folder_that_is_a_file_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(ConfigError, match="feeds.yaml: cannot read"):
         load_config(tmp_path / "file")
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
+    """700 bytes that expand to 10**9 keywords: refused before validation walks them."""
+    lines = ['x0: &x0 ["a", "a", "a", "a", "a", "a", "a", "a", "a", "a"]']
+    lines += [f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 10)}]" for i in range(1, 9)]
+    topics = (
+        "\n".join(lines) + "\nrecipients: [desk@example.com]\ntopics: [{name: t, keywords: *x8}]\n"
+    )
+    with pytest.raises(ConfigError, match="YAML alias bomb"):
+        load_config(write(tmp_path, topics=topics))
+
+
+def test_a_direction_override_in_a_name_is_refused(tmp_path: Path) -> None:
+    topics = TOPICS + '    title: "Taiwan \\u202egnp.exe"\n'
+    with pytest.raises(ConfigError, match="bidirectional control U\\+202E"):
+        load_config(write(tmp_path, topics=topics))

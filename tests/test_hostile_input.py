@@ -399,3 +399,144 @@ def test_a_private_address_is_reported_as_refused_not_as_robots(
     (article,) = hostile_articles(settings)
     assert article.fetch_error is not None
     assert "non-public address" in article.fetch_error and "robots" not in article.fetch_error
+
+
+CONSENT = (
+    "We use cookies to improve your visit. By clicking Accept all you consent to the use of "
+    "cookies and similar technologies for analytics and advertising. Manage your privacy "
+    "choices in Cookie settings at any time. "
+)
+
+
+def two_feeds(web: Web, folder: Path, second: str) -> None:
+    """A second hostile feed beside the first, both in feeds.yaml."""
+    web.server.expect_request("/hostile2/feed").respond_with_data(
+        second, content_type="application/rss+xml"
+    )
+    with (folder / "feeds.yaml").open("a") as feeds:
+        feeds.write(f"  - {{name: Hostile 2, url: '{web.base}/hostile2/feed'}}\n")
+
+
+def test_one_consent_page_behind_two_feeds_keeps_both_headlines(
+    web: Web, settings: Settings, tmp_path: Path
+) -> None:
+    web.feed(
+        rss(f"<item><title>Alpha: tariff election result</title><link>{web.base}/c1</link></item>")
+    )
+    two_feeds(
+        web,
+        tmp_path,
+        rss(f"<item><title>Beta: tariff typhoon damage</title><link>{web.base}/c2</link></item>"),
+    )
+    for i, path in enumerate(["/c1", "/c2"]):  # the same wall, with a nonce that differs
+        web.page(path, page(CONSENT + f"Reference ID: 18.{i}. "))
+    web.run()
+    with database.transaction(database.session_factory(settings)) as session:
+        rows = session.execute(
+            select(models.Article.title, models.Article.story_id, models.Article.fetch_error).where(
+                models.Article.title.like("%tariff %")
+            )
+        ).all()
+        alerts = session.scalar(
+            select(func.count()).where(models.Alert.story_id.in_([r[1] for r in rows]))
+        )
+    assert sorted(r[0] for r in rows) == [
+        "Alpha: tariff election result",
+        "Beta: tariff typhoon damage",
+    ]
+    assert len({r[1] for r in rows}) == 2 and alerts == 2
+    assert all("the page is a wall" in (r[2] or "") for r in rows)
+
+
+def test_one_long_summary_under_two_headlines_in_two_feeds_stays_two_articles(
+    web: Web, settings: Settings, tmp_path: Path
+) -> None:
+    teaser = "Subscribers only: this story about tariffs is reserved for our members. " * 4
+    web.feed(
+        rss(
+            f"<item><title>Zeta: tariff port strike</title><description>{teaser}</description></item>"
+        )
+    )
+    two_feeds(
+        web,
+        tmp_path,
+        rss(
+            f"<item><title>Eta: tariff rail upgrade</title><description>{teaser}</description></item>"
+        ),
+    )
+    web.run()
+    titles = sorted(a.title for a in hostile_articles(settings))
+    assert titles == ["Eta: tariff rail upgrade", "Zeta: tariff port strike"]
+
+
+def test_a_canonical_link_shared_by_distinct_pages_does_not_merge_them(
+    web: Web, settings: Settings
+) -> None:
+    web.feed(
+        rss(
+            f"<item><title>Steel tariff ruling</title><link>{web.base}/hostile/a</link></item>",
+            f"<item><title>Rice harvest forecast</title><link>{web.base}/hostile/b</link></item>",
+        )
+    )
+    for path, text_ in (
+        ("/hostile/a", "Steel tariff ruling text. "),
+        ("/hostile/b", "Rice harvest text. "),
+    ):
+        web.page(
+            path,
+            page(text_).replace(
+                "<html", f'<html><head><link rel="canonical" href="{web.base}/"></head', 1
+            ),
+        )
+    web.run()
+    assert sorted(a.title for a in hostile_articles(settings)) == [
+        "Rice harvest forecast",
+        "Steel tariff ruling",
+    ]
+
+
+def test_a_text_too_long_for_the_search_index_is_stored(web: Web, settings: Settings) -> None:
+    words = " ".join(f"w{i:07d}" for i in range(180_000))  # 1.6 M characters of distinct words
+    web.feed(
+        rss(f"<item><title>Tariff dump</title><description>tariff {words}</description></item>")
+    )
+    web.run()
+    (article,) = hostile_articles(settings)
+    assert len(article.text) > 1_000_000
+
+
+def test_feeds_yaml_wins_over_urls_the_store_learnt(
+    web: Web, settings: Settings, tmp_path: Path
+) -> None:
+    """Two feeds swapping URLs, and a URL a 301 moved another feed onto, used to stop every run
+    on the unique URL."""
+    web.feed(rss(f"<item><title>Tariff one</title><link>{web.base}/hostile/a</link></item>"))
+    web.page("/hostile/a", page("Tariff page. "))
+    web.server.expect_request("/mover/feed").respond_with_data(
+        "", status=301, headers={"Location": f"{web.base}/target/feed"}
+    )
+    web.server.expect_request("/target/feed").respond_with_data(
+        rss(), content_type="application/rss+xml"
+    )
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(feeds.read_text() + f"  - {{name: Mover, url: '{web.base}/mover/feed'}}\n")
+    web.run()
+    with database.transaction(database.session_factory(settings)) as session:
+        mover = session.scalars(select(models.Feed).where(models.Feed.name == "Mover")).one()
+        assert mover.url == f"{web.base}/target/feed"
+    swapped = (
+        feeds.read_text()
+        .replace("/healthy/feed", "/SWAP")
+        .replace("/hostile/feed", "/healthy/feed")
+    )
+    swapped = swapped.replace("/SWAP", "/hostile/feed")
+    feeds.write_text(swapped + f"  - {{name: Target, url: '{web.base}/target/feed'}}\n")
+    clock.freeze(clock.now() + timedelta(hours=25))
+    pipeline.run_once(get_settings())
+    with database.transaction(database.session_factory(settings)) as session:
+        urls = dict(session.execute(select(models.Feed.name, models.Feed.url)).all())
+    assert (
+        urls["Healthy"] == f"{web.base}/hostile/feed"
+        and urls["Hostile"] == f"{web.base}/healthy/feed"
+    )
+    assert urls["Target"] == f"{web.base}/target/feed" and urls["Mover"] == f"{web.base}/mover/feed"

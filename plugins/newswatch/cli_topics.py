@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import stat
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -77,6 +78,10 @@ def test(
         raise typer.Exit(2)
     node = _parse_or_exit(query)
     lang = None
+    problem = _file_problem(file) if file is not None else None
+    if problem:
+        typer.echo(problem, err=True)
+        raise typer.Exit(2)
     if file is not None and file.suffix.lower() not in (".html", ".htm"):
         try:
             text = file.read_text(encoding="utf-8")
@@ -191,6 +196,20 @@ def _parse_or_exit(query: str) -> Node:
         )
         typer.echo(f"{shown}{exc}", err=True)
         raise typer.Exit(2) from None
+
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+
+def _file_problem(file: Path) -> str | None:
+    """Why --file cannot be read as a text or page (a device or pipe would be read forever)."""
+    shown = str(file) if len(str(file)) <= 100 else str(file)[:99] + "…"
+    info = file.stat()
+    if not stat.S_ISREG(info.st_mode):
+        return f"{shown}: not a regular file (a device, pipe or socket is never read)"
+    if info.st_size > MAX_FILE_BYTES:
+        return f"{shown}: {info.st_size} bytes, at most {MAX_FILE_BYTES} are read"
+    return None
 
 
 def _page(file: Path | None, url: str | None) -> Page:

@@ -67,6 +67,9 @@ def _strings(value: Any) -> Iterator[str]:
 # Control characters (NUL among them: PostgreSQL refuses it in text and JSON), lone surrogates
 # (not UTF-8) and line or paragraph separators (they break email headers and listings).
 _UNPRINTABLE = frozenset({"Cc", "Cs", "Zl", "Zp"})
+# Bidirectional overrides and isolates reorder what follows them: a feed or topic name holding
+# one could make an alert's body read other than it is.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 class _ConfigModel(BaseModel):
@@ -84,6 +87,11 @@ class _ConfigModel(BaseModel):
             if text.isprintable():
                 continue
             for position, char in enumerate(text):
+                if char in _BIDI:
+                    raise ValueError(
+                        f"bidirectional control U+{ord(char):04X} at position {position}: "
+                        "expected text without direction overrides"
+                    )
                 if char not in allowed and unicodedata.category(char) in _UNPRINTABLE:
                     raise ValueError(
                         f"control character U+{ord(char):04X} at position {position}: "
@@ -324,9 +332,37 @@ def _read_text(path: Path) -> str:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
+# Values a config may hold once aliases are expanded: far beyond a real one. Nine levels of
+# ten aliases each (700 bytes of YAML) expand to 10**9 values, which validation then walked.
+MAX_CONFIG_VALUES = 100_000
+
+
+def _too_many_values(value: Any) -> bool:
+    """Whether value, with every alias expanded, holds more than MAX_CONFIG_VALUES values;
+    stops counting as soon as it does, so a YAML alias bomb costs nothing."""
+    pending, seen = [value], 0
+    while pending:
+        current = pending.pop()
+        seen += 1
+        if seen > MAX_CONFIG_VALUES:
+            return True
+        if isinstance(current, dict):
+            pending.extend(current.keys())
+            pending.extend(current.values())
+        elif isinstance(current, list):
+            pending.extend(current)
+    return False
+
+
 def _parse_yaml(path: Path, text: str) -> Any:
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        parsed = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        if _too_many_values(parsed):
+            raise ConfigError(
+                f"{path}: more than {MAX_CONFIG_VALUES} values once its aliases (*name) are "
+                "expanded: expected a config, not a YAML alias bomb"
+            )
+        return parsed
     except _DuplicateKey as exc:
         raise ConfigError(
             f"{path}: line {exc.again.line + 1}: key {_shown(exc.key)} repeats the one on line "

@@ -6,9 +6,9 @@ import hashlib
 import html
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import trafilatura
 from trafilatura.settings import Document
@@ -33,6 +33,39 @@ _HTML_LANG = re.compile(
     rb"<html[^>]*?\blang=[\"']?([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)?)", re.IGNORECASE
 )
 MIN_PAGE_CHARS = 200
+# A page that is a cookie, login, paywall or bot wall instead of the article: short, and saying
+# so. Its text is the same under every headline of a site, so taken for the article it made
+# distinct stories one; the feed's text stands in instead, and the article says why.
+WALL_MAX_CHARS = 2000
+WALL_MARKERS = (
+    "we use cookies",
+    "use of cookies",
+    "cookie policy",
+    "cookie settings",
+    "accept cookies",
+    "accept all cookies",
+    "accept all",
+    "manage your privacy",
+    "your privacy choices",
+    "consent to the use",
+    "subscribe to continue",
+    "subscribe to read",
+    "subscribers only",
+    "only available to subscribers",
+    "sign in to continue",
+    "log in to continue",
+    "create a free account to",
+    "enable javascript",
+    "javascript is disabled",
+    "are you a robot",
+    "are you human",
+    "verify you are human",
+    "not a robot",
+    "captcha",
+    "unusual traffic",
+    "checking your browser",
+    "access denied",
+)
 # trafilatura's options, in one place: the benchmarks' floor uses the same ones. A pathological
 # page is stopped by the deadline of the worker process it runs in (workers.CpuPool), not by
 # trafilatura's MAX_TREE_SIZE, which only discards an over-long result after the work is done.
@@ -68,9 +101,25 @@ class PageText:
     language: str | None
 
 
+def wall_marker(text: str) -> str | None:
+    """The phrase that shows a short page text is a wall (consent, login, paywall, bot check)."""
+    if len(text) > WALL_MAX_CHARS:
+        return None
+    folded = " ".join(text.casefold().split())
+    return next((marker for marker in WALL_MARKERS if marker in folded), None)
+
+
 def extract_article(item: FeedItem, page: Page | None, mode: str = "balanced") -> Article:
     """Best text for an item: the page when it yields enough, else feed content, summary, title."""
     doc = _extract_page(page, mode) if page is not None and page.html else None
+    wall = wall_marker(doc.text) if doc else None
+    if wall:
+        doc = None
+        page = replace(  # nor does its canonical link name the article
+            cast(Page, page),
+            html=None,
+            error=f"the page is a wall, not the article ({wall!r}); the feed's text stands in",
+        )
     feed_content = plain_text(item.content)
     feed_summary = plain_text(item.summary)
     if doc and len(doc.text) >= min(MIN_PAGE_CHARS, len(feed_content) or MIN_PAGE_CHARS):

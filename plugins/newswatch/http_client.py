@@ -73,10 +73,10 @@ class AddressGuard:
     def refusal(self, host: str, address: str) -> str | None:
         """Why connecting to address (resolved from host) is refused, or None when it is allowed."""
         ip = ipaddress.ip_address(address.split("%")[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1, refused or allowed alike
         if host.lower().rstrip(".") in self.hosts or any(ip in net for net in self.networks):
             return None
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
         if ip.is_global and not ip.is_multicast and ip not in CGNAT:
             return None
         return (

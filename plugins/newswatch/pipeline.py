@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 from urllib.parse import urlsplit
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from newswatch import clock, database, mailer, store, stories
@@ -93,8 +94,12 @@ class Extracted:
 
 
 def failure(exc: BaseException) -> str:
-    """An unexpected exception as one bounded line for a feed's, an item's or a run's errors."""
-    return clean_line(f"{type(exc).__name__}: {exc}", ERROR_CHARS)
+    """An unexpected exception as one bounded line for a feed's, an item's or a run's errors
+    (a database error by the database's own first line, not the statement and its data)."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    first = next((line for line in str(exc).splitlines() if line.strip()), "")
+    return clean_line(f"{type(exc).__name__}: {first}", ERROR_CHARS)
 
 
 def fallback(item: FeedItem, reason: str) -> Extracted:

@@ -6,7 +6,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ class Settings(BaseSettings):
         default=None,
         description="who is emailed when a DAG run fails; unset only logs the failure",
     )
-    alert_max_attempts: int = 5
+    alert_max_attempts: int = Field(default=5, ge=1, le=100)
     digest_time: str = Field(
         default="07:00",
         pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
@@ -53,47 +53,65 @@ class Settings(BaseSettings):
     )
 
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch/newswatch)"
-    connect_timeout: float = 10.0
-    read_timeout: float = 20.0
+    connect_timeout: float = Field(default=10.0, gt=0, le=3600)
+    read_timeout: float = Field(default=20.0, gt=0, le=3600)
     total_timeout: float = Field(
         default=60.0,
+        gt=0,
+        le=86400,
         description="deadline for a whole request, so a slow-drip server cannot hold a worker",
     )
-    max_feed_bytes: int = 10 * 1024 * 1024
-    max_page_bytes: int = 5 * 1024 * 1024
-    fetch_concurrency: int = Field(default=4, description="requests in flight per worker process")
-    per_host_concurrency: int = 2
+    max_feed_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=2**30)
+    max_page_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=2**30)
+    fetch_concurrency: int = Field(
+        default=4, ge=1, le=1000, description="requests in flight per worker process"
+    )
+    per_host_concurrency: int = Field(default=2, ge=1, le=100)
     per_host_interval: float = Field(
-        default=1.0, description="seconds between requests to one host"
+        default=1.0, ge=0, le=3600, description="seconds between requests to one host"
     )
     allow_hosts: str = Field(
         default="",
         description="comma-separated hosts, IPs or networks (127.0.0.1, 10.0.0.0/8, intranet.example) "
         "exempt from the guard that refuses private and loopback addresses",
     )
-    min_poll_interval_minutes: int = 15
-    max_poll_interval_hours: int = 24
+    min_poll_interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    max_poll_interval_hours: int = Field(default=24, ge=1, le=24 * 31)
     poll_slack_minutes: int = Field(
         default=30,
+        ge=0,
+        le=24 * 60,
         description="a feed due this soon is polled by the current tick, so daily ticks never skip it",
     )
     full_poll_after_days: int = Field(
         default=7,
+        ge=1,
+        le=3650,
         description="poll without validators after this long, for servers whose validators lie",
     )
     max_consecutive_failures: int = Field(
-        default=30, description="after this many failures in a row a feed is tried monthly only"
+        default=30,
+        ge=1,
+        le=10_000,
+        description="after this many failures in a row a feed is tried monthly only",
     )
     feed_shards: int = Field(
-        default=4, description="mapped process_feeds tasks per run; due feeds are split among them"
+        default=4,
+        ge=1,
+        le=1000,
+        description="mapped process_feeds tasks per run; due feeds are split among them",
     )
     extract_workers: int = Field(
         default=2,
+        ge=1,
+        le=64,
         description="processes parsing feeds and extracting pages (both cores of a 2-core "
         "machine); 1 runs them inline, without the parse and extract deadlines",
     )
     extract_timeout: float = Field(
         default=30.0,
+        gt=0,
+        le=3600,
         description="seconds one page may take to extract before the feed text is used",
     )
     extract_mode: Literal["balanced", "precision", "recall", "fast"] = Field(
@@ -103,31 +121,56 @@ class Settings(BaseSettings):
     )
     parse_timeout: float = Field(
         default=30.0,
+        gt=0,
+        le=3600,
         description="seconds of CPU one feed may take to parse before it is failed for this run",
     )
     fetch_ahead: int = Field(
         default=32,
+        ge=1,
+        le=10_000,
         description="pages downloaded ahead of extraction; bounds memory while both overlap",
     )
     store_batch: int = Field(
         default=50,
+        ge=1,
+        le=10_000,
         description="articles tagged and written per transaction (the last batch's write is "
         "the only one not overlapped by downloads and extraction)",
     )
     story_similarity: float = Field(
         default=0.8,
+        ge=0.05,
+        le=0.95,
         description="estimated Jaccard similarity of word 4-grams that makes two articles one story",
     )
     story_window_days: int = Field(
-        default=7, description="how far back a new article is compared with stored ones"
+        default=7,
+        ge=0,
+        le=3650,
+        description="how far back a new article is compared with stored ones",
     )
     retention_days: int = Field(
-        default=180, description="article text older than this is blanked by news_maintenance"
+        default=180,
+        ge=1,
+        le=36_500,
+        description="article text older than this is blanked by news_maintenance",
     )
     demo_port: int = Field(
         default=8931,
+        ge=1,
+        le=65535,
         description="loopback port of the sample news day; fixed so reruns see the same URLs",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(
+            ("postgresql://", "postgresql+psycopg://", "postgres://")
+        ):
+            raise ValueError("must be a postgresql:// URL (the news store is PostgreSQL)")
+        return url
 
     @property
     def list_unsubscribe(self) -> str:

@@ -30,9 +30,29 @@ from newswatch.sanitize import ERROR_CHARS, clean_line
 from newswatch.search_vector import search_document, search_vector
 from newswatch.settings import Settings
 
+RELEASED = "urn:newswatch:released:"  # a URL given up to the feed that feeds.yaml names it for
+
 
 def sync_config(session: Session, config: Config) -> None:
-    """Upsert feeds and topics from config; entries removed from config are disabled, not deleted."""
+    """Upsert feeds and topics from config; entries removed from config are disabled, not deleted.
+
+    feeds.yaml wins over what the store learnt: a URL it names for one feed is taken from any
+    other feed holding it (two feeds swapped, or a feed a 301 moved onto it), and that feed goes
+    back to its own configured URL; without this the unique URL stopped every run.
+    """
+    wanted = {feed.name: feed.url for feed in config.feeds}
+    holders = session.execute(
+        select(models.Feed.id, models.Feed.name, models.Feed.url).where(
+            models.Feed.url.in_(set(wanted.values()))
+        )
+    ).all()
+    for feed_id, name, url in holders:
+        if wanted.get(name) != url:
+            session.execute(
+                update(models.Feed)
+                .where(models.Feed.id == feed_id)
+                .values(url=f"{RELEASED}{feed_id}")
+            )
     for feed in config.feeds:
         stmt = insert(models.Feed).values(
             name=feed.name, url=feed.url, config_url=feed.url, enabled=feed.enabled
@@ -52,6 +72,12 @@ def sync_config(session: Session, config: Config) -> None:
         )
     names = [feed.name for feed in config.feeds]
     session.execute(update(models.Feed).where(models.Feed.name.not_in(names)).values(enabled=False))
+    taken = set(session.scalars(select(models.Feed.url)))
+    for row in session.scalars(select(models.Feed).where(models.Feed.url.startswith(RELEASED))):
+        if row.config_url and row.config_url not in taken:
+            row.url, row.next_poll_at = row.config_url, None
+            taken.add(row.config_url)
+    session.flush()
     for topic in config.topics:
         values = {
             "name": topic.name,
@@ -261,7 +287,7 @@ def save_articles(
     if not tagged:
         return counts
     session.execute(text("select pg_advisory_xact_lock(:key)"), {"key": STORY_LOCK})
-    fresh, copies = _split_copies(session, tagged)
+    fresh, copies = _split_copies(session, _distinct_renames(session, tagged))
     counts["duplicates"] = len(copies)
     inserted = _insert_articles(session, [article for article, _ in fresh], at)
     counts["articles_new"] = len(inserted)
@@ -303,7 +329,7 @@ def _split_copies(
     wall) stands for no article, so those articles stay apart, and out of story clustering too.
     """
     hashes = {a.content_hash for a, _ in tagged if stories.identifies(a.text, a.text_source)}
-    stored: dict[str, tuple[int, str]] = {}
+    stored: dict[str, list[tuple[int, str, str]]] = {}  # hash -> (id, URL, title), oldest first
     titles: dict[str, set[tuple[int, str]]] = {}  # content hash -> (feed, title) seen with it
     for article, _ in tagged:
         if article.content_hash in hashes:
@@ -320,33 +346,80 @@ def _split_copies(
                 models.Article.title,
             )
             .where(models.Article.content_hash.in_(hashes))
-            .order_by(models.Article.id.desc())
+            .order_by(models.Article.id)
         )
         for digest, article_id, url, feed_id, title in rows:
-            stored[digest] = (article_id, url)  # lowest id wins
+            stored.setdefault(digest, []).append((article_id, url, title))
             titles[digest].add((feed_id, stories.title_key(title)))
     boilerplate = {digest for digest, seen in titles.items() if _boilerplate(seen)}
     fresh: list[tuple[Article, Sequence[Match]]] = []
     copies: list[tuple[Article, int | str]] = []
-    first_url: dict[str, str] = {}  # content hash -> URL of the first fresh article with it
+    earlier: dict[str, list[tuple[str, str]]] = {}  # hash -> (URL, title) of fresh ones with it
     urls: set[str] = set()
     for article, matches in tagged:
         comparable = article.content_hash in hashes and article.content_hash not in boilerplate
         if not comparable and article.minhash is not None:
             article = replace(article, minhash=None)  # nor does it make a story of its own kind
-        twin = stored.get(article.content_hash) if comparable else None
-        if twin is not None and twin[1] != article.url:
-            copies.append((article, twin[0]))
-        elif comparable and article.content_hash in first_url:
-            copies.append((article, first_url[article.content_hash]))
+        # The same text is the same article only under a compatible headline (same_headline).
+        twin = next(
+            (
+                article_id
+                for article_id, url, title in stored.get(article.content_hash, [])
+                if comparable and url != article.url and stories.same_headline(title, article.title)
+            ),
+            None,
+        )
+        first = next(
+            (
+                url
+                for url, title in earlier.get(article.content_hash, [])
+                if comparable and stories.same_headline(title, article.title)
+            ),
+            None,
+        )
+        if twin is not None:
+            copies.append((article, twin))
+        elif first is not None:
+            copies.append((article, first))
         elif article.url in urls:
             copies.append((article, article.url))
         else:
             fresh.append((article, matches))
             urls.add(article.url)
             if comparable:
-                first_url[article.content_hash] = article.url
+                earlier.setdefault(article.content_hash, []).append((article.url, article.title))
     return fresh, copies
+
+
+def _distinct_renames(
+    session: Session, tagged: Sequence[tuple[Article, Sequence[Match]]]
+) -> list[tuple[Article, Sequence[Match]]]:
+    """Articles whose page renamed them (rel=canonical) to a URL that another article, under an
+    incompatible headline, holds already or earlier in `tagged`, keep the feed's own link: a
+    site whose every page names one canonical URL (its home page, a consent page) must not
+    make its stories one."""
+    renamed = [a.url for a, _ in tagged if a.item_url]
+    if not renamed:
+        return list(tagged)
+    holders: dict[str, str] = dict(
+        session.execute(
+            select(models.Article.url, models.Article.title).where(
+                models.Article.url.in_(set(renamed))
+            )
+        ).all()
+    )
+    kept: list[tuple[Article, Sequence[Match]]] = []
+    for article, matches in tagged:
+        holder = holders.get(article.url)
+        if (
+            article.item_url
+            and holder is not None
+            and not stories.same_headline(holder, article.title)
+        ):
+            article = replace(article, url=article.item_url, item_url=None)
+        holders.setdefault(article.url, article.title)
+        kept.append((article, matches))
+    return kept
 
 
 def _boilerplate(seen: set[tuple[int, str]]) -> bool:

@@ -26,6 +26,7 @@ _SPACELESS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]
 # Shorter text does not identify an article: "Read the full story on our website." is the summary
 # of every item of some feeds, and would make their distinct headlines one article and one story.
 IDENTITY_MIN_CHARS = 200
+HEADLINE_OVERLAP = 0.5  # share of words two titles of one article have in common, at least
 
 
 def identifies(text: str, text_source: str) -> bool:
@@ -36,6 +37,18 @@ def identifies(text: str, text_source: str) -> bool:
 def title_key(title: str) -> str:
     """A title compared as readers would: case, accents' forms and spacing ignored."""
     return " ".join(unicodedata.normalize("NFKC", title).casefold().split())
+
+
+def same_headline(one: str, other: str) -> bool:
+    """Whether two titles can name one article: they share at least half their words.
+
+    A syndicated copy keeps most of its headline ("... Trump summit (via AloJapan)": 0.69 of
+    the words); two stories behind one consent wall or teaser do not ("Alpha: Taiwan election
+    result", "Beta: Taiwan typhoon damage": 0.14)."""
+    words, others = set(_WORD.findall(title_key(one))), set(_WORD.findall(title_key(other)))
+    if not words or not others:
+        return title_key(one) == title_key(other)
+    return len(words & others) >= HEADLINE_OVERLAP * len(words | others)
 
 
 def shingles(text: str) -> set[str]:
