@@ -236,7 +236,7 @@ def assert_clean(item: FeedItem) -> None:
 # The pure edges: many cases, fast.
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile_feeds)
 def test_any_feed_parses_to_clean_bounded_items_or_one_clear_error(feed: HostileFeed) -> None:
     content_type = "application/feed+json" if feed.kind == "json" else "application/xml"
@@ -253,7 +253,7 @@ def test_any_feed_parses_to_clean_bounded_items_or_one_clear_error(feed: Hostile
     assert parsed.ttl_minutes is None or 0 < parsed.ttl_minutes <= 366 * 24 * 60
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(
     st.one_of(url, text), st.sampled_from([None, "http://127.0.0.1/feed", "https://a.example/x/"])
 )
@@ -267,7 +267,7 @@ def test_any_url_is_parsed_once_or_refused_with_a_reason(raw: str, base: str | N
     httpx.URL(parsed.url)  # what the downloader will parse
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(
     st.dictionaries(
         st.sampled_from(["retry-after", "cache-control"]), st.one_of(number, header_value)
@@ -343,7 +343,7 @@ CASES = itertools.count()
 
 
 @settings(
-    max_examples=25,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
