@@ -31,16 +31,17 @@ alerts_app = typer.Typer(
 def listing(
     ctx: typer.Context,
     state: Annotated[AlertState | None, typer.Option(help="only alerts in this state")] = None,
-    failed: Annotated[bool, typer.Option("--failed", help="only alerts that gave up")] = False,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="only alerts that gave up or missed a recipient")
+    ] = False,
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="most alerts to list")] = 100,
     as_json: JsonOption = False,
 ) -> None:
     """List stored alerts, newest first."""
     if ctx.invoked_subcommand:
         return
-    rows = alert_rows(
-        get_settings(), "failed" if failed else (state.value if state else None), limit
-    )
+    # --failed: also the alerts sent to some recipients and refused for good to others.
+    rows = alert_rows(get_settings(), state.value if state and not failed else None, limit, failed)
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=2))
         return
@@ -75,11 +76,11 @@ def resend(
 
 
 def alert_rows(
-    settings: Settings, state: str | None = None, limit: int = 100
+    settings: Settings, state: str | None = None, limit: int = 100, undelivered: bool = False
 ) -> list[dict[str, object]]:
     with database.read(settings) as session:
         rows = []
-        for alert in mailer.list_alerts(session, state, limit):
+        for alert in mailer.list_alerts(session, state, limit, undelivered):
             article = session.get_one(models.Article, alert.article_id)
             topic = session.get_one(models.Topic, alert.topic_id)
             rows.append(

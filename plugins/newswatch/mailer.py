@@ -5,24 +5,28 @@ between acceptance and our commit, the next run sends it again with the same Mes
 mail clients use to drop the repeat. With the server down, alerts stay pending for the next run;
 a message the server refuses is retried with exponential backoff and marked failed after
 `alert_max_attempts` tries. A message that can never go as it is (a header the email library
-refuses, an internationalised address on a server without SMTPUTF8) fails at once, alone.
+refuses) fails at once, alone. Each recipient of an email has its own outcome (`outcomes`): one
+the server cannot take (an internationalised address without SMTPUTF8) or refuses with a 5xx
+while taking the others is refused for good; one given a 4xx is retried, and a retry goes only
+to those still owed the message.
 """
 
 from __future__ import annotations
 
+import copy
 import email.policy
 import os
 import smtplib
 import ssl
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.errors import MessageError
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
-from typing import ParamSpec, Protocol
+from typing import Any, ParamSpec, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -83,12 +87,60 @@ def to_wire(msg: EmailMessage, linesep: str = "\r\n") -> Wire:
     return Wire(sender, recipients, data, utf8)
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why one recipient did not get a message: the server's reply, or code None when the
+    address was never offered to this server, which cannot take it (no SMTPUTF8)."""
+
+    code: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What became of each envelope recipient of one message."""
+
+    delivered: list[str] = field(default_factory=list)
+    refused: dict[str, Refusal] = field(default_factory=dict)
+
+
 class Transport(Protocol):
     where: str
 
-    def send(self, msg: EmailMessage) -> None: ...
+    def send_each(self, msg: EmailMessage, skip: Collection[str] = ()) -> Receipt:
+        """Send to the To addresses not in `skip`; the server's answer for each."""
+        ...
+
+    def send(self, msg: EmailMessage) -> None:
+        """Send to every recipient, or raise Undeliverable: for a notice with no outbox row."""
+        ...
 
     def close(self) -> None: ...
+
+
+def send_all(transport: Transport, msg: EmailMessage) -> None:
+    refused = transport.send_each(msg).refused
+    if refused:
+        raise Undeliverable(refusals_text(refused))
+
+
+def refusals_text(refused: Mapping[str, Refusal]) -> str:
+    return "; ".join(f"{addr}: {r.reason}" for addr, r in refused.items())
+
+
+def _without(msg: EmailMessage, dropped: Collection[str]) -> EmailMessage:
+    """A copy of `msg` whose To no longer lists `dropped` (and has no To if nobody is left)."""
+    kept = [
+        address
+        for header in msg.get_all("To", [])
+        for address in header.addresses
+        if address.addr_spec not in dropped
+    ]
+    out = copy.deepcopy(msg)
+    del out["To"]
+    if kept:
+        out["To"] = kept
+    return out
 
 
 @dataclass(frozen=True)
@@ -144,22 +196,43 @@ class SmtpTransport:
         return smtp
 
     def send(self, msg: EmailMessage) -> None:
+        send_all(self, msg)
+
+    def send_each(self, msg: EmailMessage, skip: Collection[str] = ()) -> Receipt:
         wire = to_wire(msg)
         if not wire.recipients:
             raise Undeliverable("the message has no recipient address")
         if self._smtp is None:
             self._smtp = self._connect()
-        options: list[str] = []
-        if wire.utf8:
-            if not self._smtp.has_extn("smtputf8"):
-                # Permanent for this server: retrying cannot help, and must not hold up the rest.
+        cannot: dict[str, Refusal] = {}
+        if wire.utf8 and not self._smtp.has_extn("smtputf8"):
+            # Permanent for this server, but only for these addresses: they leave To (a server
+            # without SMTPUTF8 cannot carry them in a header either) and the rest still go.
+            if not wire.sender.isascii():
                 raise Undeliverable(
                     f"{self.where} does not offer SMTPUTF8, needed for the internationalised "
-                    f"address in {ascii([wire.sender, *wire.recipients])[:300]}"
+                    f"sender {ascii(wire.sender)[:200]}"
                 )
-            options = ["SMTPUTF8", "BODY=8BITMIME"]
+            reason = f"{self.where} does not offer SMTPUTF8, needed for this address"
+            cannot = {r: Refusal(None, reason) for r in wire.recipients if not r.isascii()}
+            msg = _without(msg, cannot)
+            cannot = {addr: r for addr, r in cannot.items() if addr not in skip}
+            if msg["To"] is None:
+                return Receipt(refused=cannot)
+            wire = to_wire(msg)
+            if wire.utf8:  # an address that To and the envelope spell differently
+                raise Undeliverable(f"{self.where} does not offer SMTPUTF8")
+        envelope = [r for r in wire.recipients if r not in skip]
+        if not envelope:
+            return Receipt(refused=cannot)
+        options = ["SMTPUTF8", "BODY=8BITMIME"] if wire.utf8 else []
         try:
-            self._smtp.sendmail(wire.sender, wire.recipients, wire.data, mail_options=options)
+            answers = self._smtp.sendmail(wire.sender, envelope, wire.data, mail_options=options)
+        except smtplib.SMTPRecipientsRefused as exc:
+            if any(code == 421 for code, _ in exc.recipients.values()):
+                self._smtp = None  # smtplib closed it: a fault of the session, not the message
+                raise TransportDown(f"{self.where}: {exc}") from None
+            answers = exc.recipients  # every one refused: nobody got it
         except smtplib.SMTPNotSupportedError as exc:
             raise Undeliverable(f"{self.where}: {exc}") from None
         except MESSAGE_ERRORS as exc:
@@ -171,6 +244,11 @@ class SmtpTransport:
         except (OSError, smtplib.SMTPException) as exc:
             self._smtp = None
             raise TransportDown(f"{self.where}: {type(exc).__name__}: {exc}") from None
+        refused = {
+            addr: Refusal(code, f"{code} {reply.decode('utf-8', 'replace')}")
+            for addr, (code, reply) in answers.items()
+        }
+        return Receipt([r for r in envelope if r not in refused], cannot | refused)
 
     def close(self) -> None:
         if self._smtp is not None:
@@ -189,14 +267,20 @@ class OutboxTransport:
         self.where = str(folder)
 
     def send(self, msg: EmailMessage) -> None:
+        send_all(self, msg)
+
+    def send_each(self, msg: EmailMessage, skip: Collection[str] = ()) -> Receipt:
+        """The file holds the whole message; every recipient not yet settled counts as served."""
         self.folder.mkdir(parents=True, exist_ok=True)
         name = "".join(
             c if c.isalnum() or c in ".-" else "_" for c in str(msg["Message-ID"]).strip("<>")
         )
         path = self.folder / f"{name}.eml"
         partial = path.with_suffix(".tmp")
-        partial.write_bytes(to_wire(msg, linesep="\n").data)
+        wire = to_wire(msg, linesep="\n")
+        partial.write_bytes(wire.data)
         os.replace(partial, path)
+        return Receipt(delivered=[r for r in wire.recipients if r not in skip])
 
     def close(self) -> None:
         pass
@@ -324,39 +408,25 @@ def deliver_pending(
                         settings.list_unsubscribe,
                     )
                     if alert.channel == "email":
-                        transport.send(msg)
+                        attempt = attempt_of(transport.send_each(msg, set(alert.outcomes)))
                         where = transport.where
                     else:
                         body = msg.get_body(("plain",))
                         text_body = body.get_content() if isinstance(body, EmailMessage) else ""
                         apprise_channels.send(alert.channel, str(msg["Subject"]), text_body)
-                        where = alert.channel
+                        attempt, where = Attempt(delivered=[alert.channel]), alert.channel
                 except TransportDown as exc:
                     result.errors.append(str(exc))
                     email_ok = False  # the row stays pending; other channels go on
                     continue
                 except Undeliverable as exc:
-                    _give_up(alert, str(exc), result)
-                    continue
+                    _settle(alert, Attempt(hopeless=str(exc)), settings, result)
                 except (*MESSAGE_ERRORS, ChannelError) as exc:
-                    _refused(alert, exc, settings, result)
-                    continue
-                _delivered(alert, str(msg["Message-ID"]), where, result)
+                    _settle(alert, Attempt(retry=f"{type(exc).__name__}: {exc}"), settings, result)
+                else:
+                    _settle(alert, attempt, settings, result, str(msg["Message-ID"]), where)
     finally:
         transport.close()
-
-
-def _delivered(
-    row: models.Alert | models.DigestMail, message_id: str, where: str, result: Delivery
-) -> None:
-    """Mark a claimed row sent, in the transaction that claimed it, once the channel took it."""
-    row.state = "sent"
-    row.sent_at = clock.now()
-    row.attempts += 1
-    row.message_id = message_id
-    row.delivered_to = where
-    row.last_error = None
-    result.sent += 1
 
 
 def rendered(render: Callable[P, EmailMessage], *args: P.args, **kwargs: P.kwargs) -> EmailMessage:
@@ -383,33 +453,77 @@ def _sender_usable(settings: Settings, result: Delivery) -> bool:
     return usable
 
 
-def _give_up(row: models.Alert | models.DigestMail, reason: str, result: Delivery) -> None:
-    """Mark a claimed row failed at once: it can never be sent as it is."""
-    row.attempts += 1
-    row.state = "failed"
-    row.last_error = f"Undeliverable: {reason}"[:1000]
-    result.failed += 1
-    result.errors.append(
-        f"{'digest' if isinstance(row, models.DigestMail) else 'alert'} {row.id} "
-        f"failed: {row.last_error}"
-    )
+@dataclass(frozen=True)
+class Attempt:
+    """One try at a row: who got it now, who never will, and why the others must wait."""
+
+    delivered: list[str] = field(default_factory=list)  # addresses, or the Apprise channel
+    refused: dict[str, str] = field(default_factory=dict)  # refused for good: address -> reason
+    retry: str | None = None  # why those still owed it must wait: tried again after a backoff
+    hopeless: str | None = None  # why the message can never go as it is: the row ends now
 
 
-def _refused(
-    alert: models.Alert | models.DigestMail, exc: Exception, settings: Settings, result: Delivery
+def attempt_of(receipt: Receipt) -> Attempt:
+    """A 5xx is final for its recipient when the server took the message for another one in
+    the same transaction; when it took it for nobody, the refusal may be the server's own
+    (relay, policy, quota) and is retried like any refusal of the whole message."""
+    for_good = {
+        addr: refusal.reason
+        for addr, refusal in receipt.refused.items()
+        if refusal.code is None or (refusal.code >= 500 and receipt.delivered)
+    }
+    later = {addr: r for addr, r in receipt.refused.items() if addr not in for_good}
+    retry = f"SMTPRecipientsRefused: {refusals_text(later)}" if later else None
+    return Attempt(receipt.delivered, for_good, retry)
+
+
+def _settle(
+    row: models.Alert | models.DigestMail,
+    attempt: Attempt,
+    settings: Settings,
+    result: Delivery,
+    message_id: str | None = None,
+    where: str | None = None,
 ) -> None:
-    alert.attempts += 1
-    alert.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-    if alert.attempts >= settings.alert_max_attempts:
-        alert.state = "failed"
-        result.failed += 1
-        result.errors.append(
-            f"{'digest' if isinstance(alert, models.DigestMail) else 'alert'} {alert.id} "
-            f"failed after {alert.attempts} attempts: {alert.last_error}"
-        )
-    else:
-        alert.next_attempt_at = clock.now() + timedelta(minutes=2**alert.attempts)
+    """Record one try at a claimed row, in the transaction that claimed it: `sent` once
+    nobody is owed it any more and someone got it, `failed` if nobody ever can, else pending
+    again after a backoff for those still owed it, and only them."""
+    kind = "digest" if isinstance(row, models.DigestMail) else "alert"
+    now = clock.now()
+    row.attempts += 1
+    outcomes = dict(row.outcomes)
+    outcomes |= {addr: {"state": "sent"} for addr in attempt.delivered}
+    outcomes |= {addr: {"state": "refused", "reason": r} for addr, r in attempt.refused.items()}
+    row.outcomes = outcomes
+    if attempt.delivered:
+        row.sent_at = now
+        row.message_id = message_id
+        row.delivered_to = where
+    refused = {addr: o["reason"] for addr, o in outcomes.items() if o["state"] == "refused"}
+    reason = f"Undeliverable: {attempt.hopeless}" if attempt.hopeless else attempt.retry
+    row.last_error = _summary(reason, refused)
+    if attempt.retry and not attempt.hopeless and row.attempts < settings.alert_max_attempts:
+        row.next_attempt_at = now + timedelta(minutes=2**row.attempts)
         result.retrying += 1
+        return
+    if any(o["state"] == "sent" for o in outcomes.values()):
+        row.state = "sent"
+        result.sent += 1
+        if row.last_error:
+            result.errors.append(f"{kind} {row.id} sent, not to everyone: {row.last_error}")
+        return
+    row.state = "failed"
+    result.failed += 1
+    after = f" after {row.attempts} attempts" if attempt.retry and not attempt.hopeless else ""
+    result.errors.append(f"{kind} {row.id} failed{after}: {row.last_error}")
+
+
+def _summary(reason: str | None, refused: Mapping[str, str]) -> str | None:
+    """last_error: why the last try fell short, and who was refused for good."""
+    parts = [reason] if reason else []
+    if refused:
+        parts.append("not delivered to " + "; ".join(f"{a}: {r}" for a, r in refused.items()))
+    return "; ".join(parts)[:1000] or None
 
 
 def alert_view(session: Session, alert: models.Alert) -> AlertView:
@@ -452,10 +566,13 @@ def alert_view(session: Session, alert: models.Alert) -> AlertView:
 
 
 def requeue(session: Session, alert_id: int) -> bool:
-    """Make an alert pending again with fresh attempts, due now; False if there is no such alert."""
+    """Make an alert pending again with fresh attempts, due now, for those who did not get it
+    (for everyone when all did); False if there is no such alert."""
     alert = session.get(models.Alert, alert_id)
     if alert is None:
         return False
+    everyone_got_it = alert.state == "sent" and alert.last_error is None
+    alert.outcomes = {} if everyone_got_it else _only_sent(alert.outcomes)
     alert.state = "pending"
     alert.attempts = 0
     alert.last_error = None
@@ -463,10 +580,22 @@ def requeue(session: Session, alert_id: int) -> bool:
     return True
 
 
-def list_alerts(session: Session, state: str | None = None, limit: int = 100) -> list[models.Alert]:
+def _only_sent(outcomes: Mapping[str, Any]) -> dict[str, Any]:
+    return {addr: o for addr, o in outcomes.items() if o["state"] == "sent"}
+
+
+def list_alerts(
+    session: Session, state: str | None = None, limit: int = 100, undelivered: bool = False
+) -> list[models.Alert]:
+    """Newest first; `undelivered`: the failed ones and the sent ones that someone did not get."""
     query = select(models.Alert).order_by(models.Alert.id.desc()).limit(limit)
     if state:
         query = query.where(models.Alert.state == state)
+    if undelivered:
+        query = query.where(
+            (models.Alert.state == "failed")
+            | ((models.Alert.state == "sent") & models.Alert.last_error.is_not(None))
+        )
     return list(session.scalars(query))
 
 
@@ -511,24 +640,24 @@ def deliver_digests(
                             clock.now(),
                             settings.list_unsubscribe,
                         )
-                        transport.send(msg)
+                        attempt = attempt_of(transport.send_each(msg, set(row.outcomes)))
                         where = transport.where
                     else:
                         # The row names the variables holding the channel's URLs (store.plan_digest).
                         channel = AppriseChannels({row.channel: [str(n) for n in row.recipients]})
                         channel.send(row.channel, digest_title(digest), digest_text(digest))
-                        where = row.channel
+                        attempt, where = Attempt(delivered=[row.channel]), row.channel
                 except TransportDown as exc:
                     result.errors.append(str(exc))
                     email_ok = False  # the row stays pending; other channels go on
                     continue
                 except Undeliverable as exc:
-                    _give_up(row, str(exc), result)
-                    continue
+                    _settle(row, Attempt(hopeless=str(exc)), settings, result)
                 except (*MESSAGE_ERRORS, ChannelError) as exc:
-                    _refused(row, exc, settings, result)
-                    continue
-                _delivered(row, digest_message_id(digest, settings.mail_from), where, result)
+                    _settle(row, Attempt(retry=f"{type(exc).__name__}: {exc}"), settings, result)
+                else:
+                    message_id = digest_message_id(digest, settings.mail_from)
+                    _settle(row, attempt, settings, result, message_id, where)
     finally:
         transport.close()
 

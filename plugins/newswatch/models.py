@@ -166,6 +166,9 @@ class Alert(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     message_id: Mapped[str | None] = mapped_column(Text)
     delivered_to: Mapped[str | None] = mapped_column(Text)
+    # {address: {"state": "sent"} or {"state": "refused", "reason": ...}}: recipients settled for
+    # good; the others are still owed the message (mailer.py; migration 0014).
+    outcomes: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
 
     __table_args__ = (
         # One alert per story, topic and channel: a later copy of an alerted story sends nothing new.
@@ -210,6 +213,8 @@ class DigestMail(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     message_id: Mapped[str | None] = mapped_column(Text)
     delivered_to: Mapped[str | None] = mapped_column(Text)
+    # Recipients settled for good, as Alert.outcomes.
+    outcomes: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     stories: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
