@@ -318,3 +318,24 @@ def test_a_direction_override_in_a_name_is_refused(tmp_path: Path) -> None:
     topics = TOPICS + '    title: "Taiwan \\u202egnp.exe"\n'
     with pytest.raises(ConfigError, match="bidirectional control U\\+202E"):
         load_config(write(tmp_path, topics=topics))
+
+
+def test_aliases_of_a_huge_string_are_refused_at_once(tmp_path: Path) -> None:
+    big = "taiwan " * 150_000  # 1 MB, named once and repeated by alias
+    topics = (
+        "recipients: [desk@example.com]\ntopics:\n  - name: t\n"
+        f'    keywords: [&big "{big}", ' + ", ".join(["*big"] * 20) + "]\n"
+    )
+    with pytest.raises(ConfigError, match="YAML alias bomb"):
+        load_config(write(tmp_path, topics=topics))
+
+
+def test_keywords_have_the_limits_of_a_query(tmp_path: Path) -> None:
+    many = TOPICS.replace(
+        "keywords: [Taiwan]", "keywords: [" + ", ".join(f"k{i}" for i in range(1001)) + "]"
+    )
+    with pytest.raises(ConfigError, match="more than 1000 terms"):
+        load_config(write(tmp_path, topics=many))
+    long = TOPICS.replace("keywords: [Taiwan]", f"keywords: [{'x' * 501}]")
+    with pytest.raises(ConfigError, match="longer than 500 characters"):
+        load_config(write(tmp_path, topics=long))

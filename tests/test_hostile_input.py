@@ -61,13 +61,7 @@ class Web:
     def __init__(self, server: HTTPServer, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         self.server = server
         self.base = server.url_for("").rstrip("/")
-        server.expect_request("/robots.txt").respond_with_data("", status=404)
-        server.expect_request("/healthy/feed").respond_with_data(
-            HEALTHY_FEED.format(base=self.base), content_type="application/rss+xml"
-        )
-        server.expect_request("/healthy/story").respond_with_data(
-            HEALTHY_PAGE, content_type="text/html"
-        )
+        self.serve_healthy()
         (folder / "feeds.yaml").write_text(
             "feeds:\n"
             f"  - {{name: Healthy, url: '{self.base}/healthy/feed'}}\n"
@@ -75,6 +69,15 @@ class Web:
         )
         (folder / "topics.yaml").write_text(TOPICS)
         monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(folder))
+
+    def serve_healthy(self) -> None:
+        self.server.expect_request("/robots.txt").respond_with_data("", status=404)
+        self.server.expect_request("/healthy/feed").respond_with_data(
+            HEALTHY_FEED.format(base=self.base), content_type="application/rss+xml"
+        )
+        self.server.expect_request("/healthy/story").respond_with_data(
+            HEALTHY_PAGE, content_type="text/html"
+        )
 
     def feed(
         self, body: str | bytes, content_type: str = "application/rss+xml", **kw: object
@@ -540,3 +543,102 @@ def test_feeds_yaml_wins_over_urls_the_store_learnt(
         and urls["Hostile"] == f"{web.base}/healthy/feed"
     )
     assert urls["Target"] == f"{web.base}/target/feed" and urls["Mover"] == f"{web.base}/mover/feed"
+
+
+HEADLINES = [
+    "Taiwan election result delayed by court",
+    "Taiwan typhoon damage grows in south",
+    "Taiwan chip exports hit record",
+    "Taiwan navy drills near Kinmen",
+    "Taiwan central bank holds rates",
+]
+
+
+def alerts_for(settings: Settings, titles: list[str]) -> tuple[int, int]:
+    """(stories, alerts) of the articles with these titles."""
+    with database.transaction(database.session_factory(settings)) as session:
+        stories_ = set(
+            session.scalars(select(models.Article.story_id).where(models.Article.title.in_(titles)))
+        )
+        alerts = session.scalar(select(func.count()).where(models.Alert.story_id.in_(stories_)))
+    return len(stories_), alerts or 0
+
+
+@pytest.mark.parametrize(
+    "shared",
+    [
+        " ".join(f"footer{i % 97} word{i % 89}" for i in range(700)),  # a long site footer
+        "Nous utilisons des cookies et technologies similaires. Identifiant de session : ",
+        "We and our partners process data: "
+        + " ".join(f"Vendor{i} Advertising Ltd," for i in range(120))
+        + " Accept all or manage your privacy choices. Ref ",
+    ],
+    ids=["footer", "french-wall", "long-wall"],
+)
+def test_text_shared_by_distinct_headlines_never_makes_them_one_story(
+    web: Web, settings: Settings, shared: str
+) -> None:
+    titles = [t.replace("Taiwan", "Tariff") for t in HEADLINES]
+    web.feed(
+        rss(
+            *(
+                f"<item><title>{t}</title><link>{web.base}/hostile/{i}</link></item>"
+                for i, t in enumerate(titles)
+            )
+        )
+    )
+    for i in range(len(titles)):  # a few words of its own each, then the shared text
+        web.page(
+            f"/hostile/{i}",
+            page(f"Story {i} alpha{i} beta{i} gamma{i} tariff. {shared} {i:012x}. "),
+        )
+    web.run()
+    assert alerts_for(settings, titles) == (5, 5)
+
+
+def test_one_text_retitled_by_three_feeds_in_one_run_is_one_story(
+    web: Web, settings: Settings, tmp_path: Path
+) -> None:
+    title = "Japan raises tariffs on Taiwan steel imports"
+    titles = [title, f"{title} - Reuters", f"{title} (via AloJapan)"]
+    body = page("Japan raised tariffs on steel from Taiwan on Monday, officials said. ")
+    web.feed(rss(f"<item><title>{titles[0]}</title><link>{web.base}/hostile/a</link></item>"))
+    two_feeds(
+        web,
+        tmp_path,
+        rss(f"<item><title>{titles[1]}</title><link>{web.base}/hostile/b</link></item>"),
+    )
+    web.server.expect_request("/hostile3/feed").respond_with_data(
+        rss(f"<item><title>{titles[2]}</title><link>{web.base}/hostile/c</link></item>"),
+        content_type="application/rss+xml",
+    )
+    with (tmp_path / "feeds.yaml").open("a") as feeds:
+        feeds.write(f"  - {{name: Hostile 3, url: '{web.base}/hostile3/feed'}}\n")
+    for path in ("/hostile/a", "/hostile/b", "/hostile/c"):
+        web.page(path, body)
+    web.run()
+    assert alerts_for(settings, titles) == (1, 1)
+
+
+def test_a_feed_republishing_a_story_as_updated_sends_no_second_alert(
+    web: Web, settings: Settings
+) -> None:
+    title = "Japan raises tariffs on Taiwan steel imports"
+    body = page("Japan raised tariffs on steel from Taiwan on Monday, officials said. ")
+    first = f"<item><title>{title}</title><link>{web.base}/hostile/a1</link></item>"
+    web.feed(rss(first))
+    web.page("/hostile/a1", body)
+    web.run()
+    web.server.clear()  # the same sites, now with the update
+    web.serve_healthy()
+    web.feed(
+        rss(
+            f"<item><title>{title} (updated)</title><link>{web.base}/hostile/a2</link></item>",
+            first,
+        )
+    )
+    web.page("/hostile/a1", body)
+    web.page("/hostile/a2", body)
+    clock.freeze(clock.now() + timedelta(hours=25))
+    web.run()
+    assert alerts_for(settings, [title, f"{title} (updated)"]) == (1, 1)

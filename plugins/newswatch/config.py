@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from newswatch import models
-from newswatch.query import parse_query
+from newswatch.query import MAX_QUERY_TERMS, parse_query
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -137,9 +137,16 @@ class TopicConfig(_ConfigModel):
     @field_validator("keywords", "exclude")
     @classmethod
     def _no_blank_terms(cls, terms: list[str]) -> list[str]:
+        # A keyword list is a query in another form: the same limits as a query's.
+        if len(terms) > MAX_QUERY_TERMS:
+            raise ValueError(f"more than {MAX_QUERY_TERMS} terms: expected fewer")
         for term in terms:
             if not term.strip():
                 raise ValueError("terms must not be blank")
+            if len(term) > MAX_TERM_CHARS:
+                raise ValueError(
+                    f"a term longer than {MAX_TERM_CHARS} characters: expected a word or phrase"
+                )
         return [term.strip() for term in terms]
 
     @field_validator("query")
@@ -332,19 +339,24 @@ def _read_text(path: Path) -> str:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-# Values a config may hold once aliases are expanded: far beyond a real one. Nine levels of
-# ten aliases each (700 bytes of YAML) expand to 10**9 values, which validation then walked.
+# Values and characters a config may hold once aliases are expanded: far beyond a real one.
+# Nine levels of ten aliases (700 bytes of YAML) expand to 10**9 values, and 5,000 aliases of
+# one 1 MB string to 5 GB, which validation then walked and copied.
 MAX_CONFIG_VALUES = 100_000
+MAX_CONFIG_CHARS = 10_000_000
+MAX_TERM_CHARS = 500
 
 
 def _too_many_values(value: Any) -> bool:
-    """Whether value, with every alias expanded, holds more than MAX_CONFIG_VALUES values;
-    stops counting as soon as it does, so a YAML alias bomb costs nothing."""
-    pending, seen = [value], 0
+    """Whether value, with every alias expanded, holds more than MAX_CONFIG_VALUES values or
+    MAX_CONFIG_CHARS characters; stops counting as soon as it does, so an alias bomb costs
+    nothing."""
+    pending, seen, chars = [value], 0, 0
     while pending:
         current = pending.pop()
         seen += 1
-        if seen > MAX_CONFIG_VALUES:
+        chars += len(current) if isinstance(current, str) else 0
+        if seen > MAX_CONFIG_VALUES or chars > MAX_CONFIG_CHARS:
             return True
         if isinstance(current, dict):
             pending.extend(current.keys())
@@ -359,8 +371,8 @@ def _parse_yaml(path: Path, text: str) -> Any:
         parsed = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
         if _too_many_values(parsed):
             raise ConfigError(
-                f"{path}: more than {MAX_CONFIG_VALUES} values once its aliases (*name) are "
-                "expanded: expected a config, not a YAML alias bomb"
+                f"{path}: more than {MAX_CONFIG_VALUES} values or {MAX_CONFIG_CHARS} characters "
+                "once its aliases (*name) are expanded: expected a config, not a YAML alias bomb"
             )
         return parsed
     except _DuplicateKey as exc:

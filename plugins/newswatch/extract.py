@@ -36,8 +36,23 @@ MIN_PAGE_CHARS = 200
 # A page that is a cookie, login, paywall or bot wall instead of the article: short, and saying
 # so. Its text is the same under every headline of a site, so taken for the article it made
 # distinct stories one; the feed's text stands in instead, and the article says why.
-WALL_MAX_CHARS = 2000
+WALL_MAX_CHARS = 5000
 WALL_MARKERS = (
+    # German, French, Spanish, Italian, Portuguese, Japanese: the walls of outlets we read
+    "wir verwenden cookies",
+    "wir nutzen cookies",
+    "alle akzeptieren",
+    "nous utilisons des cookies",
+    "accepter et fermer",
+    "tout accepter",
+    "utilizamos cookies",
+    "aceptar todas",
+    "utilizziamo i cookie",
+    "accetta tutti",
+    "aceitar todos",
+    "クッキーを使用",
+    "cookieを使用",
+    "同意する",
     "we use cookies",
     "use of cookies",
     "cookie policy",

@@ -423,11 +423,15 @@ def _distinct_renames(
 
 
 def _boilerplate(seen: set[tuple[int, str]]) -> bool:
-    """One text under different titles in one feed, or under three titles anywhere."""
-    by_feed: dict[int, set[str]] = {}
-    for feed_id, title in seen:
-        by_feed.setdefault(feed_id, set()).add(title)
-    return any(len(t) > 1 for t in by_feed.values()) or len({t for _, t in seen}) >= 3
+    """One text under two headlines that cannot name one article (stories.same_headline): a
+    teaser or wall. Copies retitled " - Reuters", "(via AloJapan)" or "(updated)", in one feed
+    or many, are still one article."""
+    titles = sorted({title for _, title in seen})
+    return any(
+        not stories.same_headline(one, other)
+        for i, one in enumerate(titles)
+        for other in titles[i + 1 :]
+    )
 
 
 def _insert_articles(session: Session, articles: Sequence[Article], at: datetime) -> dict[str, int]:
@@ -468,13 +472,13 @@ def _assign_stories(
     leads: list[tuple[Article, int]] = []
     for article, article_id in articles:
         minhash = stories.from_bytes(article.minhash) if article.minhash else None
-        story = index.find(minhash) if minhash is not None else None
+        story = index.find(minhash, article.title) if minhash is not None else None
         if story is None:
             leads.append((article, article_id))
             story = -len(leads)
         planned[article.url] = story
         if minhash is not None:
-            index.add(str(article_id), story, minhash)
+            index.add(str(article_id), story, minhash, article.title)
     new_ids: list[int] = []
     if leads:
         result = session.execute(
@@ -562,16 +566,20 @@ def _insert_matches_and_alerts(
 
 def recent_signatures(
     session: Session, since: datetime, after_id: int = 0
-) -> list[tuple[str, int, bytes]]:
+) -> list[tuple[str, int, bytes, str]]:
     rows = session.execute(
-        select(models.Article.id, models.Article.story_id, models.Article.minhash).where(
+        select(
+            models.Article.id, models.Article.story_id, models.Article.minhash, models.Article.title
+        ).where(
             models.Article.fetched_at >= since,
             models.Article.id > after_id,
             models.Article.minhash.is_not(None),
             models.Article.story_id.is_not(None),
         )
     )
-    return [(str(a), story, data) for a, story, data in rows if story is not None and data]
+    return [
+        (str(a), story, data, title) for a, story, data, title in rows if story is not None and data
+    ]
 
 
 def start_run(session: Session, trigger: str, at: datetime) -> int:

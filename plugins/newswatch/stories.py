@@ -78,35 +78,71 @@ def from_bytes(data: bytes) -> MinHash:
     return MinHash(num_perm=NUM_PERM, scheme=SCHEME, hashvalues=values)
 
 
+# Words a headline shares with any other, which say nothing about which story it names.
+_STOPWORDS = frozenset(
+    "a an the and or but of to in on at by for with from as is are was were be been it its "
+    "this that these those into over after before about than new says say said".split()
+)
+RELATED_HEADLINES = 0.25  # content words two headlines of one story share, at least
+
+
+def headline_words(title: str) -> frozenset[str]:
+    """What a headline is about: its words less stopwords (character pairs for CJK)."""
+    key = title_key(title)
+    if len(_SPACELESS.findall(key)) > len(key) / 3:
+        chars = "".join(key.split())
+        return frozenset(chars[i : i + 2] for i in range(max(1, len(chars) - 1)))
+    return frozenset(w for w in _WORD.findall(key) if w not in _STOPWORDS)
+
+
+def related_headlines(one: frozenset[str], other: frozenset[str]) -> bool:
+    """Whether two headlines can name one story, told by their content words. A rewrite keeps
+    its story's names ("Japan eyes late-March Takaichi trip..." and "Japan sounds out U.S. on
+    Takaichi visit...": 0.67); pages that share a long footer or a wall do not ("Taiwan
+    election result delayed by court", "Taiwan typhoon damage grows in south": 0.11)."""
+    if not one or not other:
+        return True  # nothing to tell them apart by: the text decides
+    return len(one & other) >= RELATED_HEADLINES * len(one | other)
+
+
 class StoryIndex:
-    """Stories seen so far, by the signatures of their articles; answers "which story is this?"."""
+    """Stories seen so far, by the signatures of their articles; answers "which story is this?".
+
+    Similar text alone does not make one story: the headlines must be related too, or a site's
+    long footer or consent wall would make all its stories one (and mute their alerts).
+    """
 
     def __init__(self, threshold: float = 0.8) -> None:
         self.threshold = threshold
         self._lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
-        self._members: dict[str, tuple[int, MinHash]] = {}
+        self._members: dict[str, tuple[int, MinHash, frozenset[str]]] = {}
         self.newest = 0  # highest article id added: later loads need only what came after it
 
-    def add(self, key: str, story_id: int, minhash: MinHash) -> None:
+    def add(self, key: str, story_id: int, minhash: MinHash, title: str = "") -> None:
         if key not in self._members:
             self._lsh.insert(key, minhash)
-            self._members[key] = (story_id, minhash)
+            self._members[key] = (story_id, minhash, headline_words(title))
             if key.isdigit():
                 self.newest = max(self.newest, int(key))
 
-    def add_all(self, rows: Iterable[tuple[str, int, bytes]]) -> None:
-        for key, story_id, data in rows:
-            self.add(key, story_id, from_bytes(data))
+    def add_all(self, rows: Iterable[tuple[str, int, bytes, str]]) -> None:
+        for key, story_id, data, title in rows:
+            self.add(key, story_id, from_bytes(data), title)
 
     def set_story(self, key: str, story_id: int) -> None:
         """Give a member its story's real id (a new story has its id only once stored)."""
-        self._members[key] = (story_id, self._members[key][1])
+        _, minhash, words = self._members[key]
+        self._members[key] = (story_id, minhash, words)
 
-    def find(self, minhash: MinHash) -> int | None:
-        """The story of the most similar known article at or above the threshold, if any."""
+    def find(self, minhash: MinHash, title: str = "") -> int | None:
+        """The story of the most similar known article at or above the threshold, among those
+        whose headlines are related to `title` (any, when no title is given), if any."""
+        words = headline_words(title)
         best: tuple[float, int] | None = None
         for key in self._lsh.query(minhash):
-            story_id, other = self._members[key]
+            story_id, other, other_words = self._members[key]
+            if not related_headlines(words, other_words):
+                continue
             similarity = minhash.jaccard(other)
             if similarity >= self.threshold and (best is None or similarity > best[0]):
                 best = (similarity, story_id)
