@@ -339,3 +339,12 @@ def test_keywords_have_the_limits_of_a_query(tmp_path: Path) -> None:
     long = TOPICS.replace("keywords: [Taiwan]", f"keywords: [{'x' * 501}]")
     with pytest.raises(ConfigError, match="longer than 500 characters"):
         load_config(write(tmp_path, topics=long))
+
+
+def test_one_mailbox_written_two_ways_gets_one_copy(tmp_path: Path) -> None:
+    topics = (
+        "recipients: [Desk@Example.com, desk@example.com]\ntopics:\n  - name: taiwan\n"
+        "    keywords: [Taiwan]\nsubscribers:\n  - name: ann\n    emails: [DESK@example.COM]\n"
+    )
+    config = load_config(write(tmp_path, topics=topics))
+    assert config.recipients_for(config.topics[0]) == ["Desk@example.com"]

@@ -246,7 +246,12 @@ class Config(BaseModel):
             if sub.mode == "immediate" and sub.follows(topic.name)
             for email in sub.emails
         ]
-        return list(dict.fromkeys(own + subscribed))
+        # One mailbox once: Analyst@Example.com and analyst@example.com are one reader to every
+        # mail server we know of, and would get the alert twice.
+        unique: dict[str, str] = {}
+        for address in own + subscribed:
+            unique.setdefault(address.casefold(), address)
+        return list(unique.values())
 
     def channels_for(self, topic: str) -> list[str]:
         """Apprise channels that get a topic's alerts, besides email."""
