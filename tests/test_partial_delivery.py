@@ -171,6 +171,7 @@ def test_refused_recipients_are_recorded_and_a_451_is_retried_alone(
     assert f"{TEMPFAIL}: 451" in (alert.last_error or "")
     assert f"{REJECT}: 550" in (alert.last_error or "")
     assert set(alert.outcomes) == {OK1, REJECT}  # TEMPFAIL is still owed the alert
+    assert REJECT in failed_listing()  # refused for good: shown while the 451 is retried
 
     assert deliver().retrying == 0 and len(picky.received) == 1  # backing off: not due yet
     del picky.answers[TEMPFAIL]

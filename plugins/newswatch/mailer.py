@@ -30,7 +30,7 @@ from typing import Any, ParamSpec, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import func, literal_column, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from newswatch import clock, models, store
@@ -587,14 +587,19 @@ def _only_sent(outcomes: Mapping[str, Any]) -> dict[str, Any]:
 def list_alerts(
     session: Session, state: str | None = None, limit: int = 100, undelivered: bool = False
 ) -> list[models.Alert]:
-    """Newest first; `undelivered`: the failed ones and the sent ones that someone did not get."""
+    """Newest first; `undelivered`: the failed ones, the sent ones that someone did not get, and
+    pending ones someone will never get (refused for good while others are retried)."""
     query = select(models.Alert).order_by(models.Alert.id.desc()).limit(limit)
     if state:
         query = query.where(models.Alert.state == state)
     if undelivered:
+        refused = func.jsonb_path_exists(
+            models.Alert.outcomes, literal_column("""'$.* ? (@.state == "refused")'::jsonpath""")
+        )
         query = query.where(
             (models.Alert.state == "failed")
             | ((models.Alert.state == "sent") & models.Alert.last_error.is_not(None))
+            | ((models.Alert.state == "pending") & refused)
         )
     return list(session.scalars(query))
 
