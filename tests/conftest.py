@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 # Airflow reads its environment at import: point it at a throwaway home before anything imports it.
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="newswatch-test-airflow-")
@@ -140,15 +141,30 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
-    """A real SMTP server (aiosmtpd) on loopback; NEWSWATCH_SMTP_URL points at it."""
-    box = Mailbox(host="127.0.0.1", port=free_port())
-    controller = Controller(box, hostname=box.host, port=box.port)
+M = TypeVar("M", bound=Mailbox)
+
+
+def serve_mailbox(box: M, monkeypatch: pytest.MonkeyPatch, smtputf8: bool = True) -> Iterator[M]:
+    """Run a real SMTP server (aiosmtpd) for `box` on loopback, NEWSWATCH_SMTP_URL pointing at
+    it, offering SMTPUTF8 or not."""
+    controller = Controller(box, hostname=box.host, port=box.port, enable_SMTPUTF8=smtputf8)
     controller.start()
     monkeypatch.setenv("NEWSWATCH_SMTP_URL", box.url)
     yield box
     controller.stop()
+
+
+@pytest.fixture
+def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
+    """A real SMTP server (aiosmtpd) on loopback; NEWSWATCH_SMTP_URL points at it."""
+    yield from serve_mailbox(Mailbox(host="127.0.0.1", port=free_port()), monkeypatch)
+
+
+@pytest.fixture
+def plain_smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
+    """The same without SMTPUTF8 (aiosmtpd offers it by default); NEWSWATCH_SMTP_URL points at it."""
+    box = Mailbox(host="127.0.0.1", port=free_port())
+    yield from serve_mailbox(box, monkeypatch, smtputf8=False)
 
 
 @pytest.fixture(scope="session")

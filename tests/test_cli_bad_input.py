@@ -175,7 +175,8 @@ class _DroppingProxy:
     """Forwards a PostgreSQL connection's start-up, then hangs up on its first query: the
     server going away in the middle of a command."""
 
-    def __init__(self, upstream: tuple[str, int]) -> None:
+    def __init__(self, upstream: tuple[str, int] | str) -> None:
+        """upstream: the server's (host, port), or the path of its Unix socket."""
         self.upstream = upstream
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -187,7 +188,11 @@ class _DroppingProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            server = socket.create_connection(self.upstream)
+            if isinstance(self.upstream, str):
+                server = socket.socket(socket.AF_UNIX)
+                server.connect(self.upstream)
+            else:
+                server = socket.create_connection(self.upstream)
             server.sendall(client.recv(65536))  # the start-up message
             threading.Thread(target=self._pipe, args=(server, client), daemon=True).start()
             client.recv(65536)  # the first query: the "server" goes away instead
@@ -208,9 +213,12 @@ def test_database_going_away_mid_command_is_one_line(
     database_url: str, offline: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = make_url(database_url)
-    if not url.host or not url.port:
-        pytest.skip("the test database is reached over a Unix socket")
-    proxy = _DroppingProxy((url.host, url.port))
+    socket_dir = url.query.get("host")  # embedded PostgreSQL: ?host=<socket folder>
+    if url.host:
+        proxy = _DroppingProxy((url.host, url.port or 5432))
+    else:
+        assert isinstance(socket_dir, str), database_url
+        proxy = _DroppingProxy(f"{socket_dir}/.s.PGSQL.{url.port or 5432}")
     proxied = url.set(
         host="127.0.0.1", port=proxy.port, query={"sslmode": "disable", "gssencmode": "disable"}
     )

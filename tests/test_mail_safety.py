@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -21,8 +20,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from aiosmtpd.controller import Controller
-from conftest import Mailbox, free_port
+from conftest import Mailbox
 from helpers import seed_alerts
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -336,17 +334,6 @@ def two_topics(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         )
         store.save_articles(session, [(article, [match])], T0)
     return fresh
-
-
-@pytest.fixture
-def plain_smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
-    """A loopback SMTP server without SMTPUTF8 (the `smtp` fixture's offers it); the one used."""
-    box = Mailbox(host="127.0.0.1", port=free_port())
-    controller = Controller(box, hostname=box.host, port=box.port, enable_SMTPUTF8=False)
-    controller.start()
-    monkeypatch.setenv("NEWSWATCH_SMTP_URL", box.url)
-    yield box
-    controller.stop()
 
 
 def test_internationalised_address_fails_alone_without_smtputf8_and_goes_with_it(

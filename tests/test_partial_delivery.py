@@ -16,9 +16,8 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from conftest import Mailbox, free_port
+from conftest import Mailbox, free_port, serve_mailbox
 from helpers import seed_alerts
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -48,25 +47,17 @@ class PickyMailbox(Mailbox):
         return await super().handle_RCPT(server, session, envelope, address, options)
 
 
-def serve(monkeypatch: pytest.MonkeyPatch, smtputf8: bool) -> Iterator[PickyMailbox]:
-    box = PickyMailbox(host="127.0.0.1", port=free_port())
-    controller = Controller(box, hostname=box.host, port=box.port, enable_SMTPUTF8=smtputf8)
-    controller.start()
-    monkeypatch.setenv("NEWSWATCH_SMTP_URL", box.url)
-    yield box
-    controller.stop()
-
-
 @pytest.fixture
 def picky(monkeypatch: pytest.MonkeyPatch) -> Iterator[PickyMailbox]:
     """An SMTP server offering SMTPUTF8, whose `answers` refuse chosen recipients."""
-    yield from serve(monkeypatch, smtputf8=True)
+    yield from serve_mailbox(PickyMailbox(host="127.0.0.1", port=free_port()), monkeypatch)
 
 
 @pytest.fixture
 def plain(monkeypatch: pytest.MonkeyPatch) -> Iterator[PickyMailbox]:
     """An SMTP server without SMTPUTF8."""
-    yield from serve(monkeypatch, smtputf8=False)
+    box = PickyMailbox(host="127.0.0.1", port=free_port())
+    yield from serve_mailbox(box, monkeypatch, smtputf8=False)
 
 
 def topic_to(

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
-
+# Linux only, like every machine newswatch runs on (its workers rely on prctl): /proc tells the
+# test which processes are alive.
 # The host of a pool: starts workers (warmed with trafilatura, as in the pipeline), runs a job,
 # says so, then waits to be killed. From the main thread (the CLI, an Airflow task), or from a
 # thread that has ended by the time of the kill, where only the portable watcher can help.
