@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from newswatch.stories import StoryIndex, from_bytes, shingles, signature, to_bytes
+from newswatch.stories import StoryIndex, from_bytes, same_headline, shingles, signature, to_bytes
 
 SAMPLE = Path(__file__).resolve().parents[1] / "plugins" / "newswatch" / "sample_day"
 WIRE = (
@@ -63,3 +63,12 @@ def test_sample_day_pages_are_distinct_stories() -> None:
     for i, text in enumerate(texts):
         assert index.find(signature(text)) is None
         index.add(str(i), i, signature(text))
+
+
+def test_headlines_compare_by_content_words_and_by_characters_in_japanese() -> None:
+    title = "Japan sounds out U.S. on Takaichi visit in late March for Trump summit"
+    assert same_headline(title, "Japan sounds out U.S. on Takaichi visit for Trump summit (via X)")
+    assert not same_headline("Alpha: Taiwan election result", "Beta: Taiwan typhoon damage")
+    # Japanese is not spaced: one changed particle must not make a copy another article.
+    assert same_headline("高市首相、3月下旬の訪米を調整", "高市首相が3月下旬の訪米を調整")
+    assert not same_headline("高市首相、3月下旬の訪米を調整", "台湾のパイナップル農家、豊作を期待")

@@ -39,13 +39,31 @@ def title_key(title: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", title).casefold().split())
 
 
-def same_headline(one: str, other: str) -> bool:
-    """Whether two titles can name one article: they share at least half their words.
+# Words a headline shares with any other, which say nothing about which story it names.
+_STOPWORDS = frozenset(
+    "a an the and or but of to in on at by for with from as is are was were be been it its "
+    "this that these those into over after before about than new says say said".split()
+)
+RELATED_HEADLINES = 0.25  # content words two headlines of one story share, at least
 
-    A syndicated copy keeps most of its headline ("... Trump summit (via AloJapan)": 0.69 of
-    the words); two stories behind one consent wall or teaser do not ("Alpha: Taiwan election
-    result", "Beta: Taiwan typhoon damage": 0.14)."""
-    words, others = set(_WORD.findall(title_key(one))), set(_WORD.findall(title_key(other)))
+
+def headline_words(title: str) -> frozenset[str]:
+    """What a headline is about: its words less stopwords (character pairs for CJK)."""
+    key = title_key(title)
+    if len(_SPACELESS.findall(key)) > len(key) / 3:
+        chars = "".join(key.split())
+        return frozenset(chars[i : i + 2] for i in range(max(1, len(chars) - 1)))
+    return frozenset(w for w in _WORD.findall(key) if w not in _STOPWORDS)
+
+
+def same_headline(one: str, other: str) -> bool:
+    """Whether two titles can name one article: they share at least half their content words
+    (character pairs for CJK, whose words are not spaced).
+
+    A syndicated copy keeps most of its headline ("... Trump summit (via AloJapan)": 0.69);
+    two stories behind one consent wall or teaser do not ("Alpha: Taiwan election result",
+    "Beta: Taiwan typhoon damage": 0.14)."""
+    words, others = headline_words(one), headline_words(other)
     if not words or not others:
         return title_key(one) == title_key(other)
     return len(words & others) >= HEADLINE_OVERLAP * len(words | others)
@@ -76,23 +94,6 @@ def to_bytes(minhash: MinHash) -> bytes:
 def from_bytes(data: bytes) -> MinHash:
     values = np.frombuffer(data, dtype=np.uint32).copy()
     return MinHash(num_perm=NUM_PERM, scheme=SCHEME, hashvalues=values)
-
-
-# Words a headline shares with any other, which say nothing about which story it names.
-_STOPWORDS = frozenset(
-    "a an the and or but of to in on at by for with from as is are was were be been it its "
-    "this that these those into over after before about than new says say said".split()
-)
-RELATED_HEADLINES = 0.25  # content words two headlines of one story share, at least
-
-
-def headline_words(title: str) -> frozenset[str]:
-    """What a headline is about: its words less stopwords (character pairs for CJK)."""
-    key = title_key(title)
-    if len(_SPACELESS.findall(key)) > len(key) / 3:
-        chars = "".join(key.split())
-        return frozenset(chars[i : i + 2] for i in range(max(1, len(chars) - 1)))
-    return frozenset(w for w in _WORD.findall(key) if w not in _STOPWORDS)
 
 
 def related_headlines(one: frozenset[str], other: frozenset[str]) -> bool:
