@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newswatch import clock, database
+from newswatch.config import FEED_NAME_CHARS, TOPIC_NAME_CHARS
 from newswatch.dashboard import queries, render
 from newswatch.dashboard.auth import LoginRequired, login_redirect, require_airflow_viewer
 from newswatch.settings import get_settings
@@ -53,7 +54,7 @@ class SecurityHeaders:
 
 # Longest value of any parameter (the search has its own, smaller limits in queries.py).
 MAX_PARAMETER_CHARS = 1000
-MAX_NAME_CHARS = 200  # feed and topic names are at most this long in the store
+MAX_NAME_CHARS = max(FEED_NAME_CHARS, TOPIC_NAME_CHARS)  # the store holds no longer name
 MAX_CHART_DAYS = 90
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 
