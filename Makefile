@@ -27,7 +27,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy plugins/newswatch
+	$(BIN)/mypy plugins/newswatch dags tests
 
 pytest: install browser
 	$(BIN)/pytest

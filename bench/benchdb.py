@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from newswatch import database
+from newswatch.store import db
 
 
 @contextmanager
@@ -26,7 +26,7 @@ def scratch_database() -> Iterator[str]:
     try:
         yield make_url(server).set(database=name).render_as_string(hide_password=False)
     finally:
-        for engine in database._engines.values():
+        for engine in db._engines.values():
             engine.dispose()
         with admin.connect() as conn:
             conn.execute(text(f'drop database if exists "{name}" with (force)'))

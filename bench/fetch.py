@@ -27,12 +27,13 @@ from pathlib import Path
 
 from benchdb import scratch_database
 
-from newswatch import clock, database, pipeline, store
-from newswatch.feeds import poll_feed
+from newswatch import clock, ingest, pipeline, store
 from newswatch.fetch import fetch_page
 from newswatch.http_client import Downloader
+from newswatch.poll import poll_feed
 from newswatch.records import FeedState, Page
 from newswatch.settings import Settings, get_settings
+from newswatch.store import db
 
 PARAGRAPH = (
     "Officials in Tokyo said talks on tariffs and rare earth supply chains would resume. " * 6
@@ -136,7 +137,7 @@ async def network_only(settings: Settings, states: list[FeedState]) -> list[Page
         polls = await asyncio.gather(
             *(poll_feed(downloader, state, max_bytes=settings.max_feed_bytes) for state in states)
         )
-        items = pipeline.unseen_items(settings, list(polls))
+        items = ingest.unseen_items(settings, list(polls))
         return list(
             await asyncio.gather(
                 *(
@@ -150,9 +151,10 @@ async def network_only(settings: Settings, states: list[FeedState]) -> list[Page
 
 def run(settings: Settings, feeds: int, items: int) -> list[tuple[str, str]]:
     pipeline.open_run(settings)
-    with database.transaction(database.session_factory(settings)) as session:
-        states = store.feed_states(
-            session, [feed_id for feed_id, _ in store.due_feeds(session, clock.now(), timedelta(0))]
+    with db.transaction(db.session_factory(settings)) as session:
+        states = store.feeds.feed_states(
+            session,
+            [feed_id for feed_id, _ in store.feeds.due_feeds(session, clock.now(), timedelta(0))],
         )
     started = time.perf_counter()
     fetched = asyncio.run(network_only(settings, states))
@@ -161,11 +163,11 @@ def run(settings: Settings, feeds: int, items: int) -> list[tuple[str, str]]:
     mb = sum(len(p.html or b"") for p in fetched) / 1e6
 
     started = time.perf_counter()
-    first = pipeline.run_once(settings)
+    first = pipeline.run_once(settings).to_xcom()
     first_s = time.perf_counter() - started
     clock.freeze(clock.now() + timedelta(days=1))
     started = time.perf_counter()
-    second = pipeline.run_once(settings)
+    second = pipeline.run_once(settings).to_xcom()
     second_s = time.perf_counter() - started
     clock.freeze(None)
     counts1, counts2 = first["counts"], second["counts"]

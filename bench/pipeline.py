@@ -34,9 +34,12 @@ from benchdb import scratch_database
 from newsweb import generate, serve_elsewhere
 from sqlalchemy import func, select
 
-from newswatch import clock, database, models, pipeline
+from newswatch import clock, models, pipeline
 from newswatch.extract import extract_options
-from newswatch.settings import PROJECT_ROOT, get_settings
+from newswatch.settings import get_settings
+from newswatch.store import db
+
+REPO = Path(__file__).resolve().parents[1]  # the checkout this benchmark belongs to
 
 TABLES = (models.Article, models.ArticleSource, models.Match, models.Alert, models.Story)
 
@@ -58,7 +61,7 @@ def floor_seconds(pages: list[tuple[str, bytes]]) -> float:
 
 
 def rows_written() -> int:
-    with database.transaction(database.session_factory(get_settings())) as session:
+    with db.transaction(db.session_factory(get_settings())) as session:
         return sum(session.scalar(select(func.count()).select_from(table)) or 0 for table in TABLES)
 
 
@@ -67,10 +70,10 @@ def run_pipeline(env: dict[str, str], results: Connection) -> None:
     os.environ.update(env)
     logging.getLogger("newswatch").setLevel(logging.ERROR)  # the failing pages are planned
     settings = get_settings()
-    database.upgrade(database.database_url(settings))  # a deployment migrates once, not per run
+    db.upgrade(db.database_url(settings))  # a deployment migrates once, not per run
     cpu, postgres = cpu_seconds(), postgres_cpu_seconds()
     started = time.perf_counter()
-    first = pipeline.run_once(settings)
+    first = pipeline.run_once(settings).to_xcom()
     first_s = time.perf_counter() - started
     cpu, postgres = cpu_seconds() - cpu, postgres_cpu_seconds() - postgres
     rows = rows_written()
@@ -185,7 +188,7 @@ def main() -> int:
             f"  - {{name: 'Site {k}', url: '{base}/feed/{k}'}}\n" for k in range(args.feeds)
         )
         (config / "feeds.yaml").write_text("feeds:\n" + feeds)
-        (config / "topics.yaml").write_text((PROJECT_ROOT / "config" / "topics.yaml").read_text())
+        (config / "topics.yaml").write_text((REPO / "config" / "topics.yaml").read_text())
         env = {
             "NEWSWATCH_DATABASE_URL": url,
             "NEWSWATCH_CONFIG_DIR": str(config),

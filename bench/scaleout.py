@@ -41,7 +41,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from newswatch import pipeline
-from newswatch.settings import PROJECT_ROOT, get_settings
+from newswatch.settings import get_settings
+
+REPO = Path(__file__).resolve().parents[1]  # the checkout this benchmark belongs to
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 HOSTS = ("127.0.0.1", "localhost")  # two names for the one loopback server: two feed batches
@@ -155,7 +157,7 @@ def write_config(config: Path, base: str, feeds: int) -> None:
     )
     config.mkdir()
     (config / "feeds.yaml").write_text("feeds:\n" + lines)
-    (config / "topics.yaml").write_text((PROJECT_ROOT / "config" / "topics.yaml").read_text())
+    (config / "topics.yaml").write_text((REPO / "config" / "topics.yaml").read_text())
 
 
 def airflow_env(home: Path, metadata_url: str, broker: str, port: int) -> dict[str, str]:
@@ -172,8 +174,8 @@ def airflow_env(home: Path, metadata_url: str, broker: str, port: int) -> dict[s
         "AIRFLOW__CELERY__BROKER_URL": broker,
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+"
         + metadata.set(drivername="postgresql").render_as_string(hide_password=False),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
@@ -396,7 +398,7 @@ def main() -> int:
         )
         os.environ.pop("NEWSWATCH_EXTRACT_WORKERS")  # the default: both cores
         started = time.perf_counter()
-        summary = pipeline.run_once(get_settings())
+        summary = pipeline.run_once(get_settings()).to_xcom()
         single_s = time.perf_counter() - started
         on_celery, single = stored(celery_url), stored(single_url)
     single["durations"] = summary["durations"]

@@ -9,56 +9,45 @@ period: a rerun of the same day queues and sends nothing twice.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, task
 
-from newswatch.notify import notify_failure
+from newswatch.dag_defaults import default_args, digest_cron
+from newswatch.delivery.notice import notify_failure
+from newswatch.outcomes import StageReportXCom
+from newswatch.settings import get_settings
 
-_HOUR, _MINUTE = os.environ.get("NEWSWATCH_DIGEST_TIME", "07:00").split(":")
-
-
-def _settings():  # type: ignore[no-untyped-def]
-    from newswatch.settings import get_settings
-
-    return get_settings()
+# Read when the file is parsed, from the environment only; tasks read theirs when they run.
+SETTINGS = get_settings()
 
 
 @dag(
-    schedule=CronTriggerTimetable(
-        f"{int(_MINUTE)} {int(_HOUR)} * * *",
-        timezone=os.environ.get("NEWSWATCH_DIGEST_TIMEZONE", "Asia/Tokyo"),
-    ),
+    schedule=CronTriggerTimetable(digest_cron(SETTINGS), timezone=SETTINGS.digest_timezone),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     on_failure_callback=notify_failure,
     tags=["newswatch"],
-    default_args={
-        "retries": 3,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=30),
-    },
+    default_args=default_args(retry_delay=timedelta(minutes=2)),
 )
 def news_digest() -> None:
     @task
-    def plan_digests() -> dict[str, object]:
+    def plan_digests() -> StageReportXCom:
         from airflow.sdk import get_current_context
 
         from newswatch.pipeline import plan_digests
 
         period_end = get_current_context().get("logical_date")
-        return plan_digests(_settings(), period_end).as_dict()
+        return plan_digests(get_settings(), period_end).to_xcom()
 
     @task
-    def send_digests() -> dict[str, object]:
+    def send_digests() -> StageReportXCom:
         from newswatch.pipeline import send_digests
 
-        return send_digests(_settings()).as_dict()
+        return send_digests(get_settings()).to_xcom()
 
     plan_digests() >> send_digests()
 

@@ -12,46 +12,38 @@ The schedule comes from `NEWSWATCH_SCHEDULE` (default daily).
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import TriggerRule, dag, task
 
-from newswatch.notify import notify_failure
+from newswatch.dag_defaults import default_args
+from newswatch.delivery.notice import notify_failure
+from newswatch.outcomes import RunSummaryXCom, StageReportXCom
+from newswatch.settings import get_settings
 
-
-def _settings():  # type: ignore[no-untyped-def]
-    from newswatch.settings import get_settings
-
-    return get_settings()
+# Read when the file is parsed, from the environment only; tasks read theirs when they run.
+SETTINGS = get_settings()
 
 
 @dag(
-    schedule=os.environ.get("NEWSWATCH_SCHEDULE", "@daily"),
+    schedule=SETTINGS.schedule,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     on_failure_callback=notify_failure,
     tags=["newswatch"],
-    default_args={
-        "retries": 3,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=30),
-    },
+    default_args=default_args(),
 )
 def news_monitor() -> None:
     @task
     def open_run() -> int:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from newswatch.config import ConfigError
+        from newswatch.config.load import ConfigError
         from newswatch.pipeline import open_run
 
         try:
-            return open_run(_settings(), trigger="airflow")
+            return open_run(get_settings(), trigger="airflow")
         except ConfigError as exc:  # retrying cannot fix a bad config file
             raise AirflowFailException(str(exc)) from None
 
@@ -59,31 +51,33 @@ def news_monitor() -> None:
     def feed_batches() -> list[list[int]]:
         from newswatch.pipeline import feed_batches
 
-        return feed_batches(_settings())
+        return feed_batches(get_settings())
 
     # The pool caps site-facing tasks across all workers: `airflow pools set newswatch_sites 4 ...`.
-    @task(pool=os.environ.get("NEWSWATCH_AIRFLOW_POOL", "newswatch_sites"))
-    def process_feeds(feed_ids: list[int]) -> dict[str, object]:
-        from newswatch.pipeline import process_feeds
+    @task(pool=SETTINGS.airflow_pool)
+    def process_feeds(feed_ids: list[int]) -> StageReportXCom:
+        from newswatch.ingest import process_feeds
 
-        return process_feeds(_settings(), feed_ids).as_dict()
+        return process_feeds(get_settings(), feed_ids).to_xcom()
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def deliver() -> dict[str, object]:
+    def deliver() -> StageReportXCom:
         from newswatch.pipeline import deliver
 
-        return deliver(_settings()).as_dict()
+        return deliver(get_settings()).to_xcom()
 
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def finish(
         news_run: int,
         planned: list[list[int]],
-        reports: list[dict[str, object]],
-        sent: dict[str, object],
-    ) -> dict[str, object]:
+        reports: list[StageReportXCom],
+        sent: StageReportXCom,
+    ) -> RunSummaryXCom:
+        from newswatch.outcomes import StageReport
         from newswatch.pipeline import finish_run
 
-        return finish_run(_settings(), news_run, [*reports[:], sent], planned)
+        stages = [StageReport.from_xcom(report) for report in [*reports[:], sent]]
+        return finish_run(get_settings(), news_run, stages, planned).to_xcom()
 
     news_run = open_run()
     planned = feed_batches()
@@ -91,7 +85,8 @@ def news_monitor() -> None:
     reports = process_feeds.expand(feed_ids=planned)
     sent = deliver()
     reports >> sent
-    finish(news_run, planned, reports, sent)
+    # XComArgs here; Airflow hands finish the values they resolve to when it runs.
+    finish(news_run, planned, reports, sent)  # type: ignore[arg-type]
 
 
 news_monitor()

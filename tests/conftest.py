@@ -9,6 +9,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -34,8 +35,9 @@ from pytest_httpserver import HTTPServer  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from newswatch import clock, database, sample_day  # noqa: E402
+from newswatch import clock, sample_day  # noqa: E402
 from newswatch.settings import Settings, get_settings  # noqa: E402
+from newswatch.store import db  # noqa: E402
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -48,26 +50,46 @@ def _server_url(tmp_root: Path) -> str:
         psycopg.connect(LOCAL_SERVER, connect_timeout=3).close()
         return LOCAL_SERVER
     except psycopg.OperationalError:
-        url = database.embedded_url(tmp_root / "pgdata")
+        url = db.embedded_url(tmp_root / "pgdata")
         return make_url(url).set(database="postgres").render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A new database for this test run, migrated to head, dropped at the end."""
-    server = database.normalize_url(_server_url(tmp_path_factory.mktemp("pg")))
+def database_server(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The PostgreSQL server this test run creates its databases on."""
+    return db.normalize_url(_server_url(tmp_path_factory.mktemp("pg")))
+
+
+@contextmanager
+def _new_database(server: str) -> Iterator[str]:
+    """A new, empty database on `server`, dropped afterwards."""
     name = f"newswatch_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'create database "{name}"'))
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    database.upgrade(url)
-    yield url
-    for engine in list(database._engines.values()):
-        engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'drop database if exists "{name}" with (force)'))
-    admin.dispose()
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        for engine in list(db._engines.values()):
+            engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(database_server: str) -> Iterator[str]:
+    """A new database for this test run, migrated to head, dropped at the end."""
+    with _new_database(database_server) as url:
+        db.upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def empty_database_url(database_server: str) -> Iterator[str]:
+    """A new database without any schema, for a test that migrates it itself; dropped after."""
+    with _new_database(database_server) as url:
+        yield url
 
 
 TABLES = (
@@ -80,7 +102,7 @@ def settings(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Settings]:
     """Settings on an emptied test database, a private var/ folder and the repository config."""
-    engine = database.get_engine(database_url)
+    engine = db.get_engine(database_url)
     with engine.begin() as conn:
         conn.execute(text(f"truncate {TABLES} restart identity cascade"))
     monkeypatch.setenv("NEWSWATCH_DATABASE_URL", database_url)

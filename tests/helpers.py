@@ -7,12 +7,35 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from newswatch import database, models, store
-from newswatch.config import load_config
+from newswatch import models, store
+from newswatch.config.load import load_config
 from newswatch.records import Article, Match
 from newswatch.settings import Settings
+from newswatch.store import db
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+# A feed with a title and no items: a feed URL that answers, for the feed commands.
+EMPTY_RSS = (
+    '<?xml version="1.0"?><rss version="2.0"><channel><title>Kyodo Test</title></channel></rss>'
+)
+
+
+def states(settings: Settings) -> list[tuple[str, int]]:
+    with db.transaction(db.session_factory(settings)) as session:
+        return [
+            (a.state, a.attempts)
+            for a in session.scalars(select(models.Alert).order_by(models.Alert.id))
+        ]
+
+
+def stored_alerts(settings: Settings) -> set[tuple[str, str]]:
+    with db.transaction(db.session_factory(settings)) as session:
+        rows = session.execute(
+            select(models.Topic.name, models.Article.title)
+            .join(models.Alert, models.Alert.topic_id == models.Topic.id)
+            .join(models.Article, models.Alert.article_id == models.Article.id)
+        )
+        return {(topic, title) for topic, title in rows}
 
 
 def seed_alerts(
@@ -21,8 +44,8 @@ def seed_alerts(
     text_of: Callable[[int, str], str] = lambda i, title: f"{title} about Taiwan.",
 ) -> None:
     """Store one article per title, each matching the 'taiwan' topic, so each has a pending alert."""
-    with database.transaction(database.session_factory(settings)) as session:
-        store.sync_config(session, load_config(settings.config_dir))
+    with db.transaction(db.session_factory(settings)) as session:
+        store.config.sync_config(session, load_config(settings.config_dir))
         feed = session.scalars(select(models.Feed).order_by(models.Feed.id)).first()
         assert feed is not None
         match = Match(
@@ -46,4 +69,4 @@ def seed_alerts(
             )
             for i, title in enumerate(titles)
         ]
-        store.save_articles(session, tagged, T0)
+        store.articles.save_articles(session, tagged, T0)

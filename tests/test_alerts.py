@@ -2,7 +2,8 @@
 
 from datetime import UTC, datetime
 
-from newswatch.alerts import AlertView, message_id, render_alert
+from newswatch.delivery.messages.alert import message_id, render_alert
+from newswatch.records import AlertView
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -9,8 +9,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 
-from newswatch import clock, database, models, pipeline
+from newswatch import clock, models, pipeline
 from newswatch.settings import Settings, get_settings
+from newswatch.store import db
 
 BODY = "<p>" + "Tariffs on steel rose again this week, officials said. " * 20 + "</p>"
 
@@ -49,10 +50,10 @@ def test_feed_links_that_name_one_canonical_page_store_one_article_with_both_sou
         "recipients: [desk@example.com]\ntopics:\n  - name: tariffs\n    keywords: [tariff]\n"
     )
     monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(tmp_path))
-    first = pipeline.run_once(get_settings())
+    first = pipeline.run_once(get_settings()).to_xcom()
     clock.freeze(clock.now() + timedelta(hours=25))
     pipeline.run_once(get_settings())  # the same links again: neither page is fetched again
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         (article,) = session.scalars(select(models.Article))
         sources = session.execute(
             select(models.Feed.name, models.ArticleSource.url)
@@ -62,6 +63,6 @@ def test_feed_links_that_name_one_canonical_page_store_one_article_with_both_sou
     assert article.url == f"{base}/news/steel"
     assert [name for name, _ in sources] == ["A", "B"]
     assert {url for _, url in sources} <= {f"{base}/r/1", f"{base}/amp/steel", None}
-    assert first["counts"]["alerts_new"] == 1  # type: ignore[index]
+    assert first["counts"]["alerts_new"] == 1
     page_gets = [r.path for r, _ in threaded_httpserver.log if r.path in ("/r/1", "/amp/steel")]
     assert sorted(page_gets) == ["/amp/steel", "/r/1"]  # once each, in the first run only

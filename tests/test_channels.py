@@ -10,10 +10,11 @@ from conftest import Mailbox, free_port
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 
-from newswatch import database, models, pipeline
-from newswatch.config import ConfigError, load_config
+from newswatch import models, pipeline
+from newswatch.config.load import ConfigError, load_config
 from newswatch.sample_day import SampleDay
 from newswatch.settings import Settings, get_settings
+from newswatch.store import db
 
 HOOK_SUBSCRIBER = """
 subscribers:
@@ -39,7 +40,7 @@ def posts(server: HTTPServer) -> list[dict[str, str]]:
 
 
 def channel_states(settings: Settings) -> list[tuple[str, str]]:
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         rows = session.scalars(
             select(models.Alert).where(models.Alert.channel != "email").order_by(models.Alert.id)
         )
@@ -65,9 +66,9 @@ def test_channel_still_goes_when_the_mail_server_is_down(
     settings: Settings, hooked: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NEWSWATCH_SMTP_URL", f"smtp://127.0.0.1:{free_port()}")
-    summary = pipeline.run_once(get_settings())
+    summary = pipeline.run_once(get_settings()).to_xcom()
     assert len(posts(hooked)) == 2
-    assert summary["counts"]["alerts_pending"] == 8  # type: ignore[index]
+    assert summary["counts"]["alerts_pending"] == 8
 
 
 def test_unset_channel_variable_is_retried_with_its_reason(

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer.main
@@ -18,8 +19,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
-from newswatch.cli import app
-from newswatch.cli_errors import describe
+from newswatch.cli.errors import describe
+from newswatch.cli.main import app
 
 REPO = Path(__file__).resolve().parents[1]
 DOWN = "postgresql://postgres@127.0.0.1:1/newswatch"  # nothing listens on port 1
@@ -28,7 +29,7 @@ FILLERS = {"url": "http://127.0.0.1:1/feed", "url_or_name": "nothing", "alert_id
 
 
 def _commands() -> Iterator[tuple[list[str], typer.core.TyperCommand]]:
-    def walk(command, path):  # type: ignore[no-untyped-def]
+    def walk(command: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
         yield path, command
         for name, sub in sorted(getattr(command, "commands", {}).items()):
             yield from walk(sub, [*path, name])
@@ -63,7 +64,7 @@ def _invocations(tmp: Path) -> Iterator[list[str]]:
         yield [*path, *fillers, "--no-such-option"]
         yield [*path, *fillers, "unexpected-extra" if not subcommands else "no-such-command"]
         for param in command.params:
-            if param.param_type_name == "option" and (param.is_flag or param.hidden):
+            if param.param_type_name == "option" and (param.is_flag or param.hidden):  # type: ignore[attr-defined]
                 continue
             if param.param_type_name == "option" and param.name in (
                 "install_completion",

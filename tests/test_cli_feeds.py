@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
+from helpers import EMPTY_RSS
 from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
 from newswatch import pipeline
-from newswatch.cli import app
+from newswatch.cli.main import app
 from newswatch.sample_day import SampleDay
 from newswatch.settings import Settings, get_settings
-
-RSS = '<?xml version="1.0"?><rss version="2.0"><channel><title>Kyodo Test</title></channel></rss>'
 
 
 def test_health_shows_each_feed_with_its_fault_and_reason(
@@ -37,7 +37,7 @@ def test_health_as_json(settings: Settings, news_day: SampleDay) -> None:
     assert rows["Asia Wire"]["last_status"] == "ok 200"
 
 
-def copy_config(settings: Settings, tmp_path: Path, monkeypatch) -> Path:  # type: ignore[no-untyped-def]
+def copy_config(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "cfg"
     folder.mkdir()
     for name in ("feeds.yaml", "topics.yaml"):
@@ -47,14 +47,16 @@ def copy_config(settings: Settings, tmp_path: Path, monkeypatch) -> Path:  # typ
 
 
 def test_add_follows_a_web_page_to_its_feed(
-    settings: Settings, tmp_path: Path, monkeypatch, httpserver: HTTPServer
-) -> None:  # type: ignore[no-untyped-def]
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer
+) -> None:
     folder = copy_config(settings, tmp_path, monkeypatch)
     httpserver.expect_request("/").respond_with_data(
         '<html><head><link rel="alternate" type="application/rss+xml" href="/rss"></head></html>',
         content_type="text/html",
     )
-    httpserver.expect_request("/rss").respond_with_data(RSS, content_type="application/rss+xml")
+    httpserver.expect_request("/rss").respond_with_data(
+        EMPTY_RSS, content_type="application/rss+xml"
+    )
     result = CliRunner().invoke(app, ["feeds", "add", httpserver.url_for("/")])
     assert result.exit_code == 0, result.output
     entries = yaml.safe_load((folder / "feeds.yaml").read_text())["feeds"]
@@ -63,8 +65,8 @@ def test_add_follows_a_web_page_to_its_feed(
 
 
 def test_disable_marks_the_entry_and_keeps_it(
-    settings: Settings, tmp_path: Path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = copy_config(settings, tmp_path, monkeypatch)
     result = CliRunner().invoke(app, ["feeds", "disable", "https://alojapan.com/feed/"])
     assert result.exit_code == 0, result.output
@@ -73,8 +75,8 @@ def test_disable_marks_the_entry_and_keeps_it(
 
 
 def test_disable_unknown_feed_changes_nothing(
-    settings: Settings, tmp_path: Path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = copy_config(settings, tmp_path, monkeypatch)
     before = (folder / "feeds.yaml").read_text()
     result = CliRunner().invoke(app, ["feeds", "disable", "nope"])
@@ -83,8 +85,8 @@ def test_disable_unknown_feed_changes_nothing(
 
 
 def test_discover_updates_a_named_feed(
-    settings: Settings, tmp_path: Path, monkeypatch, httpserver: HTTPServer
-) -> None:  # type: ignore[no-untyped-def]
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer
+) -> None:
     folder = copy_config(settings, tmp_path, monkeypatch)
     httpserver.expect_request("/home").respond_with_data(
         '<html><head><link rel="alternate" type="application/atom+xml" href="/atom.xml"></head></html>',

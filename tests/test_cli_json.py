@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 from conftest import Mailbox
+from helpers import EMPTY_RSS, seed_alerts
 from pytest_httpserver import HTTPServer
-from test_cli_feeds import RSS
-from test_mailer import seed_alerts
 from typer.testing import CliRunner
 
-from newswatch import clock, database, models
-from newswatch.cli import app, batch_progress
+from newswatch import clock, models
+from newswatch.cli.main import app, batch_progress
 from newswatch.settings import Settings
+from newswatch.store import db
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -60,7 +60,7 @@ def test_topics_test_json_without_a_match_is_null_and_exits_1() -> None:
 
 def test_topics_backtest_json_lists_each_hit(settings: Settings) -> None:
     clock.freeze(NOW)
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         feed = models.Feed(name="Test feed", url="http://127.0.0.1/feed")
         session.add(feed)
         session.flush()
@@ -136,7 +136,9 @@ def test_feeds_add_json_gives_the_name_and_the_feed_url_stored(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer
 ) -> None:
     config_copy(settings, tmp_path, monkeypatch)
-    httpserver.expect_request("/rss").respond_with_data(RSS, content_type="application/rss+xml")
+    httpserver.expect_request("/rss").respond_with_data(
+        EMPTY_RSS, content_type="application/rss+xml"
+    )
     got = as_json("feeds", "add", httpserver.url_for("/rss"))
     assert got == {"name": "Kyodo Test", "url": httpserver.url_for("/rss")}
 

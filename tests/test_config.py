@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from newswatch.config import ConfigError, load_config
+from newswatch.config.load import ConfigError, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -14,21 +14,21 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
-from newswatch import database, models, store
-from newswatch.cli import app
-from newswatch.config import (
+from newswatch import models, store
+from newswatch.cli.main import app
+from newswatch.config.edit import edit_feeds
+from newswatch.config.load import ConfigError, load_config
+from newswatch.config.models import (
     APPRISE_CHANNEL_PREFIX,
     FEED_URL_BYTES,
-    ConfigError,
     FeedConfig,
     FeedsFile,
     SubscriberConfig,
     TopicConfig,
     TopicsFile,
-    edit_feeds,
-    load_config,
 )
 from newswatch.settings import Settings
+from newswatch.store import db
 
 TOPICS = """\
 recipients: [desk@example.com]
@@ -110,7 +110,7 @@ def test_every_config_string_field_is_classified() -> None:
 
 def test_every_bounded_field_has_the_migrated_column_limit(database_url: str) -> None:
     """The limit read from the migrated database, not from models.py, so neither can drift."""
-    with database.get_engine(database_url).connect() as conn:
+    with db.get_engine(database_url).connect() as conn:
         sizes = {
             (table, column): size
             for table, column, size in conn.execute(
@@ -125,7 +125,7 @@ def test_every_bounded_field_has_the_migrated_column_limit(database_url: str) ->
             sizes[column] - (len(APPRISE_CHANNEL_PREFIX) if column[1] == "channel" else 0)
             for column in columns
         ]
-        assert _max_length(model, name) == min(room), (model.__name__, name)
+        assert _max_length(model, name) == min(room), (model.__name__, name)  # type: ignore[arg-type]
 
 
 def test_names_at_the_limit_are_stored_and_one_more_is_refused_before_any_work(
@@ -140,15 +140,15 @@ def test_names_at_the_limit_are_stored_and_one_more_is_refused_before_any_work(
     )
     feeds = f"feeds:\n  - name: {feed_name}\n    url: {url}\n"
     config = load_config(write(tmp_path / "ok", feeds, topics))
-    factory = database.session_factory(settings)
+    factory = db.session_factory(settings)
     now = datetime(2026, 11, 25, tzinfo=UTC)
-    with database.transaction(factory) as session:
-        store.sync_config(session, config)
-        queued = store.plan_digest(
+    with db.transaction(factory) as session:
+        store.config.sync_config(session, config)
+        queued = store.outbox.plan_digest(
             session, config.subscribers[0], now - timedelta(days=1), now, now
         )
     assert queued == 2  # the email row and the 200-character "apprise:…" channel row
-    with database.transaction(factory) as session:
+    with db.transaction(factory) as session:
         assert session.scalar(select(models.Feed.name)) == feed_name
         assert session.scalar(select(models.Topic.name)) == topic_name
 

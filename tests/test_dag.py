@@ -6,13 +6,15 @@ from pathlib import Path
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
+from conftest import Mailbox
 from expected import SAMPLE_DAY_ALERTS
+from helpers import stored_alerts
 from sqlalchemy import select
-from test_pipeline import stored_alerts
 
-from newswatch import clock, database, models
+from newswatch import clock, models
 from newswatch.sample_day import SampleDay
 from newswatch.settings import Settings
+from newswatch.store import db
 
 DAGS = Path(__file__).resolve().parents[1] / "dags"
 
@@ -41,11 +43,11 @@ def test_every_dag_has_tags_retries_and_no_catchup(dagbag: DagBag) -> None:
         assert dag.catchup is False, dag_id
         for task in dag.tasks:
             if task.task_id not in ("finish",):
-                assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
+                assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"  # type: ignore[operator]
 
 
 def test_every_dag_emails_the_operator_when_a_run_fails(dagbag: DagBag) -> None:
-    from newswatch.notify import notify_failure
+    from newswatch.delivery.notice import notify_failure
 
     assert dagbag.dags
     for dag_id, dag in dagbag.dags.items():
@@ -55,15 +57,15 @@ def test_every_dag_emails_the_operator_when_a_run_fails(dagbag: DagBag) -> None:
 def test_news_monitor_runs_daily_by_default_one_run_at_a_time(dagbag: DagBag) -> None:
     dag = dagbag.dags["news_monitor"]
     assert dag.max_active_runs == 1
-    assert dag.schedule == "@daily"
+    assert dag.schedule == "@daily"  # type: ignore[comparison-overlap]
 
 
 def test_dag_run_on_sample_day_stores_and_emails_each_alert_once(
     settings: Settings,
     news_day: SampleDay,
-    smtp,
+    smtp: Mailbox,
     airflow_db: str,
-    dagbag: DagBag,  # type: ignore[no-untyped-def]
+    dagbag: DagBag,
 ) -> None:
     dag = dagbag.dags["news_monitor"]
     first = dag.test()
@@ -75,7 +77,7 @@ def test_dag_run_on_sample_day_stores_and_emails_each_alert_once(
     second = dag.test()
     assert second.state == "success"
     assert len(smtp.received) == len(SAMPLE_DAY_ALERTS)
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         runs = list(session.scalars(select(models.Run).order_by(models.Run.id)))
     assert [run.trigger for run in runs] == ["airflow", "airflow"]
     assert runs[1].counts.get("articles_new", 0) == 0

@@ -13,12 +13,14 @@ from expected import TAKAICHI
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from newswatch import clock, database, models, pipeline
+from newswatch import clock, models, pipeline
 from newswatch.dashboard import create_app, render
 from newswatch.dashboard.auth import require_airflow_viewer
-from newswatch.dashboard.queries import MARK_END, MARK_START, DailyHits
 from newswatch.sample_day import SampleDay
 from newswatch.settings import Settings, get_settings
+from newswatch.store import db
+from newswatch.store.reads import DailyHits
+from newswatch.store.search import MARK_END, MARK_START
 
 TOYOTA = "Toyota warns U.S. tariffs will cut profit by $9 billion"
 RARE_EARTH = "China tightens export controls on rare earth magnets"
@@ -140,7 +142,7 @@ def test_search_understands_websearch_syntax(client: TestClient) -> None:
 
 
 def test_feed_provided_html_is_escaped(client: TestClient, settings: Settings) -> None:
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         feed_id = session.query(models.Feed.id).filter_by(name="Asia Wire").scalar()
         session.add(
             models.Article(

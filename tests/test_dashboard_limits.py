@@ -13,13 +13,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-from newswatch import database, pipeline
-from newswatch.cli import app as cli_app
+from newswatch import pipeline
+from newswatch.cli.main import app as cli_app
 from newswatch.dashboard import create_app
 from newswatch.dashboard.auth import require_airflow_viewer
-from newswatch.dashboard.queries import MAX_SEARCH_CHARS, MAX_SEARCH_TERMS
 from newswatch.sample_day import SampleDay
 from newswatch.settings import Settings, get_settings
+from newswatch.store import db
+from newswatch.store.search import MAX_SEARCH_CHARS, MAX_SEARCH_TERMS
 
 ROUTES = ["/", "/chart", "/feeds", "/search"]
 PARAMETERS = ["topic", "feed", "since", "until", "page", "size", "days", "q"]
@@ -168,8 +169,8 @@ def short_reads(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings
 
 def test_a_slow_read_is_cut_by_the_statement_timeout(short_reads: Settings) -> None:
     started = time.perf_counter()
-    with pytest.raises(database.ReadTimedOut, match=r"longer than 0.5 s"):
-        with database.read(short_reads) as session:
+    with pytest.raises(db.ReadTimedOut, match=r"longer than 0.5 s"):
+        with db.read(short_reads) as session:
             session.execute(text("select pg_sleep(30)"))
     assert time.perf_counter() - started < 3
 
@@ -178,17 +179,17 @@ def test_reads_cannot_write_and_leave_no_timeout_on_the_pooled_connection(
     short_reads: Settings,
 ) -> None:
     with pytest.raises(Exception, match="read-only transaction"):
-        with database.read(short_reads) as session:
+        with db.read(short_reads) as session:
             session.execute(text("delete from feeds"))
-    with database.read(short_reads) as session:
+    with db.read(short_reads) as session:
         assert session.scalar(text("show statement_timeout")) == "500ms"
-    with database.transaction(database.session_factory(short_reads)) as session:
+    with db.transaction(db.session_factory(short_reads)) as session:
         assert session.scalar(text("show statement_timeout")) == "0"  # writers are not cut
         assert session.scalar(text("show transaction_read_only")) == "off"
 
 
 def _plain_url(settings: Settings) -> str:
-    url = make_url(database.database_url(settings)).set(drivername="postgresql")
+    url = make_url(db.database_url(settings)).set(drivername="postgresql")
     return url.render_as_string(hide_password=False)
 
 

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from conftest import Mailbox
+from helpers import seed_alerts, states
 from pytest_httpserver import HTTPServer
-from test_mailer import seed_alerts, states
 
-from newswatch import database, mailer, pipeline
+from newswatch import pipeline
+from newswatch.delivery import send, transports
 from newswatch.settings import Settings, get_settings
+from newswatch.store import db
 
 WIRE = (
     "TOKYO – Japan and the United States agreed on Tuesday to cut tariffs on cars and parts, "
@@ -85,8 +87,8 @@ def test_five_copies_across_three_feeds_give_one_alert_listing_five_sources(
         "recipients: [desk@example.com]\ntopics:\n  - {name: tariffs, query: 'tariff*'}\n"
     )
     monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(tmp_path))
-    summary = pipeline.run_once(get_settings())
-    assert summary["counts"]["stories_new"] == 2  # type: ignore[index]
+    summary = pipeline.run_once(get_settings()).to_xcom()
+    assert summary["counts"]["stories_new"] == 2
     assert len(smtp.received) == 2  # the wire story once, the Korean story once
     messages = [message_from_bytes(e.content, policy=policy.default) for e in smtp.received]  # type: ignore[arg-type]
     (wire,) = [m for m in messages if "Korea" not in str(m["Subject"])]
@@ -130,8 +132,9 @@ def test_smtp_failing_mid_batch_sends_the_rest_next_run_without_repeats(
     second = pipeline.deliver(get_settings())
     assert second.counts["alerts_sent"] == 2 and len(smtp.received) == 2
     subjects = sorted(
-        str(message_from_bytes(e.content)["Subject"]) for e in [*flaky.received, *smtp.received]
-    )  # type: ignore[arg-type]
+        str(message_from_bytes(e.content)["Subject"])  # type: ignore[arg-type]
+        for e in [*flaky.received, *smtp.received]
+    )
     assert len(set(subjects)) == 3  # each alert exactly once across both runs
 
 
@@ -140,11 +143,11 @@ def test_two_concurrent_senders_never_send_one_alert_twice(
 ) -> None:
     seed_alerts(settings, *[f"Story {i}" for i in range(20)])
     current = get_settings()
-    results: list[mailer.Delivery] = []
+    results: list[send.Delivery] = []
 
     def sender() -> None:
-        factory = database.session_factory(current)
-        results.append(mailer.deliver_pending(factory, mailer.make_transport(current), current))
+        factory = db.session_factory(current)
+        results.append(send.deliver_pending(factory, transports.make_transport(current), current))
 
     threads = [threading.Thread(target=sender) for _ in range(2)]
     for thread in threads:

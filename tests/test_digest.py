@@ -4,10 +4,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from newswatch.digest import (
-    Digest,
-    DigestStory,
-    DigestTopic,
+from newswatch.delivery.messages.digest import (
     chart_days,
     digest_message_id,
     digest_text,
@@ -15,6 +12,7 @@ from newswatch.digest import (
     rank,
     render_digest,
 )
+from newswatch.records import Digest, DigestStory, DigestTopic
 
 END = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
 DAYS = [date(2026, 11, 12) + timedelta(days=i) for i in range(14)]
@@ -69,7 +67,7 @@ def test_digest_has_grouped_topics_chart_and_plain_text() -> None:
     assert len(images) == 1
     cid = str(images[0]["Content-ID"]).strip("<>")
     assert f'src="cid:{cid}"' in html
-    assert images[0].get_payload(decode=True)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert images[0].get_payload(decode=True)[:8] == b"\x89PNG\r\n\x1a\n"  # type: ignore[index]
 
 
 def test_empty_digest_says_so() -> None:

@@ -14,11 +14,12 @@ from expected import TAKAICHI
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 
-from newswatch import clock, database, models, pipeline, store
-from newswatch.config import ConfigError, load_config
-from newswatch.digest import chart_days
+from newswatch import clock, models, pipeline, store
+from newswatch.config.load import ConfigError, load_config
+from newswatch.delivery.messages.digest import chart_days
 from newswatch.sample_day import SampleDay
 from newswatch.settings import Settings, get_settings
+from newswatch.store import db
 
 SUBSCRIBERS = """
 subscribers:
@@ -89,7 +90,7 @@ def test_empty_digest_is_recorded_not_sent_unless_asked(
 ) -> None:
     pipeline.plan_digests(get_settings())  # nothing stored yet: every digest is empty
     pipeline.send_digests(get_settings())
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         states = {d.subscriber: d.state for d in session.scalars(select(models.DigestMail))}
     assert states == {"morning-desk": "empty", "quiet-desk": "empty", "nagging-desk": "sent"}
     (nag,) = emails_to(smtp, "nag@example.com")
@@ -115,15 +116,15 @@ def test_news_digest_dag_runs_daily_at_seven_tokyo_and_sends(
 
     pipeline.run_once(get_settings())
     dag = DagBag(dag_folder=str(REPO / "dags" / "news_digest.py")).dags["news_digest"]
-    assert dag.timetable.expression == "0 7 * * *"
-    assert str(dag.timetable.timezone) in ("Asia/Tokyo", "Timezone('Asia/Tokyo')")
+    assert dag.timetable.expression == "0 7 * * *"  # type: ignore[union-attr]
+    assert str(dag.timetable.timezone) in ("Asia/Tokyo", "Timezone('Asia/Tokyo')")  # type: ignore[union-attr]
     assert dag.test().state == "success"
     assert len(emails_to(smtp, "desk@example.com")) == 1
 
 
 def test_hit_at_2330_utc_counts_on_the_next_local_day_in_tokyo(settings: Settings) -> None:
     hit = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)  # 08:30 on the 25th in Tokyo
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         feed = models.Feed(name="Wire", url="http://127.0.0.1/feed")
         topic = models.Topic(name="tariffs", title="Tariffs", rule={}, recipients=[])
         story = models.Story(first_seen_at=hit, title="Steel tariffs")
@@ -153,10 +154,10 @@ def test_hit_at_2330_utc_counts_on_the_next_local_day_in_tokyo(settings: Setting
         )
         session.flush()
         end = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)  # 07:00 on the 26th in Tokyo
-        tokyo = store.daily_story_hits(
-            session, [], chart_days(end, ZoneInfo("Asia/Tokyo"), 14), "Asia/Tokyo"
-        )
-        utc = store.daily_story_hits(session, [], chart_days(end, ZoneInfo("UTC"), 14), "UTC")
+        tokyo_day = chart_days(end, ZoneInfo("Asia/Tokyo"), 14)[-1]
+        tokyo = store.reads.daily_hits(session, tokyo_day, 14, "Asia/Tokyo").by_title()
+        utc_day = chart_days(end, ZoneInfo("UTC"), 14)[-1]
+        utc = store.reads.daily_hits(session, utc_day, 14, "UTC").by_title()
     assert tokyo == {"Tariffs": {date(2026, 11, 25): 1}}
     assert utc == {"Tariffs": {date(2026, 11, 24): 1}}
 
@@ -187,7 +188,7 @@ def hook_posts(server: HTTPServer) -> list[dict[str, str]]:
 
 
 def digest_rows(settings: Settings) -> dict[str, tuple[str, int, str | None]]:
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         rows = session.scalars(select(models.DigestMail).order_by(models.DigestMail.id))
         return {d.channel: (d.state, d.attempts, d.delivered_to) for d in rows}
 

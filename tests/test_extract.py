@@ -1,6 +1,6 @@
 import asyncio
-from importlib import resources
 
+from newswatch import sample_day
 from newswatch.extract import extract_article, plain_text
 from newswatch.records import Article, FeedItem, Page
 from newswatch.workers import CpuPool
@@ -20,7 +20,7 @@ def item(**kw: str) -> FeedItem:
 
 
 def sample_page(name: str) -> Page:
-    html = (resources.files("newswatch") / "sample_day" / name).read_bytes()
+    html = sample_day.page(name).encode()
     return Page(url="http://127.0.0.1/a", final_url="http://127.0.0.1/a", status=200, html=html)
 
 

@@ -2,11 +2,12 @@
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from newswatch import feeds
+import newswatch.poll
 from newswatch.http_client import Downloader
 from newswatch.records import FeedPoll, FeedState
 from newswatch.settings import Settings
@@ -26,12 +27,12 @@ LOOPBACK = Settings(connect_timeout=2, read_timeout=2, allow_hosts="127.0.0.1", 
 def poll_feed(state: FeedState, max_bytes: int, settings: Settings = LOOPBACK) -> FeedPoll:
     async def go() -> FeedPoll:
         async with Downloader(settings) as downloader:
-            return await feeds.poll_feed(downloader, state, max_bytes=max_bytes)
+            return await newswatch.poll.poll_feed(downloader, state, max_bytes=max_bytes)
 
     return asyncio.run(go())
 
 
-def feed(httpserver: HTTPServer, path: str = "/feed", **kw: str) -> FeedState:
+def feed(httpserver: HTTPServer, path: str = "/feed", **kw: Any) -> FeedState:
     return FeedState(id=1, name="t", url=httpserver.url_for(path), **kw)
 
 
@@ -63,7 +64,7 @@ def test_feed_with_no_items_is_ok_and_empty(httpserver: HTTPServer) -> None:
 def test_conditional_get_sends_validators_and_304_parses_nothing(
     httpserver: HTTPServer,
 ) -> None:
-    seen = {}
+    seen: dict[str, str] = {}
 
     def handler(request: Request) -> Response:
         seen.update(request.headers)

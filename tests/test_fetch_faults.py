@@ -17,8 +17,10 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 from werkzeug import Request, Response
 
-from newswatch import clock, database, models, pipeline
+from newswatch import clock, models, pipeline
+from newswatch.outcomes import RunSummaryXCom
 from newswatch.settings import Settings, get_settings
+from newswatch.store import db
 
 GOOD_FEED = """<?xml version="1.0"?><rss version="2.0"><channel><title>Good</title>
 <item><title>Healthy story about tariffs</title><link>{base}/good/story</link><guid>good-1</guid>
@@ -59,7 +61,7 @@ def run_beside_good_feed(
     monkeypatch: pytest.MonkeyPatch,
     faulty: Handler,
     faulty_path: str = "/faulty/feed",
-) -> tuple[models.Feed, dict[str, object]]:
+) -> tuple[models.Feed, RunSummaryXCom]:
     """Run the pipeline on a good feed and a faulty one; check the good one; return the faulty row."""
     base = threaded_httpserver.url_for("").rstrip("/")
     threaded_httpserver.expect_request("/robots.txt").respond_with_data("not here", status=404)
@@ -78,8 +80,8 @@ def run_beside_good_feed(
     )
     (tmp_path / "topics.yaml").write_text(TOPICS)
     monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(tmp_path))
-    summary = pipeline.run_once(get_settings())
-    with database.transaction(database.session_factory(get_settings())) as session:
+    summary = pipeline.run_once(get_settings()).to_xcom()
+    with db.transaction(db.session_factory(get_settings())) as session:
         good = session.scalars(
             select(models.Article).where(models.Article.title == "Healthy story about tariffs")
         ).one()
@@ -90,7 +92,7 @@ def run_beside_good_feed(
 
 
 def faulty_articles(settings: Settings) -> list[models.Article]:
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         rows = session.scalars(select(models.Article).where(models.Article.url.like("%/faulty/%")))
         return list(rows)
 
@@ -104,7 +106,7 @@ def test_server_error_is_a_soft_failure_with_backoff(
     assert (feed.last_error, feed.consecutive_failures, feed.enabled) == ("HTTP 500", 1, True)
     assert feed.next_poll_at is not None and feed.last_polled_at is not None
     assert timedelta(minutes=59) < feed.next_poll_at - feed.last_polled_at <= timedelta(hours=1)
-    assert "feed 'Faulty': HTTP 500" in summary["errors"]  # type: ignore[operator]
+    assert "feed 'Faulty': HTTP 500" in summary["errors"]
 
 
 def test_no_response_hits_the_read_timeout(
@@ -158,7 +160,7 @@ def test_malformed_but_recoverable_xml_keeps_items_and_records_the_problem(
     assert feed.last_error is not None and feed.last_error.startswith(
         "recovered from a malformed feed"
     )
-    assert any("recovered from a malformed feed" in e for e in summary["errors"])  # type: ignore[attr-defined]
+    assert any("recovered from a malformed feed" in e for e in summary["errors"])
 
 
 def test_html_page_instead_of_a_feed_is_reported(
@@ -237,7 +239,7 @@ def test_permanent_redirect_updates_the_stored_url(
     moved = lambda r: Response(status=301, headers={"Location": f"{base}/faulty/new-feed"})  # noqa: E731
     feed, summary = run_beside_good_feed(threaded_httpserver, tmp_path, monkeypatch, moved)
     assert feed.url == f"{base}/faulty/new-feed" and feed.last_error is None
-    assert any("moved permanently" in e for e in summary["errors"])  # type: ignore[attr-defined]
+    assert any("moved permanently" in e for e in summary["errors"])
     assert [a.title for a in faulty_articles(fast)] == ["Moved tariff story"]
 
 
@@ -266,7 +268,7 @@ def test_gone_feed_is_reported_and_retried_only_monthly(
     assert feed.last_error is not None and "410 Gone" in feed.last_error
     assert feed.next_poll_at is not None and feed.last_polled_at is not None
     assert feed.next_poll_at - feed.last_polled_at >= timedelta(days=30)
-    assert any("410" in e for e in summary["errors"])  # type: ignore[attr-defined]
+    assert any("410" in e for e in summary["errors"])
 
 
 def test_rate_limited_feed_waits_for_retry_after(
@@ -358,7 +360,7 @@ def test_redirect_to_a_private_address_is_refused(
     (tmp_path / "topics.yaml").write_text(TOPICS)
     monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(tmp_path))
     pipeline.run_once(get_settings())
-    with database.transaction(database.session_factory(get_settings())) as session:
+    with db.transaction(db.session_factory(get_settings())) as session:
         feed = session.scalars(select(models.Feed)).one()
     assert feed.last_error is not None and "127.0.0.1, a non-public address" in feed.last_error
     assert not any(request.path == "/faulty/secret" for request, _ in threaded_httpserver.log)
@@ -403,7 +405,7 @@ def test_feed_past_the_parse_deadline_fails_alone(
     )
     assert feed.last_error == "parsing stopped: it took longer than 0.5 s"
     assert feed.consecutive_failures == 1 and faulty_articles(fast) == []
-    assert "feed 'Faulty': parsing stopped: it took longer than 0.5 s" in summary["errors"]  # type: ignore[operator]
+    assert "feed 'Faulty': parsing stopped: it took longer than 0.5 s" in summary["errors"]
 
 
 def test_failing_feed_goes_dormant_after_the_configured_failures(
@@ -415,7 +417,7 @@ def test_failing_feed_goes_dormant_after_the_configured_failures(
     )
     clock.freeze(clock.now() + timedelta(hours=2))
     pipeline.run_once(get_settings())
-    with database.transaction(database.session_factory(get_settings())) as session:
+    with db.transaction(db.session_factory(get_settings())) as session:
         feed = session.scalars(select(models.Feed).where(models.Feed.name == "Faulty")).one()
     assert feed.consecutive_failures == 2 and feed.enabled
     assert feed.next_poll_at is not None and feed.last_polled_at is not None

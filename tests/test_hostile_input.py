@@ -10,14 +10,18 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 from pytest_httpserver import HTTPServer
-from sqlalchemy import func, select, text
+from sqlalchemy import Table, func, select, text
+from sqlalchemy.orm import Session
 
-from newswatch import clock, database, models, pipeline
+from newswatch import clock, models, pipeline
 from newswatch.feeds import MAX_ITEMS, parse_feed
+from newswatch.outcomes import RunSummaryXCom
 from newswatch.settings import Settings, get_settings
+from newswatch.store import db
 
 TOPICS = "recipients: [desk@example.com]\ntopics:\n  - name: tariffs\n    keywords: [tariff]\n"
 HEALTHY_FEED = """<?xml version="1.0"?><rss version="2.0"><channel><title>Healthy</title>
@@ -91,9 +95,9 @@ class Web:
     def page(self, path: str, body: str) -> None:
         self.server.expect_request(path).respond_with_data(body, content_type="text/html")
 
-    def run(self) -> dict[str, object]:
-        summary = pipeline.run_once(get_settings())
-        with database.transaction(database.session_factory(get_settings())) as session:
+    def run(self) -> RunSummaryXCom:
+        summary = pipeline.run_once(get_settings()).to_xcom()
+        with db.transaction(db.session_factory(get_settings())) as session:
             healthy = session.scalars(
                 select(models.Article).where(models.Article.url == f"{self.base}/healthy/story")
             ).one()
@@ -108,14 +112,14 @@ class Web:
 
 
 def hostile_feed(settings: Settings) -> models.Feed:
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         feed = session.scalars(select(models.Feed).where(models.Feed.name == "Hostile")).one()
         session.expunge(feed)
         return feed
 
 
 def hostile_articles(settings: Settings) -> list[models.Article]:
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         rows = session.scalars(
             select(models.Article).where(models.Article.feed_id != healthy_id(session))
         )
@@ -125,16 +129,16 @@ def hostile_articles(settings: Settings) -> list[models.Article]:
         return articles
 
 
-def healthy_id(session: database.Session) -> int:
+def healthy_id(session: Session) -> int:
     return session.scalars(select(models.Feed.id).where(models.Feed.name == "Healthy")).one()
 
 
 def rerun_stores_nothing_twice(web: Web, settings: Settings) -> None:
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         before = [session.scalar(select(func.count()).select_from(t)) for t in COUNTED]
     clock.freeze(clock.now() + timedelta(hours=25))  # every feed is due again
     web.run()
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         after = [session.scalar(select(func.count()).select_from(t)) for t in COUNTED]
     assert after == before
 
@@ -252,7 +256,7 @@ def test_an_article_the_database_refuses_fails_alone_and_is_retried(
 ) -> None:
     """A real refusal by the real database (a trigger), not a mock: the chunk's other articles
     are stored, the failure is recorded on the feed, and the next poll retries the item."""
-    engine = database.get_engine(database.database_url(settings))
+    engine = db.get_engine(db.database_url(settings))
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -278,7 +282,7 @@ def test_an_article_the_database_refuses_fails_alone_and_is_retried(
         assert feed.last_error is not None and "1 item(s) not stored" in feed.last_error
         assert "poisoned article" in feed.last_error
         assert feed.etag is None  # so the next poll is not answered 304 and the item is not lost
-        assert any("poisoned article" in e for e in summary["errors"])  # type: ignore[attr-defined]
+        assert any("poisoned article" in e for e in summary["errors"])
     finally:
         with engine.begin() as conn:
             conn.execute(text("drop trigger refuse_poison on articles"))
@@ -292,8 +296,9 @@ def test_delivery_and_the_run_row_survive_a_batch_that_dies(web: Web, settings: 
     web.feed(rss(f"<item><title>Tariff</title><link>{web.base}/hostile/a</link></item>"))
     web.page("/hostile/a", page("Tariff page. "))
     web.run()  # alerts stored and sent
-    with database.transaction(database.session_factory(settings)) as session:
-        session.execute(models.Alert.__table__.update().values(state="pending", sent_at=None))
+    with db.transaction(db.session_factory(settings)) as session:
+        alerts = cast(Table, models.Alert.__table__)
+        session.execute(alerts.update().values(state="pending", sent_at=None))
 
     clock.freeze(clock.now() + timedelta(hours=25))  # the feeds are due again
 
@@ -303,7 +308,7 @@ def test_delivery_and_the_run_row_survive_a_batch_that_dies(web: Web, settings: 
 
     with pytest.raises(RuntimeError, match="did not finish"):
         pipeline.run_once(get_settings(), track=dies)
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         pending = session.scalar(select(func.count()).where(models.Alert.state == "pending"))
         run = session.scalars(select(models.Run).order_by(models.Run.id.desc())).first()
     assert pending == 0
@@ -343,7 +348,7 @@ def test_boilerplate_text_never_merges_distinct_headlines(
     articles = hostile_articles(settings)
     assert sorted(a.title for a in articles) == sorted(titles)
     assert len({a.story_id for a in articles}) == 3
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         alerts = session.scalar(
             select(func.count()).where(models.Alert.story_id.in_([a.story_id for a in articles]))
         )
@@ -434,7 +439,7 @@ def test_one_consent_page_behind_two_feeds_keeps_both_headlines(
     for i, path in enumerate(["/c1", "/c2"]):  # the same wall, with a nonce that differs
         web.page(path, page(CONSENT + f"Reference ID: 18.{i}. "))
     web.run()
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         rows = session.execute(
             select(models.Article.title, models.Article.story_id, models.Article.fetch_error).where(
                 models.Article.title.like("%tariff %")
@@ -524,7 +529,7 @@ def test_feeds_yaml_wins_over_urls_the_store_learnt(
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text(feeds.read_text() + f"  - {{name: Mover, url: '{web.base}/mover/feed'}}\n")
     web.run()
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         mover = session.scalars(select(models.Feed).where(models.Feed.name == "Mover")).one()
         assert mover.url == f"{web.base}/target/feed"
     swapped = (
@@ -536,7 +541,7 @@ def test_feeds_yaml_wins_over_urls_the_store_learnt(
     feeds.write_text(swapped + f"  - {{name: Target, url: '{web.base}/target/feed'}}\n")
     clock.freeze(clock.now() + timedelta(hours=25))
     pipeline.run_once(get_settings())
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         urls = dict(session.execute(select(models.Feed.name, models.Feed.url)).all())
     assert (
         urls["Healthy"] == f"{web.base}/hostile/feed"
@@ -556,7 +561,7 @@ HEADLINES = [
 
 def alerts_for(settings: Settings, titles: list[str]) -> tuple[int, int]:
     """(stories, alerts) of the articles with these titles."""
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         stories_ = set(
             session.scalars(select(models.Article.story_id).where(models.Article.title.in_(titles)))
         )

@@ -23,11 +23,12 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select
 
-from newswatch import clock, database, models, pipeline, schedule
+from newswatch import clock, models, pipeline, schedule
 from newswatch.feeds import FeedParseError, parse_feed
 from newswatch.records import FeedItem
 from newswatch.sanitize import TITLE_CHARS, URL_CHARS
 from newswatch.settings import Settings, get_settings
+from newswatch.store import db
 from newswatch.urls import parse_url
 
 # What must never reach the store or an email: NUL and other C0 controls but tab and newline,
@@ -191,7 +192,10 @@ def render(feed: HostileFeed) -> bytes:
                 ],
             }
         ).encode()
-    x = lambda v: xml_text(v, feed.raw)  # noqa: E731
+
+    def x(value: str) -> str:
+        return xml_text(value, feed.raw)
+
     if feed.kind == "rss":
         entries = "".join(
             f"<item><title>{x(i.title)}</title><link>{x(i.link)}</link>"
@@ -382,10 +386,10 @@ def test_a_hostile_feed_never_costs_the_healthy_one_or_a_rerun(
         f"  - {{name: 'Hostile {n}', url: '{base}/h{n}/feed'}}\n"
     )
     current = get_settings()
-    factory = database.session_factory(current)
+    factory = db.session_factory(current)
 
     pipeline.run_once(current)  # completes: no exception escapes
-    with database.transaction(factory) as session:
+    with db.transaction(factory) as session:
         story = session.scalars(
             select(models.Article.story_id).where(models.Article.url == f"{base}/ok{n}/story")
         ).one()
@@ -408,7 +412,7 @@ def test_a_hostile_feed_never_costs_the_healthy_one_or_a_rerun(
 
     clock.freeze(clock.now() + timedelta(days=2))  # both feeds due again, backoff or not
     pipeline.run_once(current)
-    with database.transaction(factory) as session:
+    with db.transaction(factory) as session:
         after = [session.scalar(select(func.count()).select_from(t)) for t in COUNTED]
     assert after == before
     assert len(list(current.outbox_dir.glob("*.eml"))) == outbox

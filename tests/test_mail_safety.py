@@ -29,12 +29,15 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
-from newswatch import clock, database, mailer, models, notify, pipeline, store
-from newswatch.alerts import AlertView, header_safe, message_id, render_alert
-from newswatch.cli import app
-from newswatch.config import SubscriberConfig
-from newswatch.records import Article, Match
+from newswatch import clock, models, pipeline, store
+from newswatch.cli.main import app
+from newswatch.config.models import SubscriberConfig
+from newswatch.delivery import notice, send, transports
+from newswatch.delivery.messages.alert import message_id, render_alert
+from newswatch.delivery.messages.common import header_safe
+from newswatch.records import AlertView, Article, Match
 from newswatch.settings import Settings, get_settings
+from newswatch.store import db
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 EVIL = "Taiwan\r\nReply-To: x@evil\r\n\r\nFAKE"
@@ -118,15 +121,13 @@ def seed(settings: Settings, *titles: str) -> None:
 
 
 def alert_rows(settings: Settings) -> list[models.Alert]:
-    with database.read(settings) as session:
+    with db.read(settings) as session:
         return list(session.scalars(select(models.Alert).order_by(models.Alert.id)))
 
 
-def deliver() -> mailer.Delivery:
+def deliver() -> send.Delivery:
     fresh = get_settings()
-    return mailer.deliver_pending(
-        database.session_factory(fresh), mailer.make_transport(fresh), fresh
-    )
+    return send.deliver_pending(db.session_factory(fresh), transports.make_transport(fresh), fresh)
 
 
 def write_config(folder: Path, feeds: str, topics: str) -> Path:
@@ -199,15 +200,15 @@ def test_topic_title_and_sender_name_cannot_rewrite_an_alert(
 def test_hostile_titles_cannot_rewrite_a_digest(settings: Settings, smtp: Mailbox) -> None:
     seed(settings, *HOSTILE_TITLES.values())
     subscriber = SubscriberConfig(name="morning-desk", emails=["desk@example.com"], mode="digest")
-    with database.transaction(database.session_factory(settings)) as session:
-        store.plan_digest(session, subscriber, T0 - timedelta(hours=1), T0 + timedelta(hours=1), T0)
+    with db.transaction(db.session_factory(settings)) as session:
+        store.outbox.plan_digest(
+            session, subscriber, T0 - timedelta(hours=1), T0 + timedelta(hours=1), T0
+        )
     fresh = get_settings()
-    sent = mailer.deliver_digests(
-        database.session_factory(fresh), mailer.make_transport(fresh), fresh
-    )
+    sent = send.deliver_digests(db.session_factory(fresh), transports.make_transport(fresh), fresh)
     assert sent.sent == 1, sent.errors
     (envelope,) = smtp.received
-    with database.read(settings) as session:
+    with db.read(settings) as session:
         (row,) = session.scalars(select(models.DigestMail))
     msg = assert_ours(envelope.content, row.message_id or "")  # type: ignore[arg-type]
     assert msg["Reply-To"] is None and str(msg["Subject"]).startswith("[newswatch] Daily digest")
@@ -221,7 +222,7 @@ def test_hostile_run_id_cannot_rewrite_the_operator_notice(
 ) -> None:
     monkeypatch.setenv("NEWSWATCH_OPERATOR_EMAIL", "ops@example.com")
     hostile = HOSTILE_TITLES["q inside b"]
-    notify.notify_failure(
+    notice.notify_failure(
         {
             "dag": SimpleNamespace(dag_id="news_monitor"),
             "run_id": f"manual__{hostile}",
@@ -278,7 +279,7 @@ def test_no_title_can_add_a_header_or_a_body(title: str, topic_title: str, sourc
     alert = view(title, topic_title, source)
     msg = render_alert(alert, SENDER, T0, "mailto:u@x.example")
     for linesep in ("\r\n", "\n"):
-        raw = mailer.to_wire(msg, linesep).data
+        raw = transports.to_wire(msg, linesep).data
         parsed = assert_ours(raw, message_id(alert, SENDER))
         # What we set is what arrives, but for the spaces Python's folding moves or drops
         # between encoded words.
@@ -317,7 +318,7 @@ def two_topics(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(config))
     fresh = get_settings()
     seed(fresh, "Taiwan first")  # claimed first: it must not hold up the other
-    with database.transaction(database.session_factory(fresh)) as session:
+    with db.transaction(db.session_factory(fresh)) as session:
         feed = session.scalars(select(models.Feed)).one()
         match = Match(topic="tariffs", terms={"tariff": 1}, snippet="a tariff", highlights=[(2, 8)])
         article = Article(
@@ -332,7 +333,7 @@ def two_topics(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPat
             content_hash="tariffs",
             summary="",
         )
-        store.save_articles(session, [(article, [match])], T0)
+        store.articles.save_articles(session, [(article, [match])], T0)
     return fresh
 
 
@@ -375,7 +376,7 @@ def test_unusable_stored_address_fails_alone(two_topics: Settings, smtp: Mailbox
     # An address email-validator accepts, whose local part is an encoded word the header
     # parser would decode into a line break.
     hostile = "=?utf-8?b?YQ0KUmVwbHktVG86IHhAZXZpbA0K?=@example.com"
-    with database.transaction(database.session_factory(two_topics)) as session:
+    with db.transaction(db.session_factory(two_topics)) as session:
         session.execute(
             update(models.Alert).where(models.Alert.id == 1).values(recipients=[hostile])
         )
@@ -452,6 +453,6 @@ def test_a_feed_title_cannot_claim_another_outlet(
             text = body.get_content()
             assert "Asia Wire" in text and "Kyodo Desk" in text, text
             assert "Reuters" not in text and "Associated Press" not in text, text
-    with database.read(settings) as session:
+    with db.read(settings) as session:
         story_id = session.scalars(select(models.Story.id)).one()
-        assert store.story_sources(session, story_id) == ["Asia Wire", "Kyodo Desk"]
+        assert store.views.story_sources(session, story_id) == ["Asia Wire", "Kyodo Desk"]

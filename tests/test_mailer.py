@@ -3,30 +3,23 @@
 import json
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
+from pathlib import Path
 
+import pytest
 from conftest import Mailbox, free_port
-from helpers import seed_alerts
-from sqlalchemy import select
+from helpers import seed_alerts, states
 
-from newswatch import clock, database, mailer, models
+from newswatch import clock
+from newswatch.delivery import send, transports
 from newswatch.settings import Settings, get_settings
+from newswatch.store import db
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
 
-def states(settings: Settings) -> list[tuple[str, int]]:
-    with database.transaction(database.session_factory(settings)) as session:
-        return [
-            (a.state, a.attempts)
-            for a in session.scalars(select(models.Alert).order_by(models.Alert.id))
-        ]
-
-
-def deliver(settings: Settings) -> mailer.Delivery:
+def deliver(settings: Settings) -> send.Delivery:
     fresh = get_settings()
-    return mailer.deliver_pending(
-        database.session_factory(fresh), mailer.make_transport(fresh), fresh
-    )
+    return send.deliver_pending(db.session_factory(fresh), transports.make_transport(fresh), fresh)
 
 
 def test_pending_alerts_are_sent_once_with_deterministic_message_ids(
@@ -46,8 +39,8 @@ def test_pending_alerts_are_sent_once_with_deterministic_message_ids(
 
 def test_smtp_down_keeps_alerts_pending_until_the_next_run(
     settings: Settings,
-    monkeypatch,
-    smtp: Mailbox,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+    smtp: Mailbox,
 ) -> None:
     seed_alerts(settings, "First", "Second")
     monkeypatch.setenv("NEWSWATCH_SMTP_URL", f"smtp://127.0.0.1:{free_port()}")  # nobody listens
@@ -61,8 +54,8 @@ def test_smtp_down_keeps_alerts_pending_until_the_next_run(
 
 def test_refused_message_backs_off_then_fails_and_others_still_go(
     settings: Settings,
-    monkeypatch,
-    smtp: Mailbox,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+    smtp: Mailbox,
 ) -> None:
     monkeypatch.setenv("NEWSWATCH_ALERT_MAX_ATTEMPTS", "2")
     seed_alerts(settings, "Refused one")
@@ -90,7 +83,9 @@ def test_outbox_files_are_named_by_message_id_and_not_duplicated(settings: Setti
 
 
 def test_smtp_url_parsing() -> None:
-    target = mailer.SmtpTarget.from_url("smtp://user%40x:p%3Ass@mail.example:2525?starttls=true")
+    target = transports.SmtpTarget.from_url(
+        "smtp://user%40x:p%3Ass@mail.example:2525?starttls=true"
+    )
     assert (target.host, target.port, target.user, target.password, target.starttls) == (
         "mail.example",
         2525,
@@ -98,13 +93,13 @@ def test_smtp_url_parsing() -> None:
         "p:ss",
         True,
     )
-    assert mailer.SmtpTarget.from_url("smtps://mail.example").port == 465
+    assert transports.SmtpTarget.from_url("smtps://mail.example").port == 465
 
 
 def test_airflow_smtp_default_connection_is_used_without_smtp_url(
     settings: Settings,
-    monkeypatch,
-    smtp: Mailbox,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+    smtp: Mailbox,
 ) -> None:
     monkeypatch.delenv("NEWSWATCH_SMTP_URL")
     conn = {
@@ -122,8 +117,8 @@ def test_airflow_smtp_default_connection_is_used_without_smtp_url(
 
 
 def test_alert_email_carries_list_unsubscribe(
-    settings: Settings, smtp: Mailbox, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+    settings: Settings, smtp: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("NEWSWATCH_UNSUBSCRIBE", "https://news.example/unsubscribe")
     seed_alerts(settings, "First")
     deliver(settings)
@@ -133,12 +128,12 @@ def test_alert_email_carries_list_unsubscribe(
 
 def test_failed_alert_is_listed_and_resent_from_the_cli(
     settings: Settings,
-    monkeypatch,
-    smtp: Mailbox,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+    smtp: Mailbox,
 ) -> None:
     from typer.testing import CliRunner
 
-    from newswatch.cli import app
+    from newswatch.cli.main import app
 
     monkeypatch.setenv("NEWSWATCH_ALERT_MAX_ATTEMPTS", "1")
     seed_alerts(settings, "Refused once")
@@ -159,8 +154,8 @@ def test_failed_alert_is_listed_and_resent_from_the_cli(
 def test_stored_alerts_go_out_even_when_the_config_file_breaks(
     settings: Settings,
     smtp: Mailbox,
-    tmp_path,
-    monkeypatch,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from newswatch import pipeline
 

@@ -12,7 +12,7 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from conftest import Mailbox
 
-from newswatch.notify import notify_failure
+from newswatch.delivery.notice import notify_failure
 from newswatch.settings import Settings, get_settings
 
 DAGS = Path(__file__).resolve().parents[1] / "dags"
@@ -26,7 +26,7 @@ def dagbag() -> DagBag:
 
 def received(box: Mailbox) -> list[EmailMessage]:
     return [
-        message_from_bytes(env.content, policy=policy.default)  # type: ignore[arg-type,misc]
+        message_from_bytes(env.content, policy=policy.default)  # type: ignore[arg-type]
         for env in box.received
     ]
 
@@ -62,7 +62,7 @@ def test_without_an_operator_address_the_failure_is_only_logged(
 ) -> None:
     # The minimal context Airflow passes when no failed task is known.
     context = {"dag": dagbag.dags["news_digest"], "run_id": "manual__1", "reason": "timed out"}
-    with caplog.at_level(logging.ERROR, logger="newswatch.notify"):
+    with caplog.at_level(logging.ERROR, logger="newswatch.delivery.notice"):
         notify_failure(context)
     assert smtp.received == []
     assert "news_digest" in caplog.text and "NEWSWATCH_OPERATOR_EMAIL unset" in caplog.text
@@ -86,5 +86,5 @@ def test_failure_email_names_the_task_and_its_log_and_repeats_as_the_same_messag
     msg = message_from_bytes(eml.read_bytes(), policy=policy.default)
     assert msg["To"] == OPERATOR
     assert str(msg["Subject"]) == "[newswatch] DAG news_monitor failed: scheduled__1"
-    body = msg.get_content()  # type: ignore[attr-defined]
+    body = msg.get_content()
     assert "Failed task:  process_feeds[2]" in body and f"Log:          {log_url}" in body

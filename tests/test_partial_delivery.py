@@ -22,10 +22,12 @@ from helpers import seed_alerts
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from newswatch import clock, database, mailer, models, store
-from newswatch.cli import app
-from newswatch.config import SubscriberConfig
+from newswatch import clock, models, store
+from newswatch.cli.main import app
+from newswatch.config.models import SubscriberConfig
+from newswatch.delivery import send, transports
 from newswatch.settings import Settings, get_settings
+from newswatch.store import db
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 IDN = "\u0430nalyst@example.com"  # Cyrillic а
@@ -79,15 +81,13 @@ def topic_to(
     return fresh
 
 
-def deliver() -> mailer.Delivery:
+def deliver() -> send.Delivery:
     fresh = get_settings()
-    return mailer.deliver_pending(
-        database.session_factory(fresh), mailer.make_transport(fresh), fresh
-    )
+    return send.deliver_pending(db.session_factory(fresh), transports.make_transport(fresh), fresh)
 
 
 def the_alert(settings: Settings) -> models.Alert:
-    with database.read(settings) as session:
+    with db.read(settings) as session:
         return session.scalars(select(models.Alert)).one()
 
 
@@ -239,17 +239,19 @@ def test_a_digest_reaches_its_other_recipients_and_retries_a_451_alone(
     subscriber = SubscriberConfig(
         name="morning-desk", emails=[OK1, REJECT, TEMPFAIL], mode="digest"
     )
-    with database.transaction(database.session_factory(settings)) as session:
-        store.plan_digest(session, subscriber, T0 - timedelta(hours=1), T0 + timedelta(hours=1), T0)
+    with db.transaction(db.session_factory(settings)) as session:
+        store.outbox.plan_digest(
+            session, subscriber, T0 - timedelta(hours=1), T0 + timedelta(hours=1), T0
+        )
     picky.answers = {
         REJECT: "550 5.1.1 mailbox unavailable",
         TEMPFAIL: "452 4.2.2 mailbox full",
     }
 
-    def digests() -> mailer.Delivery:
+    def digests() -> send.Delivery:
         fresh = get_settings()
-        return mailer.deliver_digests(
-            database.session_factory(fresh), mailer.make_transport(fresh), fresh
+        return send.deliver_digests(
+            db.session_factory(fresh), transports.make_transport(fresh), fresh
         )
 
     clock.freeze(T0 + timedelta(hours=2))
@@ -260,7 +262,7 @@ def test_a_digest_reaches_its_other_recipients_and_retries_a_451_alone(
     clock.freeze(T0 + timedelta(hours=4))
     assert digests().sent == 0
     assert [e.rcpt_tos for e in picky.received] == [[OK1], [TEMPFAIL]]
-    with database.read(settings) as session:
+    with db.read(settings) as session:
         row = session.scalars(select(models.DigestMail)).one()
     assert (row.state, row.attempts) == ("sent", 2)
     assert f"{REJECT}: 550" in (row.last_error or "") and TEMPFAIL not in (row.last_error or "")

@@ -2,69 +2,63 @@
 
 from datetime import timedelta
 from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
 from conftest import Mailbox
 from expected import SAMPLE_DAY_ALERTS, TAKAICHI
+from helpers import stored_alerts
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from newswatch import clock, database, models, pipeline
-from newswatch.cli import app
+from newswatch import clock, ingest, models, pipeline
+from newswatch.cli.main import app
+from newswatch.outcomes import StageReport
 from newswatch.sample_day import SampleDay
 from newswatch.settings import Settings, get_settings
-
-
-def stored_alerts(settings: Settings) -> set[tuple[str, str]]:
-    with database.transaction(database.session_factory(settings)) as session:
-        rows = session.execute(
-            select(models.Topic.name, models.Article.title)
-            .join(models.Alert, models.Alert.topic_id == models.Topic.id)
-            .join(models.Article, models.Alert.article_id == models.Article.id)
-        )
-        return {(topic, title) for topic, title in rows}
+from newswatch.store import db
 
 
 def subjects(box: object) -> list[str]:
     return sorted(
-        str(message_from_bytes(env.content, policy=policy.default)["Subject"])  # type: ignore[attr-defined]
+        str(message_from_bytes(env.content, policy=policy.default)["Subject"])
         for env in box.received  # type: ignore[attr-defined]
     )
 
 
 def test_sample_day_alerts_exactly_the_expected_hits(
-    settings: Settings, news_day: SampleDay, smtp, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+    settings: Settings, news_day: SampleDay, smtp: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("NEWSWATCH_EXTRACT_WORKERS", "2")  # extraction on both cores, as deployed
-    summary = pipeline.run_once(get_settings())
+    summary = pipeline.run_once(get_settings()).to_xcom()
     assert stored_alerts(settings) == SAMPLE_DAY_ALERTS
     assert len(smtp.received) == len(SAMPLE_DAY_ALERTS)
     assert f"[newswatch] Taiwan: {TAKAICHI}" in subjects(smtp)
     assert all(env.rcpt_tos == ["analyst@example.com"] for env in smtp.received)
     counts = summary["counts"]
-    assert counts["alerts_sent"] == 8 and counts["feeds_error"] == 1  # type: ignore[index]
-    assert counts["fallback_used"] == 2  # type: ignore[index]  # the 404 page and the linkless item
+    assert counts["alerts_sent"] == 8 and counts["feeds_error"] == 1
+    assert counts["fallback_used"] == 2  # the 404 page and the linkless item
 
 
 def test_second_run_stores_and_sends_nothing_new(
-    settings: Settings, news_day: SampleDay, smtp
-) -> None:  # type: ignore[no-untyped-def]
+    settings: Settings, news_day: SampleDay, smtp: Mailbox
+) -> None:
     pipeline.run_once(get_settings())
     first = len(smtp.received)
     clock.freeze(clock.now() + timedelta(hours=25))  # the next daily run: every feed is due again
-    summary = pipeline.run_once(get_settings())
+    summary = pipeline.run_once(get_settings()).to_xcom()
     assert len(smtp.received) == first
     counts = summary["counts"]
-    assert counts.get("articles_new", 0) == 0 and counts.get("alerts_sent", 0) == 0  # type: ignore[attr-defined]
-    assert counts["feeds_not_modified"] == 2  # type: ignore[index]
+    assert counts.get("articles_new", 0) == 0 and counts.get("alerts_sent", 0) == 0
+    assert counts["feeds_not_modified"] == 2
     assert stored_alerts(settings) == SAMPLE_DAY_ALERTS
 
 
 def test_failing_feed_is_recorded_and_does_not_stop_the_others(
-    settings: Settings, news_day: SampleDay, smtp
-) -> None:  # type: ignore[no-untyped-def]
+    settings: Settings, news_day: SampleDay, smtp: Mailbox
+) -> None:
     pipeline.run_once(get_settings())
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         broken = session.scalars(
             select(models.Feed).where(models.Feed.name == "Broken Times")
         ).one()
@@ -75,10 +69,10 @@ def test_failing_feed_is_recorded_and_does_not_stop_the_others(
 
 
 def test_syndicated_copy_adds_a_source_not_an_article(
-    settings: Settings, news_day: SampleDay, smtp
-) -> None:  # type: ignore[no-untyped-def]
+    settings: Settings, news_day: SampleDay, smtp: Mailbox
+) -> None:
     pipeline.run_once(get_settings())
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         article = session.scalars(
             select(models.Article).where(models.Article.title == TAKAICHI)
         ).one()
@@ -100,7 +94,7 @@ def test_without_smtp_emails_go_to_the_outbox_once(settings: Settings, news_day:
     assert message_from_bytes(emails[0].read_bytes())["To"] == "analyst@example.com"
 
 
-def test_cli_run_and_alerts_list(settings: Settings, news_day: SampleDay, smtp) -> None:  # type: ignore[no-untyped-def]
+def test_cli_run_and_alerts_list(settings: Settings, news_day: SampleDay, smtp: Mailbox) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["run"])
     assert result.exit_code == 0, result.output
@@ -110,7 +104,9 @@ def test_cli_run_and_alerts_list(settings: Settings, news_day: SampleDay, smtp) 
     assert "rare-earths" in listing.output and "Takaichi" in listing.output
 
 
-def test_cli_run_with_bad_config_stops_with_one_clear_message(settings: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_run_with_bad_config_stops_with_one_clear_message(
+    settings: Settings, tmp_path: Path
+) -> None:
     (tmp_path / "feeds.yaml").write_text("feeds:\n  - name: X\n    url: nope\n")
     (tmp_path / "topics.yaml").write_text("topics: []\n")
     result = CliRunner().invoke(app, ["run", "--config", str(tmp_path)])
@@ -124,9 +120,12 @@ def test_run_with_a_missing_batch_is_recorded_then_fails(
     run_id = pipeline.open_run(get_settings())
     with pytest.raises(RuntimeError, match="1 feed batch"):
         pipeline.finish_run(
-            get_settings(), run_id, [{"counts": {"alerts_sent": 0}, "errors": []}], [[1, 2, 3]]
+            get_settings(),
+            run_id,
+            [StageReport.from_xcom({"counts": {"alerts_sent": 0}, "errors": []})],
+            [[1, 2, 3]],
         )
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         run = session.get_one(models.Run, run_id)
     assert run.finished_at is not None and "1 feed batch(es) did not finish" in run.errors
 
@@ -135,12 +134,12 @@ def test_retried_batch_stores_nothing_twice(settings: Settings, news_day: Sample
     current = get_settings()
     pipeline.open_run(current)
     (batch,) = pipeline.feed_batches(current)
-    first = pipeline.process_feeds(current, batch)
+    first = ingest.process_feeds(current, batch)
     # A retry after a crash before the validators were saved: poll unconditionally again.
-    with database.transaction(database.session_factory(current)) as session:
+    with db.transaction(db.session_factory(current)) as session:
         for feed in session.scalars(select(models.Feed)):
             feed.etag = None
-    retry = pipeline.process_feeds(current, batch)
+    retry = ingest.process_feeds(current, batch)
     assert first.counts["articles_new"] == 7 and retry.counts.get("articles_new", 0) == 0
     assert stored_alerts(settings) == SAMPLE_DAY_ALERTS
 
@@ -150,7 +149,7 @@ def test_feeds_not_due_are_not_polled_again_within_the_day(
 ) -> None:
     pipeline.run_once(get_settings())
     requests = sum(news_day.requests.values())
-    summary = pipeline.run_once(get_settings())
+    summary = pipeline.run_once(get_settings()).to_xcom()
     assert sum(news_day.requests.values()) == requests
     assert summary["counts"] == {
         "feeds_due": 0,
@@ -170,8 +169,8 @@ def test_syndicated_rewrite_joins_the_story_and_alerts_nothing_new(
     store_batch: int,
 ) -> None:
     monkeypatch.setenv("NEWSWATCH_STORE_BATCH", str(store_batch))
-    summary = pipeline.run_once(get_settings())
-    with database.transaction(database.session_factory(settings)) as session:
+    summary = pipeline.run_once(get_settings()).to_xcom()
+    with db.transaction(db.session_factory(settings)) as session:
         lead = session.scalars(select(models.Article).where(models.Article.title == TAKAICHI)).one()
         copy = session.scalars(
             select(models.Article).where(models.Article.title.like("Japan eyes late-March%"))
@@ -185,7 +184,7 @@ def test_syndicated_rewrite_joins_the_story_and_alerts_nothing_new(
     assert stored_alerts(settings) == SAMPLE_DAY_ALERTS  # ... but alert nobody twice
     assert len(smtp.received) == len(SAMPLE_DAY_ALERTS)
     counts = summary["counts"]
-    assert counts["story_copies"] == 1 and counts["stories_new"] == 6  # type: ignore[index]
+    assert counts["story_copies"] == 1 and counts["stories_new"] == 6
 
 
 def test_exact_copy_under_another_url_adds_a_source_not_a_row(
@@ -195,7 +194,7 @@ def test_exact_copy_under_another_url_adds_a_source_not_a_row(
     from newswatch.records import Article
 
     pipeline.run_once(get_settings())
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         lead = session.scalars(select(models.Article).where(models.Article.title == TAKAICHI)).one()
         copy = Article(
             url="https://mirror.example/takaichi",
@@ -210,7 +209,7 @@ def test_exact_copy_under_another_url_adds_a_source_not_a_row(
             summary="",
             guid="mirror-1",
         )
-        counts = store.save_articles(session, [(copy, [])], clock.now())
+        counts = store.articles.save_articles(session, [(copy, [])], clock.now())
         rows = session.scalar(
             select(func.count()).where(models.Article.content_hash == lead.content_hash)
         )

@@ -9,7 +9,7 @@ import time
 import pytest
 from pytest_httpserver import HTTPServer
 
-from newswatch import feeds
+import newswatch.poll
 from newswatch.fetch import fetch_page
 from newswatch.http_client import AddressGuard, Downloader
 from newswatch.records import FeedPoll, FeedState, Page
@@ -32,7 +32,7 @@ def pages(settings: Settings, urls: list[str]) -> dict[str, Page]:
 def poll(settings: Settings, url: str) -> FeedPoll:
     async def go() -> FeedPoll:
         async with Downloader(settings) as downloader:
-            return await feeds.poll_feed(
+            return await newswatch.poll.poll_feed(
                 downloader, FeedState(id=1, name="t", url=url), max_bytes=100_000
             )
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from newswatch.config import ConfigError, load_config
+from newswatch.config.load import ConfigError, load_config
 from newswatch.query import QueryError, parse_query
 from newswatch.textfold import fold, fold_words, is_cjk, stem
 from newswatch.topics import compile_queries, match_text
@@ -160,7 +160,9 @@ class Reference:
     def _gaps(words: tuple[str, ...]) -> list[tuple[str, ...]]:
         return list(itertools.product((" ", ""), repeat=len(words) - 1))
 
-    def _ends_well(self, words: tuple[str, ...], prefix: bool, start: int, gaps: tuple) -> bool:
+    def _ends_well(
+        self, words: tuple[str, ...], prefix: bool, start: int, gaps: tuple[str, ...]
+    ) -> bool:
         text = self.folded
         head = "".join(w + g for w, g in zip(words[:-1], gaps, strict=True))
         if not text.startswith(head, start):

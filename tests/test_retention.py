@@ -5,13 +5,14 @@ from pathlib import Path
 
 import pytest
 from expected import SAMPLE_DAY_ALERTS
+from helpers import stored_alerts
 from sqlalchemy import func, select, text
-from test_pipeline import stored_alerts
 
-from newswatch import clock, database, models, pipeline, retention, store
+from newswatch import clock, models, pipeline, store
 from newswatch.records import Article
 from newswatch.sample_day import SampleDay
 from newswatch.settings import Settings, get_settings
+from newswatch.store import db, retention
 
 OLD_DAY = datetime(2026, 1, 10, 6, 0, tzinfo=UTC)
 TODAY = datetime(2026, 9, 1, 6, 0, tzinfo=UTC)
@@ -31,8 +32,8 @@ def _store_fresh_article(settings: Settings) -> None:
         content_hash="f" * 64,
         summary="",
     )
-    with database.transaction(database.session_factory(settings)) as session:
-        store.save_articles(session, [(fresh, [])], TODAY)
+    with db.transaction(db.session_factory(settings)) as session:
+        store.articles.save_articles(session, [(fresh, [])], TODAY)
 
 
 @pytest.fixture
@@ -46,12 +47,12 @@ def old_and_fresh(settings: Settings, news_day: SampleDay) -> Settings:
 
 
 def _articles(settings: Settings) -> dict[str, models.Article]:
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         return {a.url: a for a in session.scalars(select(models.Article))}
 
 
 def _count(settings: Settings, model: type[models.Base]) -> int:
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         return session.scalar(select(func.count()).select_from(model)) or 0
 
 
@@ -100,7 +101,7 @@ def test_retention_days_setting_moves_the_cutoff(
 
 
 def test_vacuum_runs_outside_a_transaction(settings: Settings) -> None:
-    engine = database.get_engine(database.database_url(settings))
+    engine = db.get_engine(db.database_url(settings))
 
     def vacuums() -> int:
         with engine.connect() as conn:

@@ -11,10 +11,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import delete, select
 
-from newswatch import clock, database, models, pipeline
+from newswatch import clock, models, pipeline
 from newswatch.fetch import fetch_page
 from newswatch.http_client import Downloader
 from newswatch.settings import Settings, get_settings
+from newswatch.store import db
+from newswatch.store.robots import RobotsTable
 
 MORNING = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
 PRIVATE = "User-agent: *\nDisallow: /private/\n"
@@ -38,7 +40,7 @@ def robots_table(settings: Settings) -> Iterator[Settings]:
 
 
 def clear_robots_table(settings: Settings) -> None:
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         session.execute(delete(models.RobotsTxt))
 
 
@@ -49,7 +51,8 @@ def allowed(settings: Settings, url: str, *, remember: bool = True) -> bool:
     """Fetch url through a new downloader (one run); whether robots.txt let it through."""
 
     async def go() -> bool:
-        async with Downloader(settings, remember_robots=remember) as downloader:
+        cache = RobotsTable(settings) if remember else None
+        async with Downloader(settings, robots_cache=cache) as downloader:
             page = await fetch_page(downloader, url, max_bytes=100_000)
             return not (page.error or "").startswith(ROBOTS_REFUSALS)
 
@@ -138,7 +141,7 @@ def test_downloader_without_the_table_reads_robots_txt_every_run_and_stores_noth
     assert not allowed(robots_table, url, remember=False)
     assert not allowed(robots_table, url, remember=False)
     assert robots_requests(threaded_httpserver) == 2
-    with database.transaction(database.session_factory(robots_table)) as session:
+    with db.transaction(db.session_factory(robots_table)) as session:
         assert session.scalars(select(models.RobotsTxt)).all() == []
 
 
@@ -169,7 +172,7 @@ def test_second_pipeline_run_the_same_day_reads_robots_txt_from_the_database(
     pipeline.run_once(get_settings())
     assert robots_requests(threaded_httpserver) == 1
     assert not any(request.path == "/private/b" for request, _ in threaded_httpserver.log)
-    with database.transaction(database.session_factory(robots_table)) as session:
+    with db.transaction(db.session_factory(robots_table)) as session:
         rows = session.execute(select(models.Article.url, models.Article.fetch_error))
         errors = {url: error for url, error in rows}
     assert errors == {f"{base}/news/a": None, f"{base}/private/b": "disallowed by robots.txt"}

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from expected import TAKAICHI
 from typer.testing import CliRunner
 
 from newswatch import clock, pipeline
-from newswatch.cli import app
-from newswatch.cli_search import bracketed, unmark
-from newswatch.dashboard.queries import MARK_END, MARK_START
+from newswatch.cli.main import app
+from newswatch.cli.search import bracketed, unmark
 from newswatch.sample_day import SampleDay
 from newswatch.settings import Settings, get_settings
+from newswatch.store.search import MARK_END, MARK_START
 
 RARE_EARTH = "China tightens export controls on rare earth magnets"
 
@@ -24,7 +25,7 @@ def stored_day(settings: Settings, news_day: SampleDay) -> None:
     pipeline.run_once(get_settings())
 
 
-def search(*args: str) -> list[dict[str, object]]:
+def search(*args: str) -> list[dict[str, Any]]:
     result = CliRunner().invoke(app, ["search", *args, "--json"])
     assert result.exit_code == 0, result.output
     return json.loads(result.output)  # type: ignore[no-any-return]
@@ -44,7 +45,7 @@ def test_search_json_gives_rows_with_highlight_offsets(stored_day: None) -> None
     assert ranks == sorted(ranks, reverse=True)
     first = rows[0]
     assert set(first) == {"id", "title", "url", "feed", "at", "rank", "headline", "highlights"}
-    words = {first["headline"][a:b].lower() for a, b in first["highlights"]}  # type: ignore[index,misc]
+    words = {first["headline"][a:b].lower() for a, b in first["highlights"]}
     assert words <= {"rare", "earth", "earths"} and words
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from newswatch import database
 from newswatch.search_vector import ascii_folds, search_document, search_vector
 from newswatch.settings import Settings
+from newswatch.store import db
 
 SAMPLES = [
     ("Économie", "Résumé of talks in Zürich"),
@@ -22,7 +22,7 @@ def test_python_fold_gives_the_vector_the_old_sql_expression_gave(
     settings: Settings, title: str, text: str
 ) -> None:
     old = search_vector(func.translate(func.lower(title + " " + text), *ascii_folds()))
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         expected, got = session.execute(
             select(old, search_vector(search_document(title, text)))
         ).one()

@@ -2,15 +2,18 @@
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from conftest import Mailbox, free_port
 from typer.testing import CliRunner
 
-from newswatch import clock, database, models, pipeline
-from newswatch.cli import app
+from newswatch import clock, models, pipeline
+from newswatch.cli.main import app
+from newswatch.outcomes import StageReport
 from newswatch.sample_day import SampleDay
 from newswatch.settings import Settings, get_settings
+from newswatch.store import db
 
 DAY_ONE = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 DAY_TWO = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -133,15 +136,16 @@ def test_run_record_sums_stage_seconds_over_batches(
     settings: Settings, news_day: SampleDay
 ) -> None:
     run_id = pipeline.open_run(get_settings())
-    reports = [
+    reports: list[dict[str, Any]] = [
         {"batch": [1], "counts": {}, "durations": {"seconds_fetch": 0.5, "seconds_tag": 0.125}},
         {"batch": [2], "counts": {}, "durations": {"seconds_fetch": 0.25}},
         {"counts": {}, "durations": {"seconds_deliver": 0.0625}},
     ]
-    summary = pipeline.finish_run(get_settings(), run_id, reports, [[1], [2]])
+    stages = [StageReport.from_xcom(report) for report in reports]
+    summary = pipeline.finish_run(get_settings(), run_id, stages, [[1], [2]]).to_xcom()
     expected = {"seconds_fetch": 0.75, "seconds_tag": 0.125, "seconds_deliver": 0.062}
     assert summary["durations"] == expected
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         assert session.get_one(models.Run, run_id).durations == expected
 
 

@@ -4,9 +4,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from newswatch import database, models, store
-from newswatch.config import load_config
+from newswatch import models, store
+from newswatch.config.load import load_config
 from newswatch.settings import Settings
+from newswatch.store import db
 
 
 def test_feed_removed_from_config_is_disabled_not_deleted(
@@ -16,17 +17,17 @@ def test_feed_removed_from_config_is_disabled_not_deleted(
     (tmp_path / "feeds.yaml").write_text(
         "feeds:\n  - {name: A, url: 'https://a.example/feed'}\n  - {name: B, url: 'https://b.example/feed'}\n"
     )
-    factory = database.session_factory(settings)
-    with database.transaction(factory) as session:
-        store.sync_config(session, load_config(tmp_path))
+    factory = db.session_factory(settings)
+    with db.transaction(factory) as session:
+        store.config.sync_config(session, load_config(tmp_path))
     (tmp_path / "feeds.yaml").write_text("feeds:\n  - {name: A, url: 'https://a.example/feed'}\n")
-    with database.transaction(factory) as session:
-        store.sync_config(session, load_config(tmp_path))
+    with db.transaction(factory) as session:
+        store.config.sync_config(session, load_config(tmp_path))
         feeds = {f.name: f.enabled for f in session.scalars(select(models.Feed))}
     assert feeds == {"A": True, "B": False}
 
 
 def test_migrations_are_idempotent(settings: Settings) -> None:
-    url = database.database_url(settings)
-    database.upgrade(url)
-    database.upgrade(url)
+    url = db.database_url(settings)
+    db.upgrade(url)
+    db.upgrade(url)

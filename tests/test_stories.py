@@ -1,8 +1,6 @@
-from pathlib import Path
-
+from newswatch import sample_day
 from newswatch.stories import StoryIndex, from_bytes, same_headline, shingles, signature, to_bytes
 
-SAMPLE = Path(__file__).resolve().parents[1] / "plugins" / "newswatch" / "sample_day"
 WIRE = (
     "TOKYO – Japan has sounded out the United States about the possibility of a visit by Prime "
     "Minister Sanae Takaichi in the latter half of March for a summit with President Donald Trump, "
@@ -58,7 +56,7 @@ def test_most_similar_story_wins() -> None:
 
 
 def test_sample_day_pages_are_distinct_stories() -> None:
-    texts = [p.read_text() for p in sorted(SAMPLE.glob("*.html"))]
+    texts = [sample_day.page(name) for name in sorted(sample_day.pages())]
     index = StoryIndex()
     for i, text in enumerate(texts):
         assert index.find(signature(text)) is None

@@ -2,12 +2,13 @@
 
 import pytest
 
-from newswatch.config import TopicConfig
+from newswatch.config.models import TopicConfig
+from newswatch.records import TopicRule
 from newswatch.topics import compile_topics, match_text
 
 
-def topic(**fields: object) -> TopicConfig:
-    return TopicConfig.model_validate({"name": "t", "recipients": ["a@b.co"], **fields})
+def topic(**fields: object) -> TopicRule:
+    return TopicConfig.model_validate({"name": "t", "recipients": ["a@b.co"], **fields}).rule
 
 
 def hits(text: str, query: str, *, title: str = "", **context: str) -> dict[str, int]:

@@ -6,11 +6,12 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
-from newswatch import clock, database, models
+from newswatch import clock, models, sample_day
 from newswatch.backtest import tsquery
-from newswatch.cli import app
+from newswatch.cli.main import app
 from newswatch.query import parse_query
 from newswatch.settings import Settings
+from newswatch.store import db
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -56,8 +57,9 @@ def test_test_command_shows_terms_offsets_and_marked_snippet() -> None:
     assert "New [tariffs] on [rare-earth] magnets" in result.output
 
 
-def test_test_command_reads_an_html_file_and_says_when_nothing_matches() -> None:
-    page = REPO / "plugins/newswatch/sample_day/taiwanese-pineapple.html"
+def test_test_command_reads_an_html_file_and_says_when_nothing_matches(tmp_path: Path) -> None:
+    page = tmp_path / "taiwanese-pineapple.html"
+    page.write_bytes(sample_day.page("taiwanese-pineapple.html").encode())
     assert CliRunner().invoke(app, ["topics", "test", "Taiwan", "--file", str(page)]).exit_code == 1
     result = CliRunner().invoke(app, ["topics", "test", "Taiwan*", "--file", str(page)])
     assert result.exit_code == 0 and "[Taiwanese]" in result.output
@@ -71,7 +73,7 @@ def test_test_command_points_at_the_error_in_a_bad_query() -> None:
 
 def add_articles(settings: Settings, articles: list[tuple[str, str, int]]) -> None:
     """(title, text, age in days) rows under one feed, straight into the store."""
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         feed = models.Feed(name="Kyodo", url="http://127.0.0.1/feed")
         session.add(feed)
         session.flush()
@@ -119,7 +121,7 @@ def test_backtest_runs_a_configured_topic(settings: Settings) -> None:
 
 def test_search_column_folds_accents_and_is_indexed(settings: Settings) -> None:
     add_articles(settings, [("Économie", "Résumé of İstanbul talks", 0)])
-    with database.transaction(database.session_factory(settings)) as session:
+    with db.transaction(db.session_factory(settings)) as session:
         found = session.scalar(
             select(func.count())
             .select_from(models.Article)

@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from newswatch.workers import CpuPool, JobFailed
 
 
 async def outcomes(
-    pool: CpuPool, jobs: list[tuple[float, object, tuple[object, ...]]]
+    pool: CpuPool, jobs: Sequence[tuple[float, object, tuple[object, ...]]]
 ) -> list[object]:
     async def one(timeout: float, fn: object, args: tuple[object, ...]) -> object:
         try:

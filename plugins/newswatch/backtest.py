@@ -86,7 +86,7 @@ def run_backtest(
 ) -> BacktestResult:
     """Candidates from full-text search in the window, then exact matching on each."""
     narrowing = tsquery(query)
-    rows = store.backtest_candidates(session, narrowing, since, limit)
+    rows = store.search.backtest_candidates(session, narrowing, since, limit)
     hits = []
     for row in rows:
         for match in match_text(row.title, row.text, matcher, source=row.source, lang=row.language):

@@ -7,7 +7,7 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 import trafilatura
@@ -21,6 +21,7 @@ from newswatch.sanitize import (
     clean_language,
     clean_text,
     optional_line,
+    parse_datetime,
 )
 from newswatch.urls import page_canonical
 
@@ -187,7 +188,7 @@ def _extract_page(page: Page, mode: str) -> PageText | None:
         text=clean_text(doc.text).strip(),
         title=optional_line(doc.title, TITLE_CHARS),
         author=optional_line(doc.author, AUTHOR_CHARS),
-        date=_date(doc.date),
+        date=parse_datetime(doc.date),  # trafilatura gives YYYY-MM-DD: UTC midnight
         language=clean_language(doc.language) or _html_lang(page.html),
     )
 
@@ -213,14 +214,3 @@ def plain_text(fragment: str) -> str:
 def content_hash(text: str) -> str:
     normalized = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
     return hashlib.sha256(normalized.encode()).hexdigest()
-
-
-def _date(value: str | None) -> datetime | None:
-    """trafilatura's date (YYYY-MM-DD) as UTC midnight."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value[:64])
-        return parsed.replace(tzinfo=parsed.tzinfo or UTC).astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None

@@ -1,4 +1,5 @@
-"""Poll a feed: conditional GET with the stored validators, then parse the bytes with feedparser."""
+"""Parse feed bytes (RSS, Atom with feedparser; JSON Feed by hand) into clean, bounded FeedItems,
+and find the feeds a web page links. Fetching them is poll.py's job."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,22 +16,18 @@ import feedparser
 import lxml.etree
 import lxml.html
 
-from newswatch import clock
-from newswatch.http_client import Downloader, FetchError
-from newswatch.records import FeedItem, FeedPoll, FeedState
+from newswatch.records import FeedItem
 from newswatch.sanitize import (
     AUTHOR_CHARS,
     GUID_CHARS,
-    HEADER_CHARS,
     TITLE_CHARS,
-    clamp_published,
     clean_line,
     clean_text,
     optional_line,
+    parse_datetime,
     parse_int,
 )
 from newswatch.urls import canonical_url, parse_url
-from newswatch.workers import CpuPool, JobFailed
 
 MAX_ITEMS = 2000
 MAX_PERSON_CHARS = AUTHOR_CHARS
@@ -61,91 +58,6 @@ def drop_bad_charrefs(body: bytes) -> bytes:
 
 class FeedParseError(Exception):
     """The bytes are not a feed feedparser can read."""
-
-
-async def poll_feed(
-    downloader: Downloader,
-    feed: FeedState,
-    *,
-    max_bytes: int,
-    conditional: bool = True,
-    pool: CpuPool | None = None,
-    parse_timeout: float = 30.0,
-) -> FeedPoll:
-    """Fetch and parse one feed; every failure comes back as a FeedPoll with status "error".
-
-    Parsing runs on `pool` under `parse_timeout`, so a pathological feed costs at most that
-    much CPU and fails alone.
-    """
-    headers = {}
-    if conditional and feed.etag:
-        headers["If-None-Match"] = feed.etag
-    if conditional and feed.last_modified:
-        headers["If-Modified-Since"] = feed.last_modified
-    try:
-        got = await downloader.get(feed.url, max_bytes=max_bytes, headers=headers)
-    except FetchError as exc:
-        return FeedPoll(feed_id=feed.id, status="error", error=str(exc))
-    if got.status == 304:
-        return FeedPoll(
-            feed_id=feed.id,
-            status="not_modified",
-            http_status=304,
-            etag=feed.etag,
-            last_modified=feed.last_modified,
-            final_url=got.final_url,
-            moved_to=got.moved_to,
-            headers=dict(got.headers),
-        )
-    if got.status != 200:
-        return FeedPoll(
-            feed_id=feed.id,
-            status="gone" if got.status == 410 else "error",
-            http_status=got.status,
-            error=f"HTTP {got.status}",
-            moved_to=got.moved_to,
-            headers=dict(got.headers),
-        )
-    try:
-        parsed = await (pool or CpuPool(1)).run(
-            "extract",
-            parse_timeout,
-            parse_feed,
-            feed.id,
-            got.body,
-            got.final_url,
-            dict(got.headers),
-        )
-    except FeedParseError as exc:
-        return FeedPoll(feed_id=feed.id, status="error", http_status=200, error=str(exc))
-    except JobFailed as exc:
-        return FeedPoll(
-            feed_id=feed.id, status="error", http_status=200, error=f"parsing stopped: it {exc}"
-        )
-    now = clock.now()
-    return FeedPoll(
-        feed_id=feed.id,
-        status="ok",
-        http_status=200,
-        title=parsed.title,
-        etag=optional_line(got.headers.get("etag"), HEADER_CHARS),
-        last_modified=optional_line(got.headers.get("last-modified"), HEADER_CHARS),
-        final_url=got.final_url,
-        moved_to=got.moved_to,
-        headers=dict(got.headers),
-        ttl_minutes=parsed.ttl_minutes,
-        unconditional=not headers,
-        warning=parsed.warning,
-        items=[_not_after(item, now) for item in parsed.items],
-    )
-
-
-def _not_after(item: FeedItem, now: datetime) -> FeedItem:
-    """The item with a date in the future set to now, the claimed date kept beside it."""
-    published = clamp_published(item.published_at, now)
-    if published == item.published_at:
-        return item
-    return replace(item, published_at=published, claimed_published_at=item.published_at)
 
 
 @dataclass(frozen=True)
@@ -262,7 +174,7 @@ def _json_item(feed_id: int, entry: dict[str, Any], base_url: str) -> FeedItem:
         or (str(entry["id"]) if isinstance(entry.get("id"), int) else ""),
         title=_text(entry.get("title")),
         author=", ".join(names),
-        published_at=_iso_utc(entry.get("date_published") or entry.get("date_modified")),
+        published_at=parse_datetime(entry.get("date_published") or entry.get("date_modified")),
         summary=_text(entry.get("summary")),
         content=_text(entry.get("content_html")) or _text(entry.get("content_text")),
     )
@@ -311,16 +223,6 @@ def _feed_item(
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
-
-
-def _iso_utc(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip()[:64])
-        return parsed.replace(tzinfo=parsed.tzinfo or UTC).astimezone(UTC)
-    except (ValueError, OverflowError):  # year 9999 with a negative offset overflows
-        return None
 
 
 def cap_person_fields(body: bytes) -> bytes:

@@ -16,14 +16,14 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 from protego import Protego
 
-from newswatch.robots import RobotsFile, RobotsTable
+from newswatch.robots import RobotsFile
 from newswatch.sanitize import HEADER_CHARS, clean_line
 from newswatch.settings import Settings
 from newswatch.urls import parse_url
@@ -151,14 +151,21 @@ def make_client(settings: Settings) -> httpx.AsyncClient:
     )
 
 
+class RobotsCache(Protocol):
+    """Where robots.txt answers outlive one Downloader (store.robots.RobotsTable: a day)."""
+
+    async def recall(self, origin: str) -> RobotsFile | None: ...
+
+    async def remember(self, origin: str, robots: RobotsFile) -> None: ...
+
+
 class Downloader:
     """Capped downloads under a global limit, a per-host limit and a minimum interval per host."""
 
-    def __init__(self, settings: Settings, *, remember_robots: bool = False) -> None:
-        """remember_robots keeps robots.txt in the news database for a day (robots.py);
-        without it each downloader reads it once per origin."""
+    def __init__(self, settings: Settings, *, robots_cache: RobotsCache | None = None) -> None:
+        """Without a robots_cache each downloader reads robots.txt once per origin."""
         self.settings = settings
-        self.robots_table = RobotsTable(settings) if remember_robots else None
+        self.robots_table = robots_cache
         self.client = make_client(settings)
         self._slots = asyncio.Semaphore(max(1, settings.fetch_concurrency))
         self._hosts: dict[str, asyncio.Semaphore] = {}

@@ -148,15 +148,14 @@ class Match(Base):
     __table_args__ = (UniqueConstraint("article_id", "topic_id", name="matches_article_topic"),)
 
 
-class Alert(Base):
-    __tablename__ = "alerts"
+class OutboxColumns:
+    """The columns every outbox row has (alerts, digests): where it goes, its state, its tries.
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
-    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"))
-    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
-    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"))
+    A mixin, not a table: each subclass gets its own copies, after its own columns but id."""
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, sort_order=-1)
     channel: Mapped[str] = mapped_column(String(200), default="email", server_default="email")
+    # Email addresses; for an Apprise channel, names of the variables holding its URLs.
     recipients: Mapped[list[Any]] = mapped_column()
     state: Mapped[str] = mapped_column(String(10), default="pending", server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -167,8 +166,17 @@ class Alert(Base):
     message_id: Mapped[str | None] = mapped_column(Text)
     delivered_to: Mapped[str | None] = mapped_column(Text)
     # {address: {"state": "sent"} or {"state": "refused", "reason": ...}}: recipients settled for
-    # good; the others are still owed the message (mailer.py; migration 0014).
+    # good; the others are still owed the message (delivery/send.py; migration 0014).
     outcomes: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+
+
+class Alert(OutboxColumns, Base):
+    __tablename__ = "alerts"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"))
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"))
 
     __table_args__ = (
         # One alert per story, topic and channel: a later copy of an alerted story sends nothing new.
@@ -191,30 +199,16 @@ class Run(Base):
     errors: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
 
 
-class DigestMail(Base):
+class DigestMail(OutboxColumns, Base):
     """One subscriber's digest for one period and channel: an outbox row like an alert."""
 
     __tablename__ = "digests"
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     subscriber: Mapped[str] = mapped_column(String(200))
-    channel: Mapped[str] = mapped_column(String(200), default="email", server_default="email")
-    # Email addresses; for an Apprise channel, names of the variables holding its URLs.
-    recipients: Mapped[list[Any]] = mapped_column()
     topics: Mapped[list[Any]] = mapped_column()  # topic names followed; empty means all
     send_empty: Mapped[bool] = mapped_column(Boolean, default=False)
     period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    state: Mapped[str] = mapped_column(String(10), default="pending", server_default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    last_error: Mapped[str | None] = mapped_column(Text)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    message_id: Mapped[str | None] = mapped_column(Text)
-    delivered_to: Mapped[str | None] = mapped_column(Text)
-    # Recipients settled for good, as Alert.outcomes.
-    outcomes: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     stories: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (

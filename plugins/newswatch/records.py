@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,19 @@ class Article:
 
 
 @dataclass(frozen=True)
+class TopicRule:
+    """What topic matching needs of a topic: a query or a keyword list, and how many hits count;
+    the matcher takes this, not the YAML model, so it can be built and tested from plain values."""
+
+    name: str
+    query: str | None = None
+    keywords: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    min_hits: int = 1
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class Match:
     """Why an article hit a topic: terms with counts, and a snippet with highlight spans.
 
@@ -102,3 +116,69 @@ class Match:
     snippet: str
     highlights: list[tuple[int, int]]
     offsets: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """What one alert shows: read by store.views, rendered by delivery.messages.alert."""
+
+    alert_id: int
+    topic: str
+    topic_title: str
+    recipients: list[str]
+    title: str
+    url: str
+    source: str
+    published_at: datetime | None
+    terms: dict[str, int]
+    snippet: str
+    highlights: list[tuple[int, int]]
+    text_source: str
+    copies: list[tuple[str, str]] = field(default_factory=list)  # (outlet, url) of every copy
+
+
+@dataclass(frozen=True)
+class DigestStory:
+    title: str
+    url: str
+    sources: list[str]
+    first_seen: datetime
+    snippet: str
+    highlights: list[tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class DigestTopic:
+    name: str
+    title: str
+    stories: list[DigestStory]
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One subscriber's digest for one period: read by store.views, rendered by
+    delivery.messages.digest."""
+
+    subscriber: str
+    recipients: list[str]
+    period_start: datetime
+    period_end: datetime
+    topics: list[DigestTopic]
+    daily_hits: dict[str, dict[date, int]]  # topic title -> local day -> hits
+    days: list[date]
+    zone: ZoneInfo
+
+    @property
+    def story_count(self) -> int:
+        return sum(len(topic.stories) for topic in self.topics)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try at an outbox row: who got it now, who never will, and why the others must wait
+    (made by delivery, recorded by store.outbox.settle)."""
+
+    delivered: list[str] = field(default_factory=list)  # addresses, or the Apprise channel
+    refused: dict[str, str] = field(default_factory=dict)  # refused for good: address -> reason
+    retry: str | None = None  # why those still owed it must wait: tried again after a backoff
+    hopeless: str | None = None  # why the message can never go as it is: the row ends now

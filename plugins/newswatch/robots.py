@@ -1,22 +1,11 @@
-"""robots.txt kept per site in the news database, so each is read once a day, not once per run.
-
-Every mapped task and hourly tick opens its own Downloader; without this table each of them
-would ask every site for robots.txt again.
-"""
+"""robots.txt as a site answered it, and how long that answer stays good (pure)."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from protego import Protego
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
-
-from newswatch import clock, database, models
-from newswatch.settings import Settings
 
 ROBOTS_MAX_AGE = timedelta(days=1)
 # An unreachable robots.txt blocks its whole site (RFC 9309), so that outcome is kept only
@@ -46,52 +35,3 @@ class RobotsFile:
 def is_fresh(robots: RobotsFile, fetched_at: datetime, now: datetime) -> bool:
     max_age = ROBOTS_MAX_AGE if robots.reachable else UNREACHABLE_MAX_AGE
     return now - fetched_at < max_age
-
-
-def recall(session: Session, origin: str, now: datetime) -> RobotsFile | None:
-    """The origin's stored robots.txt while it is fresh, else None (read it again)."""
-    row = session.scalars(select(models.RobotsTxt).where(models.RobotsTxt.origin == origin)).first()
-    if row is None:
-        return None
-    robots = RobotsFile(row.status, row.body)
-    return robots if is_fresh(robots, row.fetched_at, now) else None
-
-
-def remember(session: Session, origin: str, robots: RobotsFile, now: datetime) -> None:
-    # PostgreSQL text cannot hold NUL; robots.txt directives never contain one.
-    body = robots.text.replace("\x00", "") if robots.text is not None else None
-    stmt = insert(models.RobotsTxt).values(
-        origin=origin, fetched_at=now, status=robots.status, body=body
-    )
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[models.RobotsTxt.origin],
-            set_={
-                "fetched_at": stmt.excluded.fetched_at,
-                "status": stmt.excluded.status,
-                "body": stmt.excluded.body,
-            },
-        )
-    )
-
-
-class RobotsTable:
-    """The Downloader's robots.txt cache in the news database, queried in a thread so the
-    event loop keeps downloading meanwhile."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.sessions = database.session_factory(settings)
-
-    async def recall(self, origin: str) -> RobotsFile | None:
-        return await asyncio.to_thread(self._recall, origin)
-
-    async def remember(self, origin: str, robots: RobotsFile) -> None:
-        await asyncio.to_thread(self._remember, origin, robots)
-
-    def _recall(self, origin: str) -> RobotsFile | None:
-        with database.transaction(self.sessions) as session:
-            return recall(session, origin, clock.now())
-
-    def _remember(self, origin: str, robots: RobotsFile) -> None:
-        with database.transaction(self.sessions) as session:
-            remember(session, origin, robots, clock.now())

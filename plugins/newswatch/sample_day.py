@@ -5,6 +5,8 @@ article with no hits, and one whose page is missing so the feed summary is used)
 (a rare-earth story, a "Taiwanese pineapple" story that must not hit Taiwan, an entry with no
 link, the summit article again under AloJapan's own link, and the same wire story on Asia Wire's
 own page, lightly edited: one story, no second alert), and a feed whose server fails.
+Article pages are rendered from their site's page template and the article as data
+(sample_day/articles.yaml), so each site's chrome is written once.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
+from string import Template
 from urllib.parse import urlsplit
 
 import yaml
@@ -45,6 +49,36 @@ FEEDS = [
 ]
 
 
+_FILES = resources.files("newswatch") / "sample_day"
+
+
+@cache
+def _articles() -> dict[str, dict[str, str]]:
+    articles: dict[str, dict[str, str]] = yaml.safe_load(
+        (_FILES / "articles.yaml").read_text(encoding="utf-8")
+    )
+    return articles
+
+
+def pages() -> list[str]:
+    """The names of the article pages, in the order of articles.yaml."""
+    return list(_articles())
+
+
+def page(name: str) -> str:
+    """An article page (e.g. "takaichi-trump.html") as its site serves it."""
+    article = _articles()[name]
+    template = Template((_FILES / article["template"]).read_text(encoding="utf-8"))
+    return template.substitute(article)
+
+
+def _file(name: str) -> str:
+    """A sample file as served, before {BASE} is filled in: an article page or a feed."""
+    if name in _articles():
+        return page(name)
+    return (_FILES / name).read_text(encoding="utf-8")
+
+
 class SampleDay:
     """The running server: its base URL and how often each path was requested."""
 
@@ -69,8 +103,6 @@ class SampleDay:
 
 
 def _handler(day: SampleDay) -> type[BaseHTTPRequestHandler]:
-    files = resources.files("newswatch") / "sample_day"
-
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             path = urlsplit(self.path).path
@@ -79,9 +111,7 @@ def _handler(day: SampleDay) -> type[BaseHTTPRequestHandler]:
             if name is None:
                 self._reply(status, content_type, b"sample day: nothing here\n")
                 return
-            body = (
-                (files / name).read_text(encoding="utf-8").replace("{BASE}", day.base_url).encode()
-            )
+            body = _file(name).replace("{BASE}", day.base_url).encode()
             etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
             if self.headers.get("If-None-Match") == etag:
                 day.not_modified[path] += 1

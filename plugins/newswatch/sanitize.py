@@ -9,7 +9,7 @@ and feed elements pass `clamp` (a `<ttl>` of 10**20 minutes overflowed timedelta
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 # C0 controls except tab and newline, DEL, C1 controls, lone surrogates, and the non-characters
@@ -71,6 +71,18 @@ def parse_int(value: Any, lowest: int, highest: int) -> int | None:
     if len(text) > len(str(highest)):  # no need to build a 10,000-digit int to know it is big
         return highest
     return int(clamp(int(text), lowest, highest))
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """An ISO 8601 date or date-time from outside (a JSON Feed's date, trafilatura's YYYY-MM-DD)
+    as an aware UTC datetime, a naive one taken as UTC; None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip()[:64])
+        return parsed.replace(tzinfo=parsed.tzinfo or UTC).astimezone(UTC)
+    except (ValueError, OverflowError):  # year 9999 with a negative offset overflows
+        return None
 
 
 def clamp_published(published: datetime | None, now: datetime) -> datetime | None:

@@ -9,159 +9,94 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NEWSWATCH_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSWATCH_", extra="ignore", use_attribute_docstrings=True
+    )
 
-    database_url: str | None = Field(
-        default=None,
-        description="SQLAlchemy URL of the news store; unset starts embedded PostgreSQL",
-    )
-    db_read_timeout: float = Field(
-        default=5.0,
-        gt=0,
-        le=3600,
-        description="seconds PostgreSQL lets one statement of a dashboard page or CLI listing "
-        "run before cancelling it (the page answers 503), so a crafted request cannot hold a core",
-    )
-    config_dir: Path = PROJECT_ROOT / "config"
-    var_dir: Path = PROJECT_ROOT / "var"
-    schedule: str = Field(default="@daily", description="Airflow schedule of news_monitor")
+    database_url: str | None = None
+    """SQLAlchemy URL of the news store; unset starts embedded PostgreSQL"""
+    db_read_timeout: float = Field(5.0, gt=0, le=3600)
+    """seconds PostgreSQL lets one statement of a dashboard page or CLI listing run before
+    cancelling it (the page answers 503), so a crafted request cannot hold a core"""
+    # Relative to the working directory, not to the code: an installed package has no checkout
+    # around it, and a checkout is used from its root (make, the README), where they agree.
+    config_dir: Path = Field(default_factory=lambda: Path.cwd() / "config")
+    """folder with feeds.yaml and topics.yaml; default config/ in the working directory"""
+    var_dir: Path = Field(default_factory=lambda: Path.cwd() / "var")
+    """embedded PostgreSQL's data, the file outbox and the demo's files; default var/ in the
+    working directory"""
+    schedule: str = "@daily"
+    """Airflow schedule of news_monitor"""
+    maintenance_schedule: str = "@daily"
+    """Airflow schedule of news_maintenance"""
+    airflow_pool: str = "newswatch_sites"
+    """Airflow pool of the site-facing process_feeds tasks; its size caps them across all workers
+    (`airflow pools set newswatch_sites 4 ...`)"""
 
-    smtp_url: str | None = Field(
-        default=None,
-        description="smtp://user:password@host:port (smtps:// for TLS, ?starttls=true); "
-        "unset uses Airflow's smtp_default connection when it exists, else the file outbox",
-    )
+    smtp_url: str | None = None
+    """smtp://user:password@host:port (smtps:// for TLS, ?starttls=true); unset uses Airflow's
+    smtp_default connection when it exists, else the file outbox"""
     mail_from: str = "newswatch <newswatch@localhost>"
-    operator_email: str | None = Field(
-        default=None,
-        description="who is emailed when a DAG run fails; unset only logs the failure",
-    )
-    alert_max_attempts: int = Field(default=5, ge=1, le=100)
-    digest_time: str = Field(
-        default="07:00",
-        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
-        description="local time of news_digest",
-    )
-    digest_timezone: str = Field(default="Asia/Tokyo", description="time zone of digest_time")
-    unsubscribe: str | None = Field(
-        default=None,
-        description="List-Unsubscribe target (https:// URL or mailto:); default mails the sender",
-    )
+    operator_email: str | None = None
+    """who is emailed when a DAG run fails; unset only logs the failure"""
+    alert_max_attempts: int = Field(5, ge=1, le=100)
+    digest_time: str = Field("07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    """local time of news_digest"""
+    digest_timezone: str = "Asia/Tokyo"
+    """time zone of digest_time"""
+    unsubscribe: str | None = None
+    """List-Unsubscribe target (https:// URL or mailto:); default mails the sender"""
 
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch/newswatch)"
-    connect_timeout: float = Field(default=10.0, gt=0, le=3600)
-    read_timeout: float = Field(default=20.0, gt=0, le=3600)
-    total_timeout: float = Field(
-        default=60.0,
-        gt=0,
-        le=86400,
-        description="deadline for a whole request, so a slow-drip server cannot hold a worker",
-    )
-    max_feed_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=2**30)
-    max_page_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=2**30)
-    fetch_concurrency: int = Field(
-        default=4, ge=1, le=1000, description="requests in flight per worker process"
-    )
-    per_host_concurrency: int = Field(default=2, ge=1, le=100)
-    per_host_interval: float = Field(
-        default=1.0, ge=0, le=3600, description="seconds between requests to one host"
-    )
-    allow_hosts: str = Field(
-        default="",
-        description="comma-separated hosts, IPs or networks (127.0.0.1, 10.0.0.0/8, intranet.example) "
-        "exempt from the guard that refuses private and loopback addresses",
-    )
-    min_poll_interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
-    max_poll_interval_hours: int = Field(default=24, ge=1, le=24 * 31)
-    poll_slack_minutes: int = Field(
-        default=30,
-        ge=0,
-        le=24 * 60,
-        description="a feed due this soon is polled by the current tick, so daily ticks never skip it",
-    )
-    full_poll_after_days: int = Field(
-        default=7,
-        ge=1,
-        le=3650,
-        description="poll without validators after this long, for servers whose validators lie",
-    )
-    max_consecutive_failures: int = Field(
-        default=30,
-        ge=1,
-        le=10_000,
-        description="after this many failures in a row a feed is tried monthly only",
-    )
-    feed_shards: int = Field(
-        default=4,
-        ge=1,
-        le=1000,
-        description="mapped process_feeds tasks per run; due feeds are split among them",
-    )
-    extract_workers: int = Field(
-        default=2,
-        ge=1,
-        le=64,
-        description="processes parsing feeds and extracting pages (both cores of a 2-core "
-        "machine); 1 runs them inline, without the parse and extract deadlines",
-    )
-    extract_timeout: float = Field(
-        default=30.0,
-        gt=0,
-        le=3600,
-        description="seconds one page may take to extract before the feed text is used",
-    )
-    extract_mode: Literal["balanced", "precision", "recall", "fast"] = Field(
-        default="balanced",
-        description="trafilatura's trade-off between speed, precision and recall "
-        "(bench/extract_modes.py measures them)",
-    )
-    parse_timeout: float = Field(
-        default=30.0,
-        gt=0,
-        le=3600,
-        description="seconds of CPU one feed may take to parse before it is failed for this run",
-    )
-    fetch_ahead: int = Field(
-        default=32,
-        ge=1,
-        le=10_000,
-        description="pages downloaded ahead of extraction; bounds memory while both overlap",
-    )
-    store_batch: int = Field(
-        default=50,
-        ge=1,
-        le=10_000,
-        description="articles tagged and written per transaction (the last batch's write is "
-        "the only one not overlapped by downloads and extraction)",
-    )
-    story_similarity: float = Field(
-        default=0.8,
-        ge=0.05,
-        le=0.95,
-        description="estimated Jaccard similarity of word 4-grams that makes two articles one story",
-    )
-    story_window_days: int = Field(
-        default=7,
-        ge=0,
-        le=3650,
-        description="how far back a new article is compared with stored ones",
-    )
-    retention_days: int = Field(
-        default=180,
-        ge=1,
-        le=36_500,
-        description="article text older than this is blanked by news_maintenance",
-    )
-    demo_port: int = Field(
-        default=8931,
-        ge=1,
-        le=65535,
-        description="loopback port of the sample news day; fixed so reruns see the same URLs",
-    )
+    connect_timeout: float = Field(10.0, gt=0, le=3600)
+    read_timeout: float = Field(20.0, gt=0, le=3600)
+    total_timeout: float = Field(60.0, gt=0, le=86400)
+    """deadline for a whole request, so a slow-drip server cannot hold a worker"""
+    max_feed_bytes: int = Field(10 * 1024 * 1024, ge=1024, le=2**30)
+    max_page_bytes: int = Field(5 * 1024 * 1024, ge=1024, le=2**30)
+    fetch_concurrency: int = Field(4, ge=1, le=1000)
+    """requests in flight per worker process"""
+    per_host_concurrency: int = Field(2, ge=1, le=100)
+    per_host_interval: float = Field(1.0, ge=0, le=3600)
+    """seconds between requests to one host"""
+    allow_hosts: str = ""
+    """comma-separated hosts, IPs or networks (127.0.0.1, 10.0.0.0/8, intranet.example) exempt from
+    the guard that refuses private and loopback addresses"""
+    min_poll_interval_minutes: int = Field(15, ge=1, le=24 * 60)
+    max_poll_interval_hours: int = Field(24, ge=1, le=24 * 31)
+    poll_slack_minutes: int = Field(30, ge=0, le=24 * 60)
+    """a feed due this soon is polled by the current tick, so daily ticks never skip it"""
+    full_poll_after_days: int = Field(7, ge=1, le=3650)
+    """poll without validators after this long, for servers whose validators lie"""
+    max_consecutive_failures: int = Field(30, ge=1, le=10_000)
+    """after this many failures in a row a feed is tried monthly only"""
+    feed_shards: int = Field(4, ge=1, le=1000)
+    """mapped process_feeds tasks per run; due feeds are split among them"""
+    extract_workers: int = Field(2, ge=1, le=64)
+    """processes parsing feeds and extracting pages (both cores of a 2-core machine); 1 runs them
+    inline, without the parse and extract deadlines"""
+    extract_timeout: float = Field(30.0, gt=0, le=3600)
+    """seconds one page may take to extract before the feed text is used"""
+    extract_mode: Literal["balanced", "precision", "recall", "fast"] = "balanced"
+    """trafilatura's trade-off between speed, precision and recall (bench/extract_modes.py measures
+    them)"""
+    parse_timeout: float = Field(30.0, gt=0, le=3600)
+    """seconds of CPU one feed may take to parse before it is failed for this run"""
+    fetch_ahead: int = Field(32, ge=1, le=10_000)
+    """pages downloaded ahead of extraction; bounds memory while both overlap"""
+    store_batch: int = Field(50, ge=1, le=10_000)
+    """articles tagged and written per transaction (the last batch's write is the only one not
+    overlapped by downloads and extraction)"""
+    story_similarity: float = Field(0.8, ge=0.05, le=0.95)
+    """estimated Jaccard similarity of word 4-grams that makes two articles one story"""
+    story_window_days: int = Field(7, ge=0, le=3650)
+    """how far back a new article is compared with stored ones"""
+    retention_days: int = Field(180, ge=1, le=36_500)
+    """article text older than this is blanked by news_maintenance"""
+    demo_port: int = Field(8931, ge=1, le=65535)
+    """loopback port of the sample news day; fixed so reruns see the same URLs"""
 
     @field_validator("database_url")
     @classmethod

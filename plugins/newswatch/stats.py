@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newswatch import models
+from newswatch.outcomes import Outcome
 from newswatch.timing import STAGES, summed
 
 
@@ -36,20 +37,22 @@ class Totals:
     def from_counts(cls, counts: Mapping[str, Any]) -> Totals:
         """Read a run's `counts` JSON; keys a run did not record count as zero."""
 
-        def get(key: str) -> int:
+        def get(key: Outcome) -> int:
             return int(counts.get(key) or 0)
 
         return cls(
-            feeds_polled=get("feeds_ok") + get("feeds_not_modified") + get("feeds_error"),
-            feeds_not_modified=get("feeds_not_modified"),
-            feeds_failed=get("feeds_error"),
-            pages_failed=get("pages_failed"),
-            articles_new=get("articles_new"),
-            fallback_used=get("fallback_used"),
-            matches_new=get("matches_new"),
-            alerts_sent=get("alerts_sent"),
-            alerts_pending=get("alerts_pending"),
-            alerts_failed=get("alerts_failed"),
+            feeds_polled=get(Outcome.FEEDS_OK)
+            + get(Outcome.FEEDS_NOT_MODIFIED)
+            + get(Outcome.FEEDS_ERROR),
+            feeds_not_modified=get(Outcome.FEEDS_NOT_MODIFIED),
+            feeds_failed=get(Outcome.FEEDS_ERROR),
+            pages_failed=get(Outcome.PAGES_FAILED),
+            articles_new=get(Outcome.ARTICLES_NEW),
+            fallback_used=get(Outcome.FALLBACK_USED),
+            matches_new=get(Outcome.MATCHES_NEW),
+            alerts_sent=get(Outcome.ALERTS_SENT),
+            alerts_pending=get(Outcome.ALERTS_PENDING),
+            alerts_failed=get(Outcome.ALERTS_FAILED),
         )
 
     def __add__(self, later: Totals) -> Totals:

@@ -15,12 +15,13 @@ from collections.abc import Iterable
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
+from newswatch.textfold import CJK_MAIN
+
 NUM_PERM = 128
 SCHEME = "affine32"  # datasketch's default; stored signatures must be read back with the same one
 WORD_SHINGLE = 4
 CHAR_SHINGLE = 5
 _WORD = re.compile(r"\w+")
-_SPACELESS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
 # Shorter text does not identify an article: "Read the full story on our website." is the summary
@@ -50,7 +51,7 @@ RELATED_HEADLINES = 0.25  # content words two headlines of one story share, at l
 def headline_words(title: str) -> frozenset[str]:
     """What a headline is about: its words less stopwords (character pairs for CJK)."""
     key = title_key(title)
-    if len(_SPACELESS.findall(key)) > len(key) / 3:
+    if len(CJK_MAIN.findall(key)) > len(key) / 3:
         chars = "".join(key.split())
         return frozenset(chars[i : i + 2] for i in range(max(1, len(chars) - 1)))
     return frozenset(w for w in _WORD.findall(key) if w not in _STOPWORDS)
@@ -72,7 +73,7 @@ def same_headline(one: str, other: str) -> bool:
 def shingles(text: str) -> set[str]:
     """Word 4-grams of the normalised text (character 5-grams for mostly-CJK text)."""
     normalized = unicodedata.normalize("NFKC", text).casefold()
-    if len(_SPACELESS.findall(normalized)) > len(normalized) / 3:
+    if len(CJK_MAIN.findall(normalized)) > len(normalized) / 3:
         chars = "".join(normalized.split())
         return {chars[i : i + CHAR_SHINGLE] for i in range(max(1, len(chars) - CHAR_SHINGLE + 1))}
     words = _WORD.findall(normalized)

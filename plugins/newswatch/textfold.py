@@ -21,9 +21,14 @@ import Stemmer
 _DASHES = "\u002d\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
 _INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"  # soft hyphen, zero-width: dropped
 _DIACRITICS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-_CJK = re.compile(
-    "[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]"
-)
+# Scripts written without spaces between words: kana, CJK ideographs (and extension A), Hangul.
+_CJK_MAIN_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+# Matching also counts their rarer forms: katakana phonetic extensions, compatibility
+# ideographs and half-width katakana.
+_CJK = re.compile(f"[{_CJK_MAIN_RANGES}\u31f0-\u31ff\uf900-\ufaff\uff66-\uff9f]")
+# stories.py counts only the main blocks: 68 characters that survive NFKC in the rarer blocks
+# (small katakana ㇰ, compatibility ideographs such as 﨑) would change stored story signatures.
+CJK_MAIN = re.compile(f"[{_CJK_MAIN_RANGES}]")
 WORD_CHARS = re.compile(r"[^\W_]*")  # letters and digits, Unicode-aware (same as str.isalnum)
 WORD_START = re.compile(r"(?<![^\W_])[^\W_]")
 

@@ -5,6 +5,8 @@ whatever the number of topics; a topic's boolean query is evaluated only when on
 occurred. Matching runs on folded text (textfold.py); hits are mapped back to the original.
 The automaton reads the folded text with everything but letters and digits blanked, so keys
 can start with the space before a word and the scan only follows words from their start.
+It is kept whole on purpose (over 350 lines): one algorithm, whose compiling, scanning and
+explaining share the same pattern and offset conventions and are read together.
 """
 
 from __future__ import annotations
@@ -19,9 +21,8 @@ from typing import Any
 
 import ahocorasick
 
-from newswatch.config import TopicConfig
 from newswatch.query import And, Lang, Near, Node, Not, Term, keywords_query, leaves, parse_query
-from newswatch.records import Match
+from newswatch.records import Match, TopicRule
 from newswatch.textfold import (
     WORD_CHARS,
     WORD_START,
@@ -113,14 +114,14 @@ class TopicMatcher:
     automaton: ahocorasick.Automaton | None
 
 
-def topic_query(topic: TopicConfig) -> Node:
+def topic_query(topic: TopicRule) -> Node:
     """The topic's query tree: its `query`, or its keyword list (an OR of phrases)."""
     if topic.query is not None:
         return parse_query(topic.query)
-    return keywords_query(topic.keywords, topic.exclude)
+    return keywords_query(list(topic.keywords), list(topic.exclude))
 
 
-def compile_topics(topics: Iterable[TopicConfig]) -> TopicMatcher:
+def compile_topics(topics: Iterable[TopicRule]) -> TopicMatcher:
     return compile_queries(
         [(topic.name, topic_query(topic), topic.min_hits) for topic in topics if topic.enabled]
     )

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection newswatch.database.upgrade hands over."""
+"""Alembic environment: runs on the connection newswatch.store.db.upgrade hands over."""
 
 from alembic import context
 

@@ -16,11 +16,19 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from newswatch import clock, database
-from newswatch.config import FEED_NAME_CHARS, TOPIC_NAME_CHARS
-from newswatch.dashboard import queries, render
+from newswatch import clock
+from newswatch.config.models import FEED_NAME_CHARS, TOPIC_NAME_CHARS
+from newswatch.dashboard import render
 from newswatch.dashboard.auth import LoginRequired, login_redirect, require_airflow_viewer
 from newswatch.settings import get_settings
+from newswatch.store import db, reads
+from newswatch.store.search import (
+    MAX_SEARCH_CHARS,
+    SearchHit,
+    SearchRefused,
+    check_search,
+    search_articles,
+)
 
 # No script at all; styles only from our own stylesheet; framed only by Airflow's UI (same origin).
 SECURITY_HEADERS = {
@@ -52,7 +60,7 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-# Longest value of any parameter (the search has its own, smaller limits in queries.py).
+# Longest value of any parameter (the search has its own, smaller limits in reads.py).
 MAX_PARAMETER_CHARS = 1000
 MAX_NAME_CHARS = max(FEED_NAME_CHARS, TOPIC_NAME_CHARS)  # the store holds no longer name
 MAX_CHART_DAYS = 90
@@ -167,8 +175,8 @@ def create_app() -> FastAPI:
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, bad_parameter)
-    app.add_exception_handler(queries.SearchRefused, bad_parameter)
-    app.add_exception_handler(database.ReadTimedOut, read_timed_out)
+    app.add_exception_handler(SearchRefused, bad_parameter)
+    app.add_exception_handler(db.ReadTimedOut, read_timed_out)
     static = resources.files("newswatch.dashboard") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
@@ -183,7 +191,7 @@ def create_app() -> FastAPI:
         page: str | None = None,
         size: str | None = None,
     ) -> str:
-        filters = queries.Filters(
+        filters = reads.Filters(
             topic=_name("topic", topic),
             feed=_name("feed", feed),
             since=_day("since", since),
@@ -191,15 +199,15 @@ def create_app() -> FastAPI:
         )
         keep = {"topic": topic, "feed": feed, "since": since, "until": until}
         pager = _pager(page, size, keep)
-        with database.read(get_settings()) as session:
-            alerts = queries.latest_alerts(session, filters, pager.fetch, pager.offset)
-            stories = queries.latest_stories(session, filters, pager.fetch, pager.offset)
+        with db.read(get_settings()) as session:
+            alerts = reads.latest_alerts(session, filters, pager.fetch, pager.offset)
+            stories = reads.latest_stories(session, filters, pager.fetch, pager.offset)
             return render.page(
                 "alerts.html",
                 title="Alerts & stories",
                 filters=filters,
-                topics=queries.topic_names(session),
-                feeds=queries.feed_names(session),
+                topics=reads.topic_names(session),
+                feeds=reads.feed_names(session),
                 alerts=alerts[: pager.size],
                 stories=stories[: pager.size],
                 pager=pager.after(alerts, stories),
@@ -211,31 +219,31 @@ def create_app() -> FastAPI:
         zone = settings.digest_timezone
         today = clock.now().astimezone(ZoneInfo(zone)).date()
         span = _whole("days", days, 14, 1, MAX_CHART_DAYS)
-        with database.read(settings) as session:
-            hits = queries.daily_hits(session, today, span, zone)
+        with db.read(settings) as session:
+            hits = reads.daily_hits(session, today, span, zone)
         return render.page(
             "chart.html", title="Hits per day", hits=hits, svg=render.chart_svg(hits)
         )
 
     @app.get("/feeds", response_class=HTMLResponse)
     def feeds() -> str:
-        with database.read(get_settings()) as session:
-            rows = queries.feed_health(session)
+        with db.read(get_settings()) as session:
+            rows = reads.feed_health(session)
         return render.page("feeds.html", title="Feed health", feeds=rows)
 
     @app.get("/search", response_class=HTMLResponse)
     def search(q: str = "", page: str | None = None, size: str | None = None) -> str:
         pager = _pager(page, size, {"q": q})
-        hits: list[queries.SearchHit] = []
+        hits: list[SearchHit] = []
         if q.strip():
-            queries.check_search(q)  # refused before a connection is taken
-            with database.read(get_settings()) as session:
-                hits = queries.search_articles(session, q, pager.fetch, offset=pager.offset)
+            check_search(q)  # refused before a connection is taken
+            with db.read(get_settings()) as session:
+                hits = search_articles(session, q, pager.fetch, offset=pager.offset)
         return render.page(
             "search.html",
             title="Search",
             q=q,
-            max_chars=queries.MAX_SEARCH_CHARS,
+            max_chars=MAX_SEARCH_CHARS,
             hits=hits[: pager.size],
             pager=pager.after(hits),
         )

@@ -6,12 +6,14 @@ from collections.abc import Sized
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from newswatch.dashboard.queries import MARK_END, MARK_START, DailyHits
+from newswatch.delivery.messages.common import safe_link
+from newswatch.store.reads import DailyHits
+from newswatch.store.search import MARK_END, MARK_START
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -27,7 +29,7 @@ def when(value: datetime | None) -> str:
 
 def safe_url(url: str) -> str:
     """Links from feeds are shown only when they are http(s): no javascript: or data: URLs."""
-    return url if urlsplit(url).scheme in ("http", "https") else "#"
+    return safe_link(url) or "#"
 
 
 def highlight(headline: str) -> Markup:
@@ -93,7 +95,7 @@ _ENV = _environment()
 
 
 def page(template: str, **context: Any) -> str:
-    """One dashboard page; `context` holds records from queries.py and the request's filters."""
+    """One dashboard page; `context` holds records from reads.py and the request's filters."""
     return _ENV.get_template(template).render(**context)
 
 

@@ -1,0 +1,1 @@
+"""The `newswatch` command line: one module per command group; main.py wires them into one app."""

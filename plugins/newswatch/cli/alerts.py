@@ -1,0 +1,124 @@
+"""`newswatch alerts`: list stored alerts, the failed ones, and send one again."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, cast
+
+import typer
+
+from newswatch import models, pipeline, store
+from newswatch.cli.options import JsonOption
+from newswatch.settings import Settings, get_settings
+from newswatch.store import db
+
+ALERT_ID_MAX = 2**63 - 1  # alerts.id is a bigint
+
+
+class AlertState(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"
+
+
+alerts_app = typer.Typer(
+    help="Stored alerts: list them (default), `--failed`, or `resend ID`.",
+    invoke_without_command=True,
+)
+
+
+@alerts_app.callback()
+def listing(
+    ctx: typer.Context,
+    state: Annotated[AlertState | None, typer.Option(help="only alerts in this state")] = None,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="only alerts that gave up or missed a recipient")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="most alerts to list")] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """List stored alerts, newest first."""
+    if ctx.invoked_subcommand:
+        return
+    # --failed: also the alerts sent to some recipients and refused for good to others.
+    rows = alert_rows(get_settings(), state.value if state and not failed else None, limit, failed)
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, indent=2))
+        return
+    typer.echo(format_alerts(rows, show_errors=failed))
+
+
+@alerts_app.command()
+def resend(
+    alert_id: Annotated[int, typer.Argument(min=1, max=ALERT_ID_MAX)], as_json: JsonOption = False
+) -> None:
+    """Queue an alert again (whatever its state) and deliver the pending alerts now."""
+    settings = get_settings()
+    with db.transaction(db.session_factory(settings)) as session:
+        if not store.outbox.requeue(session, alert_id):
+            if as_json:
+                typer.echo(json.dumps({"id": alert_id, "error": f"no alert {alert_id}"}))
+            else:
+                typer.echo(f"no alert {alert_id}", err=True)
+            raise typer.Exit(1)
+    report = pipeline.deliver(settings)
+    (row,) = [r for r in alert_rows(settings, None, 100_000) if r["id"] == alert_id]
+    delivered_to = row["delivered_to"] or report.delivered_to
+    if as_json:
+        result = {**row, "delivered_to": delivered_to, "errors": report.errors}
+        typer.echo(json.dumps(result, default=str, indent=2))
+    else:
+        for error in report.errors:
+            typer.echo(f"! {error}", err=True)
+        typer.echo(f"alert {alert_id}: {row['state']} via {delivered_to}")
+    if row["state"] != "sent":
+        raise typer.Exit(1)
+
+
+def alert_rows(
+    settings: Settings, state: str | None = None, limit: int = 100, undelivered: bool = False
+) -> list[dict[str, object]]:
+    with db.read(settings) as session:
+        rows = []
+        for alert in store.reads.list_alerts(session, state, limit, undelivered):
+            article = session.get_one(models.Article, alert.article_id)
+            topic = session.get_one(models.Topic, alert.topic_id)
+            rows.append(
+                {
+                    "id": alert.id,
+                    "state": alert.state,
+                    "topic": topic.name,
+                    "title": article.title,
+                    "url": article.url,
+                    "attempts": alert.attempts,
+                    "sent_at": alert.sent_at.isoformat(timespec="seconds")
+                    if alert.sent_at
+                    else None,
+                    "delivered_to": alert.delivered_to,
+                    "channel": alert.channel,
+                    "sources": [
+                        {"outlet": outlet, "url": url}
+                        for outlet, url in store.views.story_copies(session, alert.story_id)
+                    ],
+                    "last_error": alert.last_error,
+                }
+            )
+        return rows
+
+
+def format_alerts(rows: list[dict[str, object]], show_errors: bool = False) -> str:
+    if not rows:
+        return "no failed alerts" if show_errors else "no alerts stored"
+    lines = [f"{'id':>4}  {'state':<7}  {'topic':<20}  title"]
+    for row in rows:
+        title = str(row["title"])
+        sources = cast(list[dict[str, str]], row.get("sources") or [])
+        outlets = ", ".join(sorted({s["outlet"] for s in sources}))
+        lines.append(
+            f"{row['id']:>4}  {row['state']!s:<7}  {row['topic']!s:<20}  "
+            f"{title[:60] + ('…' if len(title) > 60 else '')}  [{len(sources)} source(s): {outlets}]"
+        )
+        if show_errors:
+            lines.append(f"      {row['attempts']} attempt(s); last error: {row['last_error']}")
+    return "\n".join(lines)

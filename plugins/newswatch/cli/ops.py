@@ -1,0 +1,36 @@
+"""Operator commands of the `newswatch` CLI: run statistics."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from newswatch import clock, stats
+from newswatch.cli.options import JsonOption
+from newswatch.settings import get_settings
+from newswatch.store import db
+
+
+def stats_command(
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=36_500, help="runs started in the last N days")
+    ] = 7,
+    durations: Annotated[
+        bool, typer.Option("--durations", help="add seconds per stage (fetch … deliver)")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Per-run and per-day counts: feeds polled, 304s, failures, new articles, matches, alerts;
+    --json always includes the seconds per stage."""
+    settings = get_settings()
+    since = clock.now() - timedelta(days=days)
+    with db.read(settings) as session:
+        runs = stats.run_stats(session, since)
+    per_day = stats.daily(runs)
+    if as_json:
+        typer.echo(json.dumps(stats.as_json(runs, per_day), indent=2))
+        return
+    typer.echo(stats.format_table(runs, per_day, durations=durations))

@@ -1,0 +1,237 @@
+"""`newswatch topics`: check topics.yaml, try a query on a text, backtest a topic on stored articles."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import stat
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from newswatch import clock
+from newswatch.backtest import parse_duration, run_backtest
+from newswatch.cli.options import ConfigOption, JsonOption, settings_for
+from newswatch.config.load import ConfigError, load_config
+from newswatch.config.models import TopicConfig
+from newswatch.delivery.messages.common import mark_spans
+from newswatch.extract import extract_article
+from newswatch.fetch import fetch_page
+from newswatch.http_client import Downloader
+from newswatch.query import Node, QueryError, parse_query
+from newswatch.records import FeedItem, Match, Page
+from newswatch.settings import Settings, get_settings
+from newswatch.store import db
+from newswatch.topics import compile_queries, match_text, topic_query
+
+topics_app = typer.Typer(help="Write and try topic queries.", no_args_is_help=True)
+
+
+@topics_app.command("check")
+def check(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Validate topics.yaml (and feeds.yaml): each bad query with its topic and position."""
+    settings = settings_for(config)
+    try:
+        loaded = load_config(settings.config_dir)
+    except ConfigError as exc:
+        if as_json:
+            typer.echo(json.dumps({"valid": False, "errors": str(exc).splitlines()}, indent=2))
+        else:
+            typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    rows = [
+        {
+            "name": topic.name,
+            "enabled": topic.enabled,
+            "rule": topic.query if topic.query is not None else " OR ".join(topic.keywords),
+        }
+        for topic in loaded.topics
+    ]
+    if as_json:
+        typer.echo(json.dumps({"valid": True, "topics": rows}, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        state = "" if row["enabled"] else " (disabled)"
+        typer.echo(f"ok  {row['name']}{state}: {row['rule']}")
+    typer.echo(f"{len(loaded.topics)} topics, all valid")
+
+
+@topics_app.command("test")
+def test(
+    query: Annotated[str, typer.Argument(help="a query, e.g. 'tariff* AND (Japan OR Korea)'")],
+    text: Annotated[str | None, typer.Option("--text", help="the text to match")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="a text file, or an .html page",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ] = None,
+    url: Annotated[str | None, typer.Option("--url", help="a page to download and extract")] = None,
+    title: Annotated[str, typer.Option("--title", help="a title to match as well")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Show what QUERY hits in a text, a file or a page: terms, counts, offsets, snippet."""
+    if sum(source is not None for source in (text, file, url)) != 1:
+        typer.echo("give exactly one of --text, --file or --url", err=True)
+        raise typer.Exit(2)
+    node = _parse_or_exit(query)
+    lang = None
+    problem = _file_problem(file) if file is not None else None
+    if problem:
+        typer.echo(problem, err=True)
+        raise typer.Exit(2)
+    if file is not None and file.suffix.lower() not in (".html", ".htm"):
+        try:
+            text = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            typer.echo(f"{file}: not UTF-8 text (byte {exc.start}); an .html page may be", err=True)
+            raise typer.Exit(2) from None
+    elif file is not None or url is not None:
+        page = _page(file, url)
+        if page.error:
+            where = str(url if file is None else file)
+            where = where if len(where) <= 100 else where[:99] + "…"
+            typer.echo(f"cannot read {where}: {page.error}", err=True)
+            raise typer.Exit(1)
+        article = extract_article(_bare_item(page.url), page)
+        title, text, lang = title or article.title, article.text, article.language
+    matcher = compile_queries([("query", node, 1)])
+    matches = match_text(title, text or "", matcher, lang=lang)
+    if as_json:
+        typer.echo(json.dumps({"match": match_row(matches[0]) if matches else None}, indent=2))
+    elif matches:
+        typer.echo(format_match(matches[0]))
+    else:
+        typer.echo("no match")
+    if not matches:
+        raise typer.Exit(1)
+
+
+@topics_app.command("backtest")
+def backtest(
+    topic: Annotated[str, typer.Argument(help="a topic name from topics.yaml, or a draft query")],
+    since: Annotated[str, typer.Option(help="how far back: 30d, 12h, 2w")] = "30d",
+    limit: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="most candidates to examine")
+    ] = 10_000,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the stored articles TOPIC (or a draft query) would have matched."""
+    settings = settings_for(config)
+    try:
+        window = parse_duration(since)
+        topics = {t.name: t for t in load_config(settings.config_dir).topics}
+    except (ValueError, ConfigError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    known: TopicConfig | None = topics.get(topic)
+    node = topic_query(known.rule) if known is not None else _parse_or_exit(topic)
+    matcher = compile_queries([(topic, node, known.min_hits if known else 1)])
+    with db.transaction(db.session_factory(settings)) as session:
+        result = run_backtest(session, matcher, node, clock.now() - window, limit)
+    if as_json:
+        summary = {
+            "topic": topic if known is not None else None,
+            "query": None if known is not None else topic,
+            "since": since,
+            "candidates": result.candidates,
+            "tsquery": result.tsquery,
+            "hits": [
+                {
+                    "article_id": hit.article_id,
+                    "title": hit.title,
+                    "url": hit.url,
+                    "at": hit.at.isoformat(timespec="seconds"),
+                    **match_row(hit.match),
+                }
+                for hit in result.hits
+            ],
+        }
+        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    what = f"topic {topic!r}" if known is not None else "draft query"
+    typer.echo(
+        f"{what}: {len(result.hits)} of {result.candidates} candidate articles in the last "
+        f"{since} match (full-text prefilter: {result.tsquery or 'none'})"
+    )
+    for hit in result.hits:
+        typer.echo(f"\n{hit.at:%Y-%m-%d %H:%M}  {hit.title}\n  {hit.url}")
+        typer.echo("  " + format_match(hit.match).replace("\n", "\n  "))
+
+
+def match_row(match: Match) -> dict[str, Any]:
+    """A match as plain data: terms and counts, offsets per term, the snippet and its hit spans."""
+    return {
+        "terms": dict(match.terms),
+        "offsets": {term: [list(span) for span in spans] for term, spans in match.offsets.items()},
+        "snippet": match.snippet,
+        "highlights": [list(span) for span in sorted(match.highlights)],
+    }
+
+
+def format_match(match: Match) -> str:
+    """Terms with counts and offsets, then the snippet with each hit in [brackets]."""
+    lines = []
+    for term, count in sorted(match.terms.items()):
+        spans = ", ".join(f"{a}-{b}" for a, b in match.offsets.get(term, []))
+        lines.append(f"{term} ×{count}" + (f"  at {spans}" if spans else ""))
+    return "\n".join(lines + [mark_spans(match.snippet, match.highlights, "[", "]", str)])
+
+
+def _parse_or_exit(query: str) -> Node:
+    try:
+        return parse_query(query)
+    except QueryError as exc:
+        # The query with a caret under the problem, when it fits a terminal line.
+        shown = (
+            f"{query}\n{' ' * exc.position}^\n" if len(query) <= 120 and query.isprintable() else ""
+        )
+        typer.echo(f"{shown}{exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+
+def _file_problem(file: Path) -> str | None:
+    """Why --file cannot be read as a text or page (a device or pipe would be read forever)."""
+    shown = str(file) if len(str(file)) <= 100 else str(file)[:99] + "…"
+    info = file.stat()
+    if not stat.S_ISREG(info.st_mode):
+        return f"{shown}: not a regular file (a device, pipe or socket is never read)"
+    if info.st_size > MAX_FILE_BYTES:
+        return f"{shown}: {info.st_size} bytes, at most {MAX_FILE_BYTES} are read"
+    return None
+
+
+def _page(file: Path | None, url: str | None) -> Page:
+    if file is not None:
+        return Page(url=file.resolve().as_uri(), final_url=None, status=200, html=file.read_bytes())
+    assert url is not None
+    return asyncio.run(_download(get_settings(), url))
+
+
+async def _download(settings: Settings, url: str) -> Page:
+    async with Downloader(settings) as downloader:
+        return await fetch_page(downloader, url, max_bytes=settings.max_page_bytes)
+
+
+def _bare_item(url: str) -> FeedItem:
+    """A feed item with nothing but a link, so extraction uses the page alone."""
+    return FeedItem(
+        feed_id=0,
+        url=url,
+        link=url,
+        guid=None,
+        title="",
+        author=None,
+        published_at=None,
+        summary="",
+        content="",
+    )

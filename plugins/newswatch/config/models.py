@@ -1,0 +1,283 @@
+"""The config models: what feeds.yaml and topics.yaml may hold, field by field.
+
+Kept apart from reading the files (load.py) so a model can be built and tested from plain data,
+and so the limits that follow the store's columns stand in one place.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from newswatch import models
+from newswatch.query import MAX_QUERY_TERMS, parse_query
+from newswatch.records import TopicRule
+
+
+def column_length(table: str, column: str) -> int:
+    """The declared size of a String(n) column, so a config limit cannot drift from the store's."""
+    column_type = models.Base.metadata.tables[table].c[column].type
+    length = getattr(column_type, "length", None)
+    if not isinstance(length, int):
+        raise TypeError(f"{table}.{column} is not a bounded String column")
+    return length
+
+
+APPRISE_CHANNEL_PREFIX = "apprise:"
+FEED_NAME_CHARS = column_length("feeds", "name")
+TOPIC_NAME_CHARS = column_length("topics", "name")
+# A subscriber's name is stored as digests.subscriber, and as "apprise:<name>" in the channel
+# columns of alerts and digests.
+SUBSCRIBER_NAME_CHARS = min(
+    column_length("digests", "subscriber"),
+    column_length("digests", "channel") - len(APPRISE_CHANNEL_PREFIX),
+    column_length("alerts", "channel") - len(APPRISE_CHANNEL_PREFIX),
+)
+# feeds.url is Text but unique: a btree index entry holds at most 2,704 bytes (a third of an
+# 8 kB page), so a longer URL would pass here and fail in the store.
+FEED_URL_BYTES = 2048
+MAX_TERM_CHARS = 500
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+# Control characters (NUL among them: PostgreSQL refuses it in text and JSON), lone surrogates
+# (not UTF-8) and line or paragraph separators (they break email headers and listings).
+_UNPRINTABLE = frozenset({"Cc", "Cs", "Zl", "Zp"})
+# Bidirectional overrides and isolates reorder what follows them: a feed or topic name holding
+# one could make an alert's body read other than it is.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+class _ConfigModel(BaseModel):
+    """Unknown keys are errors; every string is printable text, on one line unless the field is
+    listed in `_multiline` (where newlines and tabs are kept)."""
+
+    model_config = ConfigDict(extra="forbid")
+    _multiline: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _printable(cls, value: Any, info: ValidationInfo) -> Any:
+        allowed = "\n\t" if info.field_name in cls._multiline else ""
+        for text in _strings(value):
+            if text.isprintable():
+                continue
+            for position, char in enumerate(text):
+                if char in _BIDI:
+                    raise ValueError(
+                        f"bidirectional control U+{ord(char):04X} at position {position}: "
+                        "expected text without direction overrides"
+                    )
+                if char not in allowed and unicodedata.category(char) in _UNPRINTABLE:
+                    raise ValueError(
+                        f"control character U+{ord(char):04X} at position {position}: "
+                        "expected printable text" + ("" if allowed else " on one line")
+                    )
+        return value
+
+
+class FeedConfig(_ConfigModel):
+    name: str = Field(min_length=1, max_length=FEED_NAME_CHARS)
+    url: str
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if len(value.encode("utf-8")) > FEED_URL_BYTES:
+            raise ValueError(f"URL longer than {FEED_URL_BYTES} bytes")
+        parts = urlsplit(value)
+        try:
+            hostname = parts.hostname
+        except ValueError:  # an unbalanced [ in the host
+            hostname = None
+        if parts.scheme not in ("http", "https") or not hostname:
+            raise ValueError(f"must be an absolute http(s) URL, got {shown(value)}")
+        return value
+
+
+class TopicConfig(_ConfigModel):
+    _multiline = frozenset({"description", "query"})  # a long query may be a YAML block
+
+    name: str = Field(min_length=1, max_length=TOPIC_NAME_CHARS, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: str = ""
+    description: str = ""
+    query: str | None = None
+    keywords: list[str] = Field(default=[], validate_default=True)
+    exclude: list[str] = []
+    min_hits: int = Field(default=1, ge=1)
+    recipients: list[EmailStr] = []
+    enabled: bool = True
+
+    @field_validator("keywords", "exclude")
+    @classmethod
+    def _no_blank_terms(cls, terms: list[str]) -> list[str]:
+        # A keyword list is a query in another form: the same limits as a query's.
+        if len(terms) > MAX_QUERY_TERMS:
+            raise ValueError(f"more than {MAX_QUERY_TERMS} terms: expected fewer")
+        for term in terms:
+            if not term.strip():
+                raise ValueError("terms must not be blank")
+            if len(term) > MAX_TERM_CHARS:
+                raise ValueError(
+                    f"a term longer than {MAX_TERM_CHARS} characters: expected a word or phrase"
+                )
+        return [term.strip() for term in terms]
+
+    @field_validator("query")
+    @classmethod
+    def _valid_query(cls, query: str | None) -> str | None:
+        if query is not None:
+            parse_query(query)  # QueryError is a ValueError: "position N: ... expected ..."
+        return query
+
+    @field_validator("keywords")
+    @classmethod
+    def _query_or_keywords(cls, keywords: list[str], info: ValidationInfo) -> list[str]:
+        if "query" not in info.data:
+            return keywords  # the query itself is invalid and reported as such
+        if info.data["query"] is None and not keywords:
+            raise ValueError("a topic needs a 'query' or a list of 'keywords'")
+        if info.data["query"] is not None and keywords:
+            raise ValueError("a topic has a 'query' or 'keywords', not both")
+        return keywords
+
+    @field_validator("exclude")
+    @classmethod
+    def _exclude_with_keywords(cls, exclude: list[str], info: ValidationInfo) -> list[str]:
+        if exclude and info.data.get("query") is not None:
+            raise ValueError("'exclude' goes with 'keywords'; in a query write AND NOT (...)")
+        return exclude
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name
+
+    @property
+    def rule(self) -> TopicRule:
+        """The part of the topic that matching uses."""
+        return TopicRule(
+            name=self.name,
+            query=self.query,
+            keywords=tuple(self.keywords),
+            exclude=tuple(self.exclude),
+            min_hits=self.min_hits,
+            enabled=self.enabled,
+        )
+
+
+class FeedsFile(_ConfigModel):
+    feeds: list[FeedConfig]
+
+
+class SubscriberConfig(_ConfigModel):
+    """A named reader: which topics, and whether hits come at once or in the daily digest;
+    either way by email and to each Apprise URL named in apprise_env."""
+
+    name: str = Field(
+        min_length=1, max_length=SUBSCRIBER_NAME_CHARS, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+    )
+    emails: list[EmailStr] = []
+    apprise_env: list[str] = Field(
+        default=[],
+        description="names of environment variables holding Apprise URLs (Slack, Teams, "
+        "Telegram, webhooks); the URLs carry tokens, so they never live in this file",
+    )
+    topics: list[str] = Field(default=[], description="topic names; empty means every topic")
+    mode: Literal["immediate", "digest"] = "immediate"
+    send_empty: bool = Field(default=False, description="send a digest even when nothing hit")
+
+    @field_validator("apprise_env")
+    @classmethod
+    def _env_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
+                raise ValueError(f"{shown(name)} is not an environment variable name")
+        return names
+
+    @model_validator(mode="after")
+    def _reachable(self) -> SubscriberConfig:
+        if not self.emails and not self.apprise_env:
+            raise ValueError("needs emails, apprise_env, or both")
+        return self
+
+    @property
+    def channel(self) -> str:
+        return f"{APPRISE_CHANNEL_PREFIX}{self.name}"
+
+    def follows(self, topic: str) -> bool:
+        return not self.topics or topic in self.topics
+
+
+class TopicsFile(_ConfigModel):
+    recipients: list[EmailStr] = Field(
+        default=[], description="who gets alerts of topics that name no recipients"
+    )
+    topics: list[TopicConfig]
+    subscribers: list[SubscriberConfig] = []
+
+
+class Config(BaseModel):
+    feeds: list[FeedConfig]
+    topics: list[TopicConfig]
+    default_recipients: list[str]
+    subscribers: list[SubscriberConfig] = []
+
+    def recipients_for(self, topic: TopicConfig) -> list[str]:
+        """Immediate alerts of a topic: its own recipients (else the default ones) and every
+        immediate subscriber who follows it."""
+        own = [str(r) for r in (topic.recipients or self.default_recipients)]
+        subscribed = [
+            str(email)
+            for sub in self.subscribers
+            if sub.mode == "immediate" and sub.follows(topic.name)
+            for email in sub.emails
+        ]
+        # One mailbox once: Analyst@Example.com and analyst@example.com are one reader to every
+        # mail server we know of, and would get the alert twice.
+        unique: dict[str, str] = {}
+        for address in own + subscribed:
+            unique.setdefault(address.casefold(), address)
+        return list(unique.values())
+
+    def channels_for(self, topic: str) -> list[str]:
+        """Apprise channels that get a topic's alerts, besides email."""
+        return [
+            sub.channel
+            for sub in self.subscribers
+            if sub.mode == "immediate" and sub.apprise_env and sub.follows(topic)
+        ]
+
+    def apprise_env(self) -> dict[str, list[str]]:
+        """Channel -> names of the environment variables holding its Apprise URLs."""
+        return {sub.channel: list(sub.apprise_env) for sub in self.subscribers if sub.apprise_env}
+
+    def digest_subscribers(self) -> list[SubscriberConfig]:
+        return [sub for sub in self.subscribers if sub.mode == "digest"]
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """repr of a value from a config file, cut so one bad entry cannot flood the message."""
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"

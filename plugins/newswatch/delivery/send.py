@@ -1,0 +1,275 @@
+"""Deliver pending alerts exactly once: claim a row, send, mark it sent, in one transaction.
+
+Guarantee: an alert is marked sent only after the mail server accepted it. If the process dies
+between acceptance and our commit, the next run sends it again with the same Message-ID, which
+mail clients use to drop the repeat. With the server down, alerts stay pending for the next run;
+a message the server refuses is retried with exponential backoff and marked failed after
+`alert_max_attempts` tries. A message that can never go as it is (a header the email library
+refuses) fails at once, alone. Each recipient of an email has its own outcome (`outcomes`): one
+the server cannot take (an internationalised address without SMTPUTF8) or refuses with a 5xx
+while taking the others is refused for good; one given a 4xx is retried, and a retry goes only
+to those still owed the message.
+
+Digests keep the same guarantees through the same loop (send_outbox): a Kind names the table
+and supplies what a row shows, its email and its Apprise text; store.outbox claims and settles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import ClassVar, Protocol, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from newswatch import clock, models
+from newswatch.delivery.channels import AppriseChannels, ChannelError
+from newswatch.delivery.messages.alert import message_id, render_alert
+from newswatch.delivery.messages.common import mailboxes
+from newswatch.delivery.messages.digest import (
+    CHART_DAYS,
+    chart_days,
+    digest_message_id,
+    digest_text,
+    digest_title,
+    render_digest,
+)
+from newswatch.delivery.transports import (
+    MESSAGE_ERRORS,
+    Receipt,
+    Transport,
+    TransportDown,
+    Undeliverable,
+    refusals_text,
+    rendered,
+)
+from newswatch.records import AlertView, Attempt, Digest
+from newswatch.settings import Settings
+from newswatch.store import outbox, views
+from newswatch.store.db import transaction
+
+__all__ = ["Attempt", "Delivery", "attempt_of", "deliver_digests", "deliver_pending"]
+
+R = TypeVar("R", models.Alert, models.DigestMail)
+V = TypeVar("V")
+
+
+@dataclass
+class Delivery:
+    """What one delivery did: rows sent, pending again after a backoff, failed; the lines why."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    where: str = ""
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Letterhead:
+    """The three settings every message of a delivery is sent with."""
+
+    mail_from: str
+    unsubscribe: str | None
+    max_attempts: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Letterhead:
+        return cls(settings.mail_from, settings.list_unsubscribe, settings.alert_max_attempts)
+
+
+class Kind(Protocol[R, V]):
+    """What the send loop needs to know about one kind of outbox row: its table, what a row
+    shows (V, read in the claiming transaction), its email, its Apprise title and text."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def model(self) -> type[R]: ...
+
+    def view(self, session: Session, row: R) -> V | None:
+        """What the row shows; None when it settled itself and nothing is to be sent."""
+        ...
+
+    def email(self, view: V, head: Letterhead) -> EmailMessage: ...
+
+    def text(self, view: V, head: Letterhead) -> tuple[str, str]: ...
+
+    def message_id(self, view: V, head: Letterhead) -> str: ...
+
+    def channels(self, row: R) -> AppriseChannels: ...
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """An alert's Apprise channel gets the subject and plain text of its email."""
+
+    apprise: AppriseChannels
+    name: ClassVar[str] = "alert"
+    model: ClassVar[type[models.Alert]] = models.Alert
+
+    def view(self, session: Session, row: models.Alert) -> AlertView:
+        return views.alert_view(session, row)
+
+    def email(self, view: AlertView, head: Letterhead) -> EmailMessage:
+        return rendered(render_alert, view, head.mail_from, clock.now(), head.unsubscribe)
+
+    def text(self, view: AlertView, head: Letterhead) -> tuple[str, str]:
+        msg = self.email(view, head)
+        body = msg.get_body(("plain",))
+        return str(msg["Subject"]), body.get_content() if isinstance(body, EmailMessage) else ""
+
+    def message_id(self, view: AlertView, head: Letterhead) -> str:
+        return message_id(view, head.mail_from)
+
+    def channels(self, row: models.Alert) -> AppriseChannels:
+        return self.apprise
+
+
+@dataclass(frozen=True)
+class Digests:
+    """An empty digest is recorded as "empty" and sent only to subscribers who asked for
+    empty digests; its Apprise channel gets the title and plain text, without the chart."""
+
+    zone: ZoneInfo
+    name: ClassVar[str] = "digest"
+    model: ClassVar[type[models.DigestMail]] = models.DigestMail
+
+    def view(self, session: Session, row: models.DigestMail) -> Digest | None:
+        days = chart_days(row.period_end, self.zone, CHART_DAYS)
+        digest = views.digest_view(session, row, self.zone, days)
+        row.stories = digest.story_count
+        if digest.story_count == 0 and not row.send_empty:
+            row.state = "empty"
+            return None
+        return digest
+
+    def email(self, view: Digest, head: Letterhead) -> EmailMessage:
+        return rendered(render_digest, view, head.mail_from, clock.now(), head.unsubscribe)
+
+    def text(self, view: Digest, head: Letterhead) -> tuple[str, str]:
+        return digest_title(view), digest_text(view)
+
+    def message_id(self, view: Digest, head: Letterhead) -> str:
+        return digest_message_id(view, head.mail_from)
+
+    def channels(self, row: models.DigestMail) -> AppriseChannels:
+        # The row names the variables holding the channel's URLs (store.outbox.plan_digest).
+        return AppriseChannels({row.channel: [str(n) for n in row.recipients]})
+
+
+def deliver_pending(
+    factory: sessionmaker[Session],
+    transport: Transport,
+    settings: Settings,
+    channels: AppriseChannels | None = None,
+) -> Delivery:
+    """Send every due pending alert, one transaction per alert, until none is left.
+
+    With the mail server down, email alerts stay pending and the other channels still go.
+    """
+    return send_outbox(factory, transport, Alerts(channels or AppriseChannels()), settings)
+
+
+def deliver_digests(
+    factory: sessionmaker[Session], transport: Transport, settings: Settings
+) -> Delivery:
+    """Send every due pending digest, by email or to its Apprise channel, with the same outbox
+    guarantees as alerts; an empty one is recorded as "empty" and sent only to subscribers who
+    asked for empty digests. With the mail server down, the other channels still go."""
+    return send_outbox(factory, transport, Digests(ZoneInfo(settings.digest_timezone)), settings)
+
+
+def send_outbox(
+    factory: sessionmaker[Session], transport: Transport, kind: Kind[R, V], settings: Settings
+) -> Delivery:
+    """Claim, render, send and settle every due row of one kind, one transaction per row."""
+    result = Delivery(where=transport.where)
+    head = Letterhead.of(settings)
+    if not sender_usable(head.mail_from, result):
+        transport.close()
+        return result
+    email_ok = True
+    try:
+        while True:
+            with transaction(factory) as session:
+                row = outbox.claim(session, kind.model, clock.now(), email_ok)
+                if row is None:
+                    return result
+                view = kind.view(session, row)
+                if view is None:
+                    continue
+                sent_id: str | None = None
+                where: str | None = None  # set only once the message went
+                try:
+                    if row.channel == "email":
+                        msg = kind.email(view, head)
+                        attempt = attempt_of(transport.send_each(msg, set(row.outcomes)))
+                        where = transport.where
+                    else:
+                        title, body = kind.text(view, head)
+                        kind.channels(row).send(row.channel, title, body)
+                        attempt, where = Attempt(delivered=[row.channel]), row.channel
+                except TransportDown as exc:
+                    result.errors.append(str(exc))
+                    email_ok = False  # the row stays pending; other channels go on
+                    continue
+                except Undeliverable as exc:
+                    attempt = Attempt(hopeless=str(exc))
+                except (*MESSAGE_ERRORS, ChannelError) as exc:
+                    attempt = Attempt(retry=f"{type(exc).__name__}: {exc}")
+                else:
+                    sent_id = kind.message_id(view, head)
+                now = clock.now()
+                settled = outbox.settle(row, attempt, head.max_attempts, now, sent_id, where)
+                _count(result, kind.name, row, attempt, settled)
+    finally:
+        transport.close()
+
+
+def sender_usable(mail_from: str, result: Delivery) -> bool:
+    """False, with the reason in result.errors, when NEWSWATCH_MAIL_FROM is not one usable
+    address: a fault of the configuration, not of any message (every message, Apprise ones
+    too, is rendered with it), so everything waits, pending, until it is fixed."""
+    try:
+        usable = len(mailboxes([mail_from])) == 1
+    except ValueError:
+        usable = False
+    if not usable:
+        result.errors.append(
+            f"NEWSWATCH_MAIL_FROM {ascii(mail_from)[:200]} is not one usable email "
+            "address; nothing is sent until it is fixed"
+        )
+    return usable
+
+
+def attempt_of(receipt: Receipt) -> Attempt:
+    """A 5xx is final for its recipient when the server took the message for another one in
+    the same transaction; when it took it for nobody, the refusal may be the server's own
+    (relay, policy, quota) and is retried like any refusal of the whole message."""
+    for_good = {
+        addr: refusal.reason
+        for addr, refusal in receipt.refused.items()
+        if refusal.code is None or (refusal.code >= 500 and receipt.delivered)
+    }
+    later = {addr: r for addr, r in receipt.refused.items() if addr not in for_good}
+    retry = f"SMTPRecipientsRefused: {refusals_text(later)}" if later else None
+    return Attempt(receipt.delivered, for_good, retry)
+
+
+def _count(
+    result: Delivery, kind: str, row: models.Alert | models.DigestMail, tried: Attempt, settled: str
+) -> None:
+    """Count a settled try in `result`, with a line for whoever did not get the message."""
+    if settled == "retrying":
+        result.retrying += 1
+    elif settled == "sent":
+        result.sent += 1
+        if row.last_error:
+            result.errors.append(f"{kind} {row.id} sent, not to everyone: {row.last_error}")
+    else:
+        result.failed += 1
+        after = f" after {row.attempts} attempts" if tried.retry and not tried.hopeless else ""
+        result.errors.append(f"{kind} {row.id} failed{after}: {row.last_error}")

@@ -1,0 +1,321 @@
+"""Ingestion, one batch of feeds at a time: poll, fetch and extract the new items' pages, tag
+them and store them. Each feed and each item is its own failure domain; what went wrong comes
+back as a `StageReport` line, never as an exception that costs the batch.
+
+Split from pipeline.py, which only orders the stages, so this loop can change on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from newswatch import clock, store, stories
+from newswatch.config.load import load_config
+from newswatch.extract import extract_article
+from newswatch.fetch import fetch_page
+from newswatch.http_client import Downloader
+from newswatch.outcomes import FEED_OUTCOMES, Outcome, StageReport
+from newswatch.poll import poll_feed
+from newswatch.records import Article, FeedItem, FeedPoll, FeedState, Match
+from newswatch.sanitize import ERROR_CHARS, clean_line
+from newswatch.settings import Settings
+from newswatch.store import db
+from newswatch.store.robots import RobotsTable
+from newswatch.timing import Stopwatch
+from newswatch.topics import compile_topics, match_text
+from newswatch.workers import CpuPool, JobFailed
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Extracted:
+    """An item after its page was fetched and extracted; the page body is already dropped.
+    No article when not even the feed's own text could make one (the error says why)."""
+
+    item: FeedItem
+    page_error: str | None
+    article: Article | None
+
+
+def failure(exc: BaseException) -> str:
+    """An unexpected exception as one bounded line for a feed's, an item's or a run's errors
+    (a database error by the database's own first line, not the statement and its data)."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    first = next((line for line in str(exc).splitlines() if line.strip()), "")
+    return clean_line(f"{type(exc).__name__}: {first}", ERROR_CHARS)
+
+
+def fallback(item: FeedItem, reason: str) -> Extracted:
+    """The item from the feed's own text after its page failed in an unexpected way."""
+    try:
+        return Extracted(item, reason, extract_article(item, None))
+    except Exception as exc:
+        log.exception("item=%s has no usable text", item.url)
+        return Extracted(item, f"{reason}; then {failure(exc)}", None)
+
+
+async def stream_articles(
+    settings: Settings,
+    feeds: list[FeedState],
+    pool: CpuPool,
+    on_chunk: Callable[[list[Extracted]], None],
+    watch: Stopwatch,
+) -> list[FeedPoll]:
+    """Poll the feeds, then fetch and extract the new items' pages, handing them to `on_chunk`
+    in order, `store_batch` at a time.
+
+    Downloads run ahead of extraction by at most `fetch_ahead` pages and every page goes to
+    the pool as soon as it arrives, so the network and both cores stay busy together and
+    memory holds a bounded number of pages however many articles the batch has. `on_chunk`
+    runs in a thread while the next chunk is fetched and extracted.
+    """
+    full_after = timedelta(days=settings.full_poll_after_days)
+    now = clock.now()
+    started = last_download = time.perf_counter()
+    async with Downloader(settings, robots_cache=RobotsTable(settings)) as downloader:
+
+        async def polled(feed: FeedState) -> FeedPoll:
+            try:
+                return await poll_feed(
+                    downloader,
+                    feed,
+                    max_bytes=settings.max_feed_bytes,
+                    conditional=feed.last_full_poll_at is not None
+                    and now - feed.last_full_poll_at < full_after,
+                    pool=pool,
+                    parse_timeout=settings.parse_timeout,
+                )
+            except Exception as exc:  # one feed's failure domain: it fails alone, with its reason
+                log.exception("feed=%r poll failed", feed.name)
+                return FeedPoll(feed_id=feed.id, status="error", error=failure(exc))
+
+        polls = list(await asyncio.gather(*(polled(feed) for feed in feeds)))
+        last_download = time.perf_counter()
+        new_items = await asyncio.to_thread(unseen_items, settings, polls)
+        ahead = asyncio.Semaphore(max(1, settings.fetch_ahead))
+
+        async def extracted(item: FeedItem) -> Extracted:
+            try:
+                return await fetched_and_extracted(item)
+            except Exception as exc:  # one item's failure domain: the feed's own text stands in
+                log.exception("page=%s fetch or extraction failed", item.link)
+                return fallback(item, failure(exc))
+
+        async def fetched_and_extracted(item: FeedItem) -> Extracted:
+            nonlocal last_download
+            async with ahead:
+                if not item.link:  # nothing to download: the feed's own text is the article
+                    return Extracted(item, None, extract_article(item, None))
+                page = await fetch_page(downloader, item.link, max_bytes=settings.max_page_bytes)
+                last_download = max(last_download, time.perf_counter())
+                if page.html is None:  # the download failed: the feed's text, no worker needed
+                    return Extracted(item, page.error, extract_article(item, page))
+                try:
+                    article = await pool.run(
+                        "extract",
+                        settings.extract_timeout,
+                        extract_article,
+                        item,
+                        page,
+                        settings.extract_mode,
+                    )
+                except JobFailed as exc:
+                    page = replace(page, html=None, error=f"extraction stopped: it {exc}")
+                    article = extract_article(item, page, settings.extract_mode)
+                return Extracted(item, page.error, article)
+
+        tasks = [asyncio.ensure_future(extracted(item)) for item in new_items]
+        try:
+            size = max(1, settings.store_batch)
+            for start in range(0, len(tasks), size):
+                chunk = [await task for task in tasks[start : start + size]]
+                await asyncio.to_thread(on_chunk, chunk)
+        finally:
+            for task in tasks:
+                task.cancel()
+    watch.add("fetch", last_download - started)
+    return polls
+
+
+def unseen_items(settings: Settings, polls: list[FeedPoll]) -> list[FeedItem]:
+    """Items of the polls not stored yet (by URL, feed link or feed GUID), one per URL."""
+    items: dict[str, FeedItem] = {}
+    for poll in polls:
+        for item in poll.items:
+            items.setdefault(item.url, item)
+    with db.transaction(db.session_factory(settings)) as session:
+        known = store.articles.known_urls(session, items)
+        seen = store.articles.known_guids(
+            session, [(i.feed_id, i.guid) for i in items.values() if i.guid]
+        )
+    return [
+        item
+        for url, item in items.items()
+        if url not in known and (item.feed_id, item.guid) not in seen
+    ]
+
+
+def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
+    """Poll the feeds, fetch and extract the new articles, tag them, store them: one batch.
+
+    Articles are committed `store_batch` at a time; the feeds' new validators only after all
+    of them, so a batch that dies midway is polled again in full and skips what it stored.
+    """
+    counts: Counter[str] = Counter()
+    errors: list[str] = []
+    watch = Stopwatch()
+    factory = db.session_factory(settings)
+    config = load_config(settings.config_dir)
+    topics = compile_topics(topic.rule for topic in config.topics)
+    channels = {topic.name: config.channels_for(topic.name) for topic in config.topics}
+    with db.transaction(factory) as session:
+        feeds = store.feeds.feed_states(session, feed_ids)
+    names = {feed.id: feed.name for feed in feeds}
+    index = stories.StoryIndex(settings.story_similarity)  # grows chunk by chunk
+    unstored: dict[int, list[str]] = {}  # feed id -> why some of its items could not be stored
+
+    def item_failed(feed_id: int, url: str, reason: str) -> None:
+        counts[Outcome.ITEMS_FAILED] += 1
+        unstored.setdefault(feed_id, []).append(reason)
+        errors.append(f"item {url}: {reason}")
+
+    def save_chunk(chunk: list[Extracted]) -> None:
+        tagged: list[tuple[Article, list[Match]]] = []
+        for done in chunk:
+            article = done.article
+            counts[Outcome.PAGES_FETCHED] += done.item.link is not None and done.page_error is None
+            if article is None:
+                item_failed(done.item.feed_id, done.item.url, done.page_error or "no article")
+                continue
+            if done.page_error:
+                counts[Outcome.PAGES_FAILED] += 1
+                errors.append(f"page {done.item.link or done.item.url}: {done.page_error}")
+                log.warning(
+                    "page=%s error=%r fallback=%s",
+                    done.item.link,
+                    done.page_error,
+                    article.text_source,
+                )
+            counts[Outcome.FALLBACK_USED] += article.text_source != "page"
+            with watch.stage("tag"):
+                matches = match_text(
+                    article.title,
+                    article.text,
+                    topics,
+                    source=names.get(article.feed_id, ""),
+                    lang=article.language,
+                )
+            with watch.stage("cluster"):
+                if stories.identifies(article.text, article.text_source):
+                    minhash = stories.to_bytes(stories.signature(article.text))
+                    article = replace(article, minhash=minhash)
+            tagged.append((article, matches))
+        with watch.stage("store"):
+            try:
+                write(tagged)
+            except Exception as exc:
+                # One bad article must not cost the chunk's others: store them one at a time.
+                log.warning("chunk of %d not stored (%s); one article at a time", len(tagged), exc)
+                for one in tagged:
+                    try:
+                        write([one])
+                    except Exception as exc_one:
+                        log.exception("article=%s not stored", one[0].url)
+                        article = one[0]
+                        item_failed(article.feed_id, article.url, f"not stored: {failure(exc_one)}")
+
+    def write(tagged: list[tuple[Article, list[Match]]]) -> None:
+        nonlocal index
+        try:
+            with db.transaction(factory) as session:
+                written = store.articles.save_articles(
+                    session,
+                    tagged,
+                    clock.now(),
+                    similarity=settings.story_similarity,
+                    window=timedelta(days=settings.story_window_days),
+                    channels=channels,
+                    index=index,
+                )
+            counts.update(written)
+        except Exception:
+            # The index learnt signatures of articles that were rolled back: start it afresh
+            # from what the store holds.
+            index = stories.StoryIndex(settings.story_similarity)
+            raise
+
+    async def run() -> list[FeedPoll]:
+        async with CpuPool(settings.extract_workers) as pool:
+            try:
+                return await stream_articles(settings, feeds, pool, save_chunk, watch)
+            finally:
+                watch.add("extract", pool.seconds["extract"])
+
+    polls = asyncio.run(run())
+    for poll in polls:
+        if poll.feed_id in unstored:
+            poll.unstored = unstored[poll.feed_id]
+        counts[FEED_OUTCOMES[poll.status]] += 1
+        counts[Outcome.ITEMS_SEEN] += len(poll.items)
+        log.info(
+            "feed=%r status=%s http=%s items=%d error=%r",
+            names[poll.feed_id],
+            poll.status,
+            poll.http_status,
+            len(poll.items),
+            poll.error or poll.warning,
+        )
+        if poll.error or poll.warning:
+            errors.append(f"feed {names[poll.feed_id]!r}: {poll.error or poll.warning}")
+    at = clock.now()
+    with watch.stage("store"):
+        for poll in polls:  # each feed's outcome in its own transaction: one cannot undo another
+            errors.extend(record(factory, poll, at, settings, names[poll.feed_id]))
+        try:
+            with db.transaction(factory) as session:
+                # Every (article, feed) pair seen, including items another feed or run stored first.
+                every = [item for poll in polls for item in poll.items]
+                stored = store.articles.known_urls(session, [item.url for item in every])
+                store.articles.add_sources(
+                    session,
+                    [(stored[i.url], i.feed_id, i.guid, None) for i in every if i.url in stored],
+                )
+        except Exception as exc:
+            log.exception("sources not recorded")
+            errors.append(f"sources not recorded: {failure(exc)}")
+    return StageReport(
+        counts=dict(counts), durations=watch.durations(), errors=errors, batch=list(feed_ids)
+    )
+
+
+def record(
+    factory: sessionmaker[Session], poll: FeedPoll, at: datetime, settings: Settings, name: str
+) -> list[str]:
+    """Store one feed's poll outcome; if that fails, record the failure on the feed instead, so
+    it backs off like any failing feed. The notes worth reporting."""
+    try:
+        with db.transaction(factory) as session:
+            note = store.feeds.record_poll(session, poll, at, settings)
+        return [note] if note else []
+    except Exception as exc:
+        log.exception("feed=%r poll outcome not stored", name)
+        reason = f"poll outcome not stored: {failure(exc)}"
+    failed = FeedPoll(feed_id=poll.feed_id, status="error", error=reason)
+    try:
+        with db.transaction(factory) as session:
+            store.feeds.record_poll(session, failed, at, settings)
+    except Exception as exc:
+        log.exception("feed=%r failure not stored either", name)
+        reason += f"; nor its failure: {failure(exc)}"
+    return [f"feed {name!r}: {reason}"]

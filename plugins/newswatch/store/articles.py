@@ -1,0 +1,281 @@
+"""Articles: known URLs and GUIDs, sources, and saving a batch into stories with its matches and alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import (
+    Table,
+    bindparam,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from newswatch import models, stories
+from newswatch.outcomes import Outcome
+from newswatch.records import Article, Match
+from newswatch.search_vector import search_document, search_vector
+from newswatch.store import copies as copying
+from newswatch.store import db
+from newswatch.store.topics import topic_ids
+
+
+def known_guids(session: Session, pairs: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
+    """(feed, guid) pairs already stored: an item whose link changed is still not new."""
+    wanted = list(set(pairs))
+    if not wanted:
+        return set()
+    rows = session.execute(
+        select(models.ArticleSource.feed_id, models.ArticleSource.guid).where(
+            tuple_(models.ArticleSource.feed_id, models.ArticleSource.guid).in_(wanted)
+        )
+    )
+    return {(feed_id, guid) for feed_id, guid in rows if guid is not None}
+
+
+def known_urls(session: Session, urls: Iterable[str]) -> dict[str, int]:
+    """Article ids of the URLs already stored, as an article's URL or as a feed link that led
+    to it (the page named another canonical URL), in one query."""
+    wanted = list(set(urls))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(models.Article.url, models.Article.id)
+        .where(models.Article.url.in_(wanted))
+        .union_all(
+            select(models.ArticleSource.url, models.ArticleSource.article_id).where(
+                models.ArticleSource.url.in_(wanted)
+            )
+        )
+    )
+    return {url: article_id for url, article_id in rows}
+
+
+def add_sources(
+    session: Session, sources: Iterable[tuple[int, int, str | None, str | None]]
+) -> None:
+    """Record that (article, feed, guid, feed link if not the article's URL) was seen; repeats
+    are ignored."""
+    rows = [{"article_id": a, "feed_id": f, "guid": g, "url": u} for a, f, g, u in sources]
+    if rows:
+        session.execute(insert(models.ArticleSource).values(rows).on_conflict_do_nothing())
+
+
+def save_articles(
+    session: Session,
+    tagged: Sequence[tuple[Article, Sequence[Match]]],
+    at: datetime,
+    *,
+    similarity: float = 0.8,
+    window: timedelta = timedelta(days=7),
+    channels: Mapping[str, Sequence[str]] | None = None,
+    index: stories.StoryIndex | None = None,
+) -> dict[str, int]:
+    """Insert new articles into stories, with their matches and one pending alert per story and topic.
+
+    `index` carries the story signatures from one call to the next of the same batch, so each
+    call loads only articles stored since (ids grow in commit order: all writers take
+    db.Lock.STORIES before inserting).
+
+    An exact copy (same text) of a stored or earlier article adds a source, not a row; a
+    near-duplicate joins that article's story, and its matches raise no new alert for topics the
+    story already alerted. Repeats insert nothing. Each table gets one multi-row statement per
+    call (INSERT … ON CONFLICT through insertmanyvalues), never one per article.
+    """
+    counts: dict[str, int] = dict.fromkeys(
+        (
+            Outcome.ARTICLES_NEW,
+            Outcome.DUPLICATES,
+            Outcome.STORIES_NEW,
+            Outcome.STORY_COPIES,
+            Outcome.MATCHES_NEW,
+            Outcome.ALERTS_NEW,
+        ),
+        0,
+    )
+    if not tagged:
+        return counts
+    db.hold(session, db.Lock.STORIES)
+    fresh, copies = copying.split_copies(session, copying.distinct_renames(session, tagged))
+    counts[Outcome.DUPLICATES] = len(copies)
+    inserted = _insert_articles(session, [article for article, _ in fresh], at)
+    counts[Outcome.ARTICLES_NEW] = len(inserted)
+    # An article whose URL an earlier run or a concurrent batch stored first is a source of it.
+    ids = {**known_urls(session, [a.url for a, _ in fresh if a.url not in inserted]), **inserted}
+    sources = [(ids[a.url], a) for a, _ in fresh if a.url in ids]
+    for article, twin in copies:
+        twin_id = twin if isinstance(twin, int) else ids.get(twin)
+        if twin_id is not None:
+            sources.append((twin_id, article))
+    add_sources(session, [(i, a.feed_id, a.guid, a.item_url) for i, a in sources])
+    new = [(a, ms, inserted[a.url]) for a, ms in fresh if a.url in inserted]
+    story_of = _assign_stories(
+        session,
+        [(a, i) for a, _, i in new],
+        at,
+        window,
+        index if index is not None else stories.StoryIndex(similarity),
+    )
+    counts[Outcome.STORIES_NEW] = sum(is_new for _, is_new in story_of.values())
+    counts[Outcome.STORY_COPIES] = len(story_of) - counts[Outcome.STORIES_NEW]
+    counts[Outcome.MATCHES_NEW], counts[Outcome.ALERTS_NEW] = _insert_matches_and_alerts(
+        session,
+        [(i, story_of[a.url][0], m) for a, ms, i in new for m in ms],
+        at,
+        channels or {},
+    )
+    return counts
+
+
+def _insert_articles(session: Session, articles: Sequence[Article], at: datetime) -> dict[str, int]:
+    """Article id by URL of each row actually inserted (a URL stored before is skipped)."""
+    if not articles:
+        return {}
+    rows = []
+    for article in articles:
+        values: dict[str, Any] = asdict(article)
+        del values["guid"], values["item_url"]
+        values["fetched_at"] = at
+        values["search_document"] = search_document(article.title, article.text)
+        rows.append(values)
+    table = cast(Table, models.Article.__table__)
+    result = session.execute(
+        insert(table)
+        .values(search=search_vector(bindparam("search_document")))
+        .on_conflict_do_nothing()
+        .returning(table.c.id, table.c.url),
+        rows,
+    )
+    return {url: article_id for article_id, url in result}
+
+
+def _assign_stories(
+    session: Session,
+    articles: Sequence[tuple[Article, int]],
+    at: datetime,
+    window: timedelta,
+    index: stories.StoryIndex,
+) -> dict[str, tuple[int, bool]]:
+    """(story id, whether the story is new) by article URL: joins the most similar stored
+    article's story within the window, else starts one with the article as its lead."""
+    if not articles:
+        return {}
+    index.add_all(recent_signatures(session, at - window, after_id=index.newest))
+    planned: dict[str, int] = {}  # URL -> story id, or -(position + 1) in `leads` for new ones
+    leads: list[tuple[Article, int]] = []
+    for article, article_id in articles:
+        minhash = stories.from_bytes(article.minhash) if article.minhash else None
+        story = index.find(minhash, article.title) if minhash is not None else None
+        if story is None:
+            leads.append((article, article_id))
+            story = -len(leads)
+        planned[article.url] = story
+        if minhash is not None:
+            index.add(str(article_id), story, minhash, article.title)
+    new_ids: list[int] = []
+    if leads:
+        result = session.execute(
+            insert(models.Story).returning(models.Story.id, sort_by_parameter_order=True),
+            [
+                {"first_seen_at": at, "lead_article_id": article_id, "title": article.title}
+                for article, article_id in leads
+            ],
+        )
+        new_ids = [story_id for (story_id,) in result]
+    lead_urls = {article.url for article, _ in leads}
+    story_of = {
+        url: (new_ids[-story - 1] if story < 0 else story, url in lead_urls)
+        for url, story in planned.items()
+    }
+    for article, article_id in articles:  # the index lives on into the batch's next call
+        if article.minhash and planned[article.url] < 0:
+            index.set_story(str(article_id), story_of[article.url][0])
+    session.execute(
+        update(models.Article),
+        [{"id": article_id, "story_id": story_of[a.url][0]} for a, article_id in articles],
+    )
+    return story_of
+
+
+def _insert_matches_and_alerts(
+    session: Session,
+    matched: Sequence[tuple[int, int, Match]],
+    at: datetime,
+    channels: Mapping[str, Sequence[str]],
+) -> tuple[int, int]:
+    """Insert (article, story, match) rows and one pending alert per story, topic and channel
+    that has none yet; returns (matches inserted, alerts inserted)."""
+    topics = topic_ids(session)
+    rows = [
+        {
+            "article_id": article_id,
+            "topic_id": topics[match.topic][0],
+            "terms": match.terms,
+            "snippet": match.snippet,
+            "highlights": [list(span) for span in match.highlights],
+            "offsets": {t: [list(s) for s in spans] for t, spans in match.offsets.items()},
+            "matched_at": at,
+        }
+        for article_id, _, match in matched
+        if match.topic in topics
+    ]
+    if not rows:
+        return 0, 0
+    result = session.execute(
+        insert(models.Match)
+        .on_conflict_do_nothing()
+        .returning(models.Match.id, models.Match.article_id, models.Match.topic_id),
+        rows,
+    )
+    match_ids = {(article_id, topic_id): match_id for match_id, article_id, topic_id in result}
+    alerts = []
+    for article_id, story_id, match in matched:
+        if match.topic not in topics:
+            continue
+        topic_id, recipients = topics[match.topic]
+        match_id = match_ids.get((article_id, topic_id))
+        if match_id is None:
+            continue
+        for channel in ["email", *channels.get(match.topic, [])]:
+            alerts.append(
+                {
+                    "article_id": article_id,
+                    "story_id": story_id,
+                    "topic_id": topic_id,
+                    "match_id": match_id,
+                    "channel": channel,
+                    "recipients": recipients if channel == "email" else [],
+                    "created_at": at,
+                    "next_attempt_at": at,
+                }
+            )
+    if not alerts:
+        return len(match_ids), 0
+    sent = session.execute(
+        insert(models.Alert).on_conflict_do_nothing().returning(models.Alert.id), alerts
+    )
+    return len(match_ids), len(sent.all())
+
+
+def recent_signatures(
+    session: Session, since: datetime, after_id: int = 0
+) -> list[tuple[str, int, bytes, str]]:
+    rows = session.execute(
+        select(
+            models.Article.id, models.Article.story_id, models.Article.minhash, models.Article.title
+        ).where(
+            models.Article.fetched_at >= since,
+            models.Article.id > after_id,
+            models.Article.minhash.is_not(None),
+            models.Article.story_id.is_not(None),
+        )
+    )
+    return [
+        (str(a), story, data, title) for a, story, data, title in rows if story is not None and data
+    ]

@@ -1,0 +1,88 @@
+"""What feeds.yaml and topics.yaml say, written to the feeds and topics tables."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    case,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from newswatch import models
+from newswatch.config.models import Config
+
+RELEASED = "urn:newswatch:released:"  # a URL given up to the feed that feeds.yaml names it for
+
+
+def sync_config(session: Session, config: Config) -> None:
+    """Upsert feeds and topics from config; entries removed from config are disabled, not deleted.
+
+    feeds.yaml wins over what the store learnt: a URL it names for one feed is taken from any
+    other feed holding it (two feeds swapped, or a feed a 301 moved onto it), and that feed goes
+    back to its own configured URL; without this the unique URL stopped every run.
+    """
+    wanted = {feed.name: feed.url for feed in config.feeds}
+    holders = session.execute(
+        select(models.Feed.id, models.Feed.name, models.Feed.url).where(
+            models.Feed.url.in_(set(wanted.values()))
+        )
+    ).all()
+    for feed_id, name, url in holders:
+        if wanted.get(name) != url:
+            session.execute(
+                update(models.Feed)
+                .where(models.Feed.id == feed_id)
+                .values(url=f"{RELEASED}{feed_id}")
+            )
+    for feed in config.feeds:
+        stmt = insert(models.Feed).values(
+            name=feed.name, url=feed.url, config_url=feed.url, enabled=feed.enabled
+        )
+        config_changed = models.Feed.config_url.is_distinct_from(stmt.excluded.config_url)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[models.Feed.name],
+                set_={
+                    # A URL learnt from a permanent redirect stays until feeds.yaml itself changes.
+                    "url": case((config_changed, stmt.excluded.url), else_=models.Feed.url),
+                    "next_poll_at": case((config_changed, None), else_=models.Feed.next_poll_at),
+                    "config_url": stmt.excluded.config_url,
+                    "enabled": stmt.excluded.enabled,
+                },
+            )
+        )
+    names = [feed.name for feed in config.feeds]
+    session.execute(update(models.Feed).where(models.Feed.name.not_in(names)).values(enabled=False))
+    taken = set(session.scalars(select(models.Feed.url)))
+    for row in session.scalars(select(models.Feed).where(models.Feed.url.startswith(RELEASED))):
+        if row.config_url and row.config_url not in taken:
+            row.url, row.next_poll_at = row.config_url, None
+            taken.add(row.config_url)
+    session.flush()
+    for topic in config.topics:
+        values = {
+            "name": topic.name,
+            "title": topic.label,
+            "description": topic.description,
+            "rule": {
+                "query": topic.query,
+                "keywords": topic.keywords,
+                "exclude": topic.exclude,
+                "min_hits": topic.min_hits,
+            },
+            "recipients": config.recipients_for(topic),
+            "enabled": topic.enabled,
+        }
+        stmt = insert(models.Topic).values(**values)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[models.Topic.name],
+                set_={k: stmt.excluded[k] for k in values if k != "name"},
+            )
+        )
+    topic_names = [topic.name for topic in config.topics]
+    session.execute(
+        update(models.Topic).where(models.Topic.name.not_in(topic_names)).values(enabled=False)
+    )

@@ -1,0 +1,109 @@
+"""Feed scheduling: which feeds are due, their stored state, and each poll's outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from newswatch import models, schedule
+from newswatch.records import FeedPoll, FeedState
+from newswatch.sanitize import ERROR_CHARS, clean_line
+from newswatch.settings import Settings
+from newswatch.store import db
+
+
+def due_feeds(session: Session, now: datetime, slack: timedelta) -> list[tuple[int, str]]:
+    """(id, url) of enabled feeds whose next poll falls before now + slack; never polled is due."""
+    due = or_(models.Feed.next_poll_at.is_(None), models.Feed.next_poll_at <= now + slack)
+    query = (
+        select(models.Feed.id, models.Feed.url)
+        .where(models.Feed.enabled, due)
+        .order_by(models.Feed.id)
+    )
+    return [(feed_id, url) for feed_id, url in session.execute(query)]
+
+
+def feed_states(session: Session, feed_ids: Sequence[int]) -> list[FeedState]:
+    rows = session.scalars(
+        select(models.Feed)
+        .where(models.Feed.id.in_(feed_ids), models.Feed.enabled)
+        .order_by(models.Feed.id)
+    )
+    return [db.as_record(feed, FeedState) for feed in rows]
+
+
+def record_poll(session: Session, poll: FeedPoll, at: datetime, settings: Settings) -> str | None:
+    """Remember a poll's outcome and schedule the next one; returns a note worth reporting."""
+    feed = session.get_one(models.Feed, poll.feed_id)
+    feed.last_polled_at = at
+    feed.last_status = (
+        poll.status if poll.http_status is None else f"{poll.status} {poll.http_status}"
+    )
+    note = None
+    if poll.moved_to and poll.moved_to != feed.url:
+        taken = session.scalar(select(models.Feed.id).where(models.Feed.url == poll.moved_to))
+        if taken is None:
+            note = f"feed {feed.name!r} moved permanently: {feed.url} -> {poll.moved_to}"
+            feed.url = poll.moved_to
+    if poll.status in ("error", "gone"):
+        feed.consecutive_failures += 1
+        # Error messages quote what servers and parsers said: bounded and clean like the rest.
+        feed.last_error = clean_line(poll.error, ERROR_CHARS) or None
+        if poll.status == "gone":
+            feed.last_error = "HTTP 410 Gone: the publisher removed this feed; now tried monthly"
+            failures = max(feed.consecutive_failures, settings.max_consecutive_failures)
+        else:
+            failures = feed.consecutive_failures
+        nxt = schedule.after_failure(
+            now=at,
+            failures=failures,
+            max_failures=settings.max_consecutive_failures,
+            status=poll.http_status,
+            headers=poll.headers,
+        )
+        feed.next_poll_at = nxt.at
+        return note
+    published = [item.published_at for item in poll.items if item.published_at]
+    previous = timedelta(seconds=feed.poll_interval_seconds) if feed.poll_interval_seconds else None
+    nxt = schedule.after_success(
+        now=at,
+        bounds=schedule.Bounds(
+            shortest=timedelta(minutes=settings.min_poll_interval_minutes),
+            longest=timedelta(hours=settings.max_poll_interval_hours),
+        ),
+        published=published if poll.status == "ok" else [],
+        previous=previous,
+        headers=poll.headers,
+        ttl_minutes=poll.ttl_minutes,
+    )
+    feed.next_poll_at = nxt.at
+    feed.poll_interval_seconds = int(nxt.interval.total_seconds()) if nxt.interval else None
+    feed.consecutive_failures = 0
+    feed.last_error = clean_line(poll.warning, ERROR_CHARS) or None
+    feed.last_success_at = at
+    if poll.unstored:
+        # Keep the old validators: the next poll reads the feed in full and retries these
+        # items (the stored ones are skipped), where a 304 would have lost them.
+        feed.last_error = clean_line(
+            "; ".join(
+                [f"{len(poll.unstored)} item(s) not stored, retried next poll: {poll.unstored[0]}"]
+                + ([poll.warning] if poll.warning else [])
+            ),
+            ERROR_CHARS,
+        )
+    if poll.status == "ok":
+        if not poll.unstored:
+            feed.etag = poll.etag
+            feed.last_modified = poll.last_modified
+        feed.items_per_day = schedule.items_per_day(published, at)
+        if poll.unconditional:
+            feed.last_full_poll_at = at
+    if poll.title:
+        feed.title = poll.title
+    return note

@@ -1,0 +1,145 @@
+"""The outbox: every write to alert and digest rows, written once for both tables.
+
+Queue (plan_digest; alerts are queued with their matches in store.articles), claim one due row
+for this transaction (`FOR UPDATE SKIP LOCKED`, so concurrent senders never take the same one),
+settle a try (sent, refused per recipient, failed, or pending again after a backoff) and
+requeue. delivery.send drives these in one transaction per message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from newswatch import clock, models
+from newswatch.config.models import SubscriberConfig
+from newswatch.records import Attempt
+
+Row = TypeVar("Row", models.Alert, models.DigestMail)
+Settled = Literal["sent", "retrying", "failed"]
+
+
+def plan_digest(
+    session: Session,
+    subscriber: SubscriberConfig,
+    start: datetime,
+    end: datetime,
+    at: datetime,
+) -> int:
+    """Queue the subscriber's digest for [start, end), one row per channel (email, Apprise);
+    how many rows were new (0 when all are already queued or sent)."""
+    # An Apprise row keeps the names of the variables holding its URLs, as an email row keeps
+    # the addresses: the row is a snapshot of the subscriber, sendable whatever the config says later.
+    channels = [("email", [str(e) for e in subscriber.emails])] if subscriber.emails else []
+    if subscriber.apprise_env:
+        channels.append((subscriber.channel, list(subscriber.apprise_env)))
+    queued = 0
+    for channel, recipients in channels:
+        digest_id = session.scalar(
+            insert(models.DigestMail)
+            .values(
+                subscriber=subscriber.name,
+                channel=channel,
+                recipients=recipients,
+                topics=list(subscriber.topics),
+                send_empty=subscriber.send_empty,
+                period_start=start,
+                period_end=end,
+                created_at=at,
+                next_attempt_at=at,
+            )
+            .on_conflict_do_nothing()
+            .returning(models.DigestMail.id)
+        )
+        queued += digest_id is not None
+    return queued
+
+
+def claim(session: Session, model: type[Row], now: datetime, email_ok: bool = True) -> Row | None:
+    """Lock one due pending row (lowest id first) for this transaction; concurrent senders skip
+    locked rows. Without `email_ok` (the mail server is down in this delivery) only rows for
+    other channels are claimed, so they still go."""
+    query = (
+        select(model)
+        .where(
+            model.state == "pending",
+            or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now),
+        )
+        .order_by(model.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if not email_ok:
+        query = query.where(model.channel != "email")
+    return session.scalar(query)
+
+
+def settle(
+    row: models.Alert | models.DigestMail,
+    attempt: Attempt,
+    max_attempts: int,
+    now: datetime,
+    message_id: str | None = None,
+    where: str | None = None,
+) -> Settled:
+    """Record one try at a claimed row, in the transaction that claimed it: `sent` once
+    nobody is owed it any more and someone got it, `failed` if nobody ever can, else pending
+    again after a backoff for those still owed it, and only them ("retrying")."""
+    row.attempts += 1
+    outcomes = dict(row.outcomes)
+    outcomes |= {addr: {"state": "sent"} for addr in attempt.delivered}
+    outcomes |= {addr: {"state": "refused", "reason": r} for addr, r in attempt.refused.items()}
+    row.outcomes = outcomes
+    if attempt.delivered:
+        row.sent_at = now
+        row.message_id = message_id
+        row.delivered_to = where
+    refused = {addr: o["reason"] for addr, o in outcomes.items() if o["state"] == "refused"}
+    reason = f"Undeliverable: {attempt.hopeless}" if attempt.hopeless else attempt.retry
+    row.last_error = _summary(reason, refused)
+    if attempt.retry and not attempt.hopeless and row.attempts < max_attempts:
+        row.next_attempt_at = now + timedelta(minutes=2**row.attempts)
+        return "retrying"
+    if any(o["state"] == "sent" for o in outcomes.values()):
+        row.state = "sent"
+        return "sent"
+    row.state = "failed"
+    return "failed"
+
+
+def _summary(reason: str | None, refused: Mapping[str, str]) -> str | None:
+    """last_error: why the last try fell short, and who was refused for good."""
+    parts = [reason] if reason else []
+    if refused:
+        parts.append("not delivered to " + "; ".join(f"{a}: {r}" for a, r in refused.items()))
+    return "; ".join(parts)[:1000] or None
+
+
+def requeue(session: Session, alert_id: int) -> bool:
+    """Make an alert pending again with fresh attempts, due now, for those who did not get it
+    (for everyone when all did); False if there is no such alert."""
+    alert = session.get(models.Alert, alert_id)
+    if alert is None:
+        return False
+    everyone_got_it = alert.state == "sent" and alert.last_error is None
+    alert.outcomes = {} if everyone_got_it else _only_sent(alert.outcomes)
+    alert.state = "pending"
+    alert.attempts = 0
+    alert.last_error = None
+    alert.next_attempt_at = clock.now()
+    return True
+
+
+def _only_sent(outcomes: Mapping[str, Any]) -> dict[str, Any]:
+    return {addr: o for addr, o in outcomes.items() if o["state"] == "sent"}
+
+
+def count_pending_alerts(session: Session, cap: int = 100_000) -> int:
+    """How many alerts are pending, counting at most `cap`."""
+    pending = select(models.Alert.id).where(models.Alert.state == "pending").limit(cap)
+    return session.scalar(select(func.count()).select_from(pending.subquery())) or 0

@@ -1,0 +1,269 @@
+"""What the CLI, dashboard and digest read from the news store: small typed queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, exists, func, literal_column, or_, select
+from sqlalchemy.orm import Session
+
+from newswatch import models
+from newswatch.store import db
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Query-string filters of the alerts and stories page; None means no narrowing."""
+
+    topic: str | None = None  # topic name
+    feed: str | None = None  # feed name: the article appeared in it (any of its sources)
+    since: date | None = None  # article date (published, else fetched), UTC, inclusive
+    until: date | None = None  # inclusive
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    id: int
+    state: str
+    topic: str
+    title: str
+    url: str
+    feed: str
+    article_at: datetime
+    created_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StoryRow:
+    id: int
+    title: str
+    url: str
+    feed: str
+    sources: list[str]
+    topics: list[str]
+    at: datetime
+    text_source: str
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    name: str
+    url: str
+    enabled: bool
+    status: str | None
+    last_success_at: datetime | None
+    consecutive_failures: int
+    next_poll_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class DailyHits:
+    """Matches per topic per local day, oldest day first; every topic has one count per day."""
+
+    days: list[date]
+    topics: dict[str, list[int]]  # topic name -> hits per day
+    zone: str = "UTC"
+    titles: dict[str, str] = field(default_factory=dict)  # topic name -> its label
+
+    def by_title(self) -> dict[str, dict[date, int]]:
+        """Label -> day -> hits, for the topics and days with any: the digest's chart data."""
+        return {
+            self.titles.get(name, name): {d: n for d, n in zip(self.days, hits, strict=True) if n}
+            for name, hits in self.topics.items()
+            if any(hits)
+        }
+
+
+def article_at() -> ColumnElement[datetime]:
+    return func.coalesce(models.Article.published_at, models.Article.fetched_at)
+
+
+def _narrow(query: Select[Any], filters: Filters) -> Select[Any]:
+    """Apply the feed and date filters to a query that selects from articles."""
+    at = article_at()
+    if filters.feed:
+        query = query.where(
+            exists()
+            .where(models.ArticleSource.article_id == models.Article.id)
+            .where(models.ArticleSource.feed_id == models.Feed.id)
+            .where(models.Feed.name == filters.feed)
+            .correlate(models.Article)
+        )
+    if filters.since:
+        query = query.where(at >= datetime.combine(filters.since, time(), UTC))
+    if filters.until:
+        query = query.where(at < datetime.combine(filters.until + timedelta(days=1), time(), UTC))
+    return query
+
+
+def latest_alerts(
+    session: Session, filters: Filters, limit: int = 50, offset: int = 0
+) -> list[AlertRow]:
+    """Newest alerts first, with their article and topic."""
+    origin = models.Feed.__table__.alias("origin")
+    query = (
+        select(
+            models.Alert.id,
+            models.Alert.state,
+            models.Topic.name,
+            models.Article.title,
+            models.Article.url,
+            origin.c.name,
+            article_at(),
+            models.Alert.created_at,
+            models.Alert.sent_at,
+        )
+        .join(models.Article, models.Article.id == models.Alert.article_id)
+        .join(models.Topic, models.Topic.id == models.Alert.topic_id)
+        .join(origin, origin.c.id == models.Article.feed_id)
+        .order_by(models.Alert.created_at.desc(), models.Alert.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    if filters.topic:
+        query = query.where(models.Topic.name == filters.topic)
+    return [AlertRow(*row) for row in session.execute(_narrow(query, filters))]
+
+
+def latest_stories(
+    session: Session, filters: Filters, limit: int = 50, offset: int = 0
+) -> list[StoryRow]:
+    """Newest stories first, each shown by its lead article with every feed and topic of its copies."""
+    origin = models.Feed.__table__.alias("origin")
+    source_feed = models.Feed.__table__.alias("source_feed")
+    sibling = models.Article.__table__.alias("sibling")
+    # Articles stored before stories existed have none: they stand for themselves.
+    same_story = or_(
+        sibling.c.story_id == models.Article.story_id, sibling.c.id == models.Article.id
+    )
+    sources = (
+        select(func.array_agg(func.distinct(source_feed.c.name)))
+        .select_from(models.ArticleSource)
+        .join(source_feed, source_feed.c.id == models.ArticleSource.feed_id)
+        .join(sibling, sibling.c.id == models.ArticleSource.article_id)
+        .where(same_story)
+        .scalar_subquery()
+    )
+    topics = (
+        select(func.array_agg(func.distinct(models.Topic.name)))
+        .select_from(models.Match)
+        .join(models.Topic, models.Topic.id == models.Match.topic_id)
+        .join(sibling, sibling.c.id == models.Match.article_id)
+        .where(same_story)
+        .scalar_subquery()
+    )
+    at = article_at()
+    query = (
+        select(
+            models.Article.id,
+            models.Article.title,
+            models.Article.url,
+            origin.c.name,
+            sources,
+            topics,
+            at,
+            models.Article.text_source,
+        )
+        .join(origin, origin.c.id == models.Article.feed_id)
+        .outerjoin(models.Story, models.Story.id == models.Article.story_id)
+        .where(or_(models.Story.id.is_(None), models.Story.lead_article_id == models.Article.id))
+        .order_by(at.desc(), models.Article.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    if filters.topic:
+        query = query.where(
+            exists()
+            .where(same_story)
+            .where(models.Match.article_id == sibling.c.id)
+            .where(models.Match.topic_id == models.Topic.id)
+            .where(models.Topic.name == filters.topic)
+            .correlate(models.Article)
+        )
+    return [
+        StoryRow(
+            id=row[0],
+            title=row[1],
+            url=row[2],
+            feed=row[3],
+            sources=sorted(row[4] or []),
+            topics=sorted(row[5] or []),
+            at=row[6],
+            text_source=row[7],
+        )
+        for row in session.execute(_narrow(query, filters))
+    ]
+
+
+def topic_names(session: Session) -> list[str]:
+    return list(session.scalars(select(models.Topic.name).order_by(models.Topic.name)))
+
+
+def feed_names(session: Session) -> list[str]:
+    return list(session.scalars(select(models.Feed.name).order_by(models.Feed.name)))
+
+
+def feed_health(session: Session) -> list[FeedHealth]:
+    """Every feed, failing ones first, then by name."""
+    feeds = session.scalars(
+        select(models.Feed).order_by(models.Feed.consecutive_failures.desc(), models.Feed.name)
+    )
+    return [db.as_record(feed, FeedHealth, status="last_status") for feed in feeds]
+
+
+def daily_hits(
+    session: Session, today: date, days: int = 14, zone: str = "UTC", topics: Sequence[str] = ()
+) -> DailyHits:
+    """Stories hitting each topic per calendar day in `zone` (the digest's time zone; by when
+    newswatch matched them), `days` days up to and including `today` there: syndicated copies
+    of one story count once. Every enabled topic has a row, zeros included, and so does any
+    other topic with hits; `topics` narrows to those names (all when empty)."""
+    first = today - timedelta(days=days - 1)
+    day = func.date(func.timezone(zone, models.Match.matched_at))
+    story = func.coalesce(models.Article.story_id, -models.Article.id)
+    query = (
+        select(models.Topic.name, day, func.count(story.distinct()))
+        .join(models.Topic, models.Topic.id == models.Match.topic_id)
+        .join(models.Article, models.Article.id == models.Match.article_id)
+        .where(day >= first, day <= today)
+        .group_by(models.Topic.name, day)
+    )
+    named = select(models.Topic.name, models.Topic.title, models.Topic.enabled)
+    if topics:
+        query = query.where(models.Topic.name.in_(topics))
+        named = named.where(models.Topic.name.in_(topics))
+    titles: dict[str, str] = {}
+    counts: dict[str, list[int]] = {}
+    for name, title, enabled in session.execute(named.order_by(models.Topic.name)):
+        titles[name] = title
+        if enabled:
+            counts[name] = [0] * days
+    for name, hit_day, count in session.execute(query):
+        counts.setdefault(name, [0] * days)[(hit_day - first).days] = count
+    all_days = [first + timedelta(days=n) for n in range(days)]
+    return DailyHits(days=all_days, topics=counts, zone=zone, titles=titles)
+
+
+def list_alerts(
+    session: Session, state: str | None = None, limit: int = 100, undelivered: bool = False
+) -> list[models.Alert]:
+    """Newest first; `undelivered`: the failed ones, the sent ones that someone did not get, and
+    pending ones someone will never get (refused for good while others are retried)."""
+    query = select(models.Alert).order_by(models.Alert.id.desc()).limit(limit)
+    if state:
+        query = query.where(models.Alert.state == state)
+    if undelivered:
+        refused = func.jsonb_path_exists(
+            models.Alert.outcomes, literal_column("""'$.* ? (@.state == "refused")'::jsonpath""")
+        )
+        query = query.where(
+            (models.Alert.state == "failed")
+            | ((models.Alert.state == "sent") & models.Alert.last_error.is_not(None))
+            | ((models.Alert.state == "pending") & refused)
+        )
+    return list(session.scalars(query))

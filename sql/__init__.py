@@ -1,0 +1,1 @@
+"""Alembic migrations (migrations/), installed as the package newswatch_sql."""
