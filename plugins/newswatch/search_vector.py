@@ -1,58 +1,56 @@
 """`articles.search`, the GIN-indexed tsvector behind the dashboard's search and topic backtests.
 
-Its input is title and text lower-cased with every character that folds to one ASCII letter or
-digit folded (é -> e, İ -> i, Ａ -> a), as migration 0002 first computed it in SQL. PostgreSQL's
-translate() with that 748-character table cost ~15 ms of database CPU per article (bench/
-pipeline.py); Python's str.translate does the same in well under a millisecond, so the
+Documents and typed searches go through one fold: ASCII letters lower-cased, every
+other character of the Basic Multilingual Plane folded as topic matching folds it
+(`textfold.fold_char`: casefold, compatibility forms, diacritics), so `Straße`, `STRASSE` and
+`strasse` are one word, and so are `ﬁnance` and `finance`, `Café` and `cafe`, `ＴＯＫＹＯ` and
+`tokyo`. Until migration 0015 the document fold kept only folds to one ASCII letter or digit, and
+a search for `strasse` found no `Straße`. Changing `fold_char` changes stored vectors: recompute
+them in a migration as 0015 does.
+
+Python's str.translate folds in well under a millisecond per article, where PostgreSQL's
+translate() over migration 0002's table cost ~15 ms of database CPU (bench/pipeline.py): the
 application folds and PostgreSQL only splits words (`to_tsvector('simple', …)`).
 """
 
 from __future__ import annotations
 
-import unicodedata
 from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, literal_column
 
-
-@cache
-def ascii_folds() -> tuple[str, str]:
-    """(source, target) characters: each non-ASCII character whose accent-stripped casefold is
-    one ASCII letter or digit, and that letter or digit. Same table as migration 0002's."""
-    source, target = [], []
-    for code in range(0x80, 0x10000):
-        if 0xD800 <= code <= 0xDFFF:
-            continue
-        char = chr(code)
-        decomposed = unicodedata.normalize("NFKD", char.casefold())
-        folded = "".join(c for c in decomposed if not unicodedata.combining(c))
-        if char == "ı":
-            folded = "i"
-        if len(folded) == 1 and folded.isascii() and folded.isalnum():
-            source.append(char)
-            target.append(folded)
-    return "".join(source), "".join(target)
+from newswatch.textfold import non_ascii_folds
 
 
 @cache
-def _table() -> dict[int, int]:
-    source, target = ascii_folds()
-    return str.maketrans(source, target)
+def _table() -> dict[int, str]:
+    """Every character the fold changes, and what to: A-Z lower-cased, and textfold's table."""
+    upper = {code: chr(code).lower() for code in range(ord("A"), ord("Z") + 1)}
+    return upper | non_ascii_folds()
+
+
+def _fold(text: str) -> str:
+    """One character at a time, so a word folds alike alone and inside a document."""
+    return text.translate(_table())
+
+
+def search_query_text(text: str) -> str:
+    """A typed search folded as documents are, for `websearch_to_tsquery('simple', …)`. ASCII
+    changes only in case: quotes, a leading minus and `or` stay as typed."""
+    return _fold(text)
 
 
 # PostgreSQL refuses a tsvector over 1 MB: 1.6 M characters of distinct words made one article
 # unstorable. Words of three-byte characters cost about 4 bytes of tsvector a character, so the
 # first 200,000 characters (ten times a long article) always fit; the rest is not searchable.
+# Cut again after folding: one character can fold to up to 18 (U+FDFA).
 SEARCH_CHARS = 200_000
 
 
 def search_document(title: str, text: str) -> str:
-    """What `articles.search` indexes for an article with this title and text.
-
-    Folded before lower-casing: Python lower-cases İ to i plus a combining dot, the table to i.
-    """
-    return f"{title} {text}"[:SEARCH_CHARS].translate(_table()).lower()
+    """What `articles.search` indexes for an article with this title and text."""
+    return _fold(f"{title} {text}"[:SEARCH_CHARS])[:SEARCH_CHARS]
 
 
 def search_vector(document: Any) -> ColumnElement[Any]:

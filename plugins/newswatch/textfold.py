@@ -94,6 +94,12 @@ def _tables() -> tuple[dict[int, str], re.Pattern[str]]:
     return table, re.compile(f"[{''.join(irregular)}]")
 
 
+def non_ascii_folds() -> dict[int, str]:
+    """fold_char's answer for every non-ASCII character of the Basic Multilingual Plane it
+    changes (a str.translate table)."""
+    return _tables()[0]
+
+
 def _original(pieces: Sequence[Piece], starts: Sequence[int], index: int, is_end: bool) -> int:
     """Where a folded offset was before the step that replaced `pieces` (sorted by start)."""
     # An end never takes in a piece that starts at it (a dropped soft hyphen after a word).

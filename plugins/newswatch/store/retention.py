@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Engine, Table, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from newswatch import clock, models
-from newswatch.search_vector import ascii_folds, search_vector
+from newswatch.search_vector import search_document, search_vector
 from newswatch.settings import Settings
 from newswatch.store import db
 
@@ -36,22 +37,24 @@ class PurgeReport:
 def purge_old_text(session: Session, older_than: timedelta, now: datetime) -> PurgeReport:
     """Blank the text of articles fetched before `now - older_than`; already purged ones are left alone."""
     cutoff = now - older_than
-    purged = session.scalars(
-        update(models.Article)
+    # Locked, so a concurrent purge cannot blank a row between this read and the update.
+    titles = session.execute(
+        select(models.Article.id, models.Article.title)
         .where(models.Article.fetched_at < cutoff, models.Article.text_purged_at.is_(None))
-        # The search vector keeps the title only, folded in SQL as search_document does
-        # (titles are short: translate()'s cost is per character).
-        .values(
-            text="",
-            text_purged_at=now,
-            search=search_vector(
-                func.translate(func.lower(models.Article.title + " "), *ascii_folds())
-            ),
-        )
-        .returning(models.Article.id)
+        .with_for_update()
     ).all()
+    if titles:
+        table = cast(Table, models.Article.__table__)
+        # The search vector keeps the title only, folded as search_document folds every
+        # article (SQL's translate() cannot fold ß to ss or a ligature to two letters).
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("article_id"))
+            .values(text="", text_purged_at=now, search=search_vector(bindparam("document"))),
+            [{"article_id": id_, "document": search_document(title, "")} for id_, title in titles],
+        )
     kept = session.scalar(select(func.count()).where(models.Article.text_purged_at.is_(None)))
-    return PurgeReport(cutoff=cutoff, articles_purged=len(purged), articles_kept=kept or 0)
+    return PurgeReport(cutoff=cutoff, articles_purged=len(titles), articles_kept=kept or 0)
 
 
 def vacuum_articles(engine: Engine) -> None:

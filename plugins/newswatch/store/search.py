@@ -12,8 +12,8 @@ from sqlalchemy import ColumnElement, exists, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from newswatch import models
+from newswatch.search_vector import search_query_text
 from newswatch.store import reads
-from newswatch.textfold import fold_char
 
 # ts_headline marks hits with these private-use characters (removed from the text first), so
 # the renderer can escape everything and only then turn the marks into <mark> elements.
@@ -49,12 +49,6 @@ class SearchHit:
     headline: str  # feed text with MARK_START/MARK_END around the hits; not yet escaped
 
 
-def fold_query(text: str) -> str:
-    """Fold a search the way migration 0002 folds `articles.search` (accents, case), keeping
-    websearch syntax (quotes, a leading minus, `or`) as typed."""
-    return "".join(char.lower() if char.isascii() else fold_char(char) for char in text)
-
-
 def check_search(text: str) -> None:
     """Refuse, before any SQL, a search over MAX_SEARCH_CHARS characters or MAX_SEARCH_TERMS
     terms, or one holding control characters (PostgreSQL refuses NUL in text)."""
@@ -82,7 +76,7 @@ def search_articles(
     optionally only articles that matched `topic`, dated (published, else fetched) since `since`.
     SearchRefused, before any SQL, for a search check_search refuses."""
     check_search(text)
-    query = func.websearch_to_tsquery("simple", fold_query(text))
+    query = func.websearch_to_tsquery("simple", search_query_text(text))
     document = models.Article.title + "\n" + models.Article.text
     # Our marks must not already be in the feed's text, or the renderer would mark wrong spans.
     document = func.translate(document, MARK_START + MARK_END, "")
