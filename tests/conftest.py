@@ -92,9 +92,7 @@ def empty_database_url(database_server: str) -> Iterator[str]:
         yield url
 
 
-TABLES = (
-    "digests, alerts, matches, article_sources, stories, articles, topics, feeds, runs, robots_txt"
-)
+TABLES = "notices, digests, alerts, matches, article_sources, stories, articles, topics, feeds, runs, robots_txt"
 
 
 @pytest.fixture

@@ -10,10 +10,13 @@ from types import SimpleNamespace
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
-from conftest import Mailbox
+from conftest import Mailbox, free_port
+from sqlalchemy import select
 
+from newswatch import models, pipeline
 from newswatch.delivery.notice import notify_failure
 from newswatch.settings import Settings, get_settings
+from newswatch.store import db
 
 DAGS = Path(__file__).resolve().parents[1] / "dags"
 OPERATOR = "ops@example.com"
@@ -88,3 +91,48 @@ def test_failure_email_names_the_task_and_its_log_and_repeats_as_the_same_messag
     assert str(msg["Subject"]) == "[newswatch] DAG news_monitor failed: scheduled__1"
     body = msg.get_content()
     assert "Failed task:  process_feeds[2]" in body and f"Log:          {log_url}" in body
+
+
+FAILED_RUN = {
+    "dag": SimpleNamespace(dag_id="news_monitor"),
+    "run_id": "scheduled__2",
+    "reason": "task_failure",
+}
+
+
+def notices(settings: Settings) -> list[tuple[str, int]]:
+    with db.transaction(db.session_factory(settings)) as session:
+        rows = session.scalars(select(models.Notice).order_by(models.Notice.id))
+        return [(notice.state, notice.attempts) for notice in rows]
+
+
+def test_a_notice_told_while_the_mail_server_is_down_goes_with_the_next_delivery(
+    settings: Settings, smtp: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSWATCH_OPERATOR_EMAIL", OPERATOR)
+    monkeypatch.setenv("NEWSWATCH_SMTP_URL", f"smtp://127.0.0.1:{free_port()}")  # nobody there
+    notify_failure(FAILED_RUN)
+    assert smtp.received == []
+    assert notices(settings) == [("pending", 0)]  # the server never answered: not a refusal
+    monkeypatch.setenv("NEWSWATCH_SMTP_URL", smtp.url)
+    report = pipeline.deliver(get_settings())
+    assert report.counts["notices_sent"] == 1
+    notify_failure(FAILED_RUN)  # Airflow telling the same failure again sends nothing more
+    pipeline.deliver(get_settings())
+    (msg,) = received(smtp)
+    assert smtp.received[0].rcpt_tos == [OPERATOR]
+    assert str(msg["Subject"]) == "[newswatch] DAG news_monitor failed: scheduled__2"
+    assert notices(settings) == [("sent", 1)]
+
+
+def test_the_operator_still_hears_when_the_news_database_is_down(
+    settings: Settings, smtp: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSWATCH_OPERATOR_EMAIL", OPERATOR)
+    monkeypatch.setenv(
+        "NEWSWATCH_DATABASE_URL", f"postgresql://postgres@127.0.0.1:{free_port()}/newswatch"
+    )
+    notify_failure(FAILED_RUN)
+    (msg,) = received(smtp)
+    assert smtp.received[0].rcpt_tos == [OPERATOR]
+    assert "Run:          scheduled__2" in msg.get_content()

@@ -219,6 +219,20 @@ class DigestMail(OutboxColumns, Base):
     )
 
 
+class Notice(OutboxColumns, Base):
+    """A message to the operator (a failed DAG run): an outbox row like an alert, so a notice
+    written while the mail server is down goes with the next delivery instead of being lost."""
+
+    __tablename__ = "notices"
+
+    key: Mapped[str] = mapped_column(Text, unique=True)  # one notice per event, however often told
+    details: Mapped[dict[str, Any]] = mapped_column()  # what the message says, as it was told
+
+    __table_args__ = (
+        CheckConstraint("state in ('pending', 'sent', 'failed')", name="notices_state"),
+    )
+
+
 class RobotsTxt(Base):
     """A site's robots.txt as last read, so it is fetched once a day, not once per run (robots.py)."""
 

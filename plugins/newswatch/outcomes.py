@@ -42,6 +42,9 @@ class Outcome(StrEnum):
     DIGESTS_SENT = "digests_sent"
     DIGESTS_RETRYING = "digests_retrying"
     DIGESTS_FAILED = "digests_failed"
+    NOTICES_SENT = "notices_sent"
+    NOTICES_RETRYING = "notices_retrying"
+    NOTICES_FAILED = "notices_failed"
 
 
 # A feed poll's status (records.FeedPoll.status) and the outcome it is counted under.

@@ -174,6 +174,14 @@ class Digest:
 
 
 @dataclass(frozen=True)
+class NoticeView:
+    """What a message to the operator says (delivery.messages.notice.describe) and to whom."""
+
+    recipients: list[str]
+    failure: dict[str, str | None]
+
+
+@dataclass(frozen=True)
 class Attempt:
     """One try at an outbox row: who got it now, who never will, and why the others must wait
     (made by delivery, recorded by store.outbox.settle)."""

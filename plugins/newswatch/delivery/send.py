@@ -10,8 +10,9 @@ the server cannot take (an internationalised address without SMTPUTF8) or refuse
 while taking the others is refused for good; one given a 4xx is retried, and a retry goes only
 to those still owed the message.
 
-Digests keep the same guarantees through the same loop (send_outbox): a Kind names the table
-and supplies what a row shows, its email and its Apprise text; store.outbox claims and settles.
+Digests and the operator's notices keep the same guarantees through the same loop
+(send_outbox): a Kind names the table and supplies what a row shows, its email and its Apprise
+text; store.outbox claims and settles.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from newswatch.delivery.messages.digest import (
     digest_title,
     render_digest,
 )
+from newswatch.delivery.messages.notice import failure_email, failure_message_id
 from newswatch.delivery.transports import (
     MESSAGE_ERRORS,
     Receipt,
@@ -44,14 +46,21 @@ from newswatch.delivery.transports import (
     refusals_text,
     rendered,
 )
-from newswatch.records import AlertView, Attempt, Digest
+from newswatch.records import AlertView, Attempt, Digest, NoticeView
 from newswatch.settings import Settings
 from newswatch.store import outbox, views
 from newswatch.store.db import transaction
 
-__all__ = ["Attempt", "Delivery", "attempt_of", "deliver_digests", "deliver_pending"]
+__all__ = [
+    "Attempt",
+    "Delivery",
+    "attempt_of",
+    "deliver_digests",
+    "deliver_notices",
+    "deliver_pending",
+]
 
-R = TypeVar("R", models.Alert, models.DigestMail)
+R = TypeVar("R", models.Alert, models.DigestMail, models.Notice)
 V = TypeVar("V")
 
 
@@ -160,6 +169,30 @@ class Digests:
         return AppriseChannels({row.channel: [str(n) for n in row.recipients]})
 
 
+@dataclass(frozen=True)
+class Notices:
+    """A message to the operator goes by email only, to the addresses its row was queued for."""
+
+    name: ClassVar[str] = "notice"
+    model: ClassVar[type[models.Notice]] = models.Notice
+
+    def view(self, session: Session, row: models.Notice) -> NoticeView:
+        return NoticeView([str(r) for r in row.recipients], dict(row.details))
+
+    def email(self, view: NoticeView, head: Letterhead) -> EmailMessage:
+        return rendered(failure_email, view.failure, head.mail_from, view.recipients, clock.now())
+
+    def text(self, view: NoticeView, head: Letterhead) -> tuple[str, str]:
+        msg = self.email(view, head)
+        return str(msg["Subject"]), str(msg.get_content())
+
+    def message_id(self, view: NoticeView, head: Letterhead) -> str:
+        return failure_message_id(view.failure, head.mail_from)
+
+    def channels(self, row: models.Notice) -> AppriseChannels:
+        return AppriseChannels()
+
+
 def deliver_pending(
     factory: sessionmaker[Session],
     transport: Transport,
@@ -180,6 +213,13 @@ def deliver_digests(
     guarantees as alerts; an empty one is recorded as "empty" and sent only to subscribers who
     asked for empty digests. With the mail server down, the other channels still go."""
     return send_outbox(factory, transport, Digests(ZoneInfo(settings.digest_timezone)), settings)
+
+
+def deliver_notices(
+    factory: sessionmaker[Session], transport: Transport, settings: Settings
+) -> Delivery:
+    """Send every due pending notice to the operator, with the outbox guarantees of alerts."""
+    return send_outbox(factory, transport, Notices(), settings)
 
 
 def send_outbox(
@@ -260,7 +300,11 @@ def attempt_of(receipt: Receipt) -> Attempt:
 
 
 def _count(
-    result: Delivery, kind: str, row: models.Alert | models.DigestMail, tried: Attempt, settled: str
+    result: Delivery,
+    kind: str,
+    row: models.Alert | models.DigestMail | models.Notice,
+    tried: Attempt,
+    settled: str,
 ) -> None:
     """Count a settled try in `result`, with a line for whoever did not get the message."""
     if settled == "retrying":

@@ -1,6 +1,6 @@
-"""The outbox: every write to alert and digest rows, written once for both tables.
+"""The outbox: every write to alert, digest and notice rows, written once for all three tables.
 
-Queue (plan_digest; alerts are queued with their matches in store.articles), claim one due row
+Queue (plan_digest, queue_notice; alerts are queued with their matches in store.articles), claim one due row
 for this transaction (`FOR UPDATE SKIP LOCKED`, so concurrent senders never take the same one),
 settle a try (sent, refused per recipient, failed, or pending again after a backoff) and
 requeue. delivery.send drives these in one transaction per message.
@@ -20,7 +20,7 @@ from newswatch import clock, models
 from newswatch.config.models import SubscriberConfig
 from newswatch.records import Attempt
 
-Row = TypeVar("Row", models.Alert, models.DigestMail)
+Row = TypeVar("Row", models.Alert, models.DigestMail, models.Notice)
 Settled = Literal["sent", "retrying", "failed"]
 
 
@@ -60,6 +60,22 @@ def plan_digest(
     return queued
 
 
+def queue_notice(
+    session: Session, key: str, details: Mapping[str, Any], recipients: list[str], at: datetime
+) -> bool:
+    """Queue a message to the operator, once per `key` (an event told twice is one notice);
+    whether it was new."""
+    notice_id = session.scalar(
+        insert(models.Notice)
+        .values(
+            key=key, details=dict(details), recipients=recipients, created_at=at, next_attempt_at=at
+        )
+        .on_conflict_do_nothing()
+        .returning(models.Notice.id)
+    )
+    return notice_id is not None
+
+
 def claim(session: Session, model: type[Row], now: datetime, email_ok: bool = True) -> Row | None:
     """Lock one due pending row (lowest id first) for this transaction; concurrent senders skip
     locked rows. Without `email_ok` (the mail server is down in this delivery) only rows for
@@ -80,7 +96,7 @@ def claim(session: Session, model: type[Row], now: datetime, email_ok: bool = Tr
 
 
 def settle(
-    row: models.Alert | models.DigestMail,
+    row: models.Alert | models.DigestMail | models.Notice,
     attempt: Attempt,
     max_attempts: int,
     now: datetime,

@@ -3,7 +3,7 @@ Airflow hands its failure callback; its Message-ID is fixed per run so a repeat 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
@@ -44,14 +44,25 @@ def describe(context: Mapping[str, Any]) -> dict[str, str | None]:
     }
 
 
+def failure_key(failure: Mapping[str, str | None]) -> str:
+    """One notice per failed DAG run, however often Airflow reports it."""
+    return f"failure\n{failure['dag_id'] or ''}\n{failure['run_id'] or ''}"
+
+
+def failure_message_id(failure: Mapping[str, str | None], mail_from: str) -> str:
+    """Fixed per DAG run, so a repeat is recognisable."""
+    return fixed_message_id(
+        "failure", f"{failure['dag_id'] or ''}\n{failure['run_id'] or ''}", mail_from
+    )
+
+
 def failure_email(
-    failure: Mapping[str, str | None], mail_from: str, to: str, now: datetime
+    failure: Mapping[str, str | None], mail_from: str, to: Sequence[str], now: datetime
 ) -> EmailMessage:
     """A plain-text email; its Message-ID is fixed per DAG run, so a repeat is recognisable."""
     dag_id, run_id = failure["dag_id"] or "", failure["run_id"] or ""
-    message_id = fixed_message_id("failure", f"{dag_id}\n{run_id}", mail_from)
     subject = header_safe(f"[newswatch] DAG {dag_id} failed: {run_id}")[:SUBJECT_CHARS]
-    msg = new_message(mail_from, [to], subject, message_id, now)
+    msg = new_message(mail_from, list(to), subject, failure_message_id(failure, mail_from), now)
     lines = [
         f"The Airflow DAG run {run_id} of {dag_id} failed.",
         "",
