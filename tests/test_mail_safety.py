@@ -455,4 +455,4 @@ def test_a_feed_title_cannot_claim_another_outlet(
             assert "Reuters" not in text and "Associated Press" not in text, text
     with db.read(settings) as session:
         story_id = session.scalars(select(models.Story.id)).one()
-        assert store.views.story_sources(session, story_id) == ["Asia Wire", "Kyodo Desk"]
+        assert store.reads.story_sources(session, story_id) == ["Asia Wire", "Kyodo Desk"]

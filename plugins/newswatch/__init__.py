@@ -1,4 +1,5 @@
 """newswatch: poll news feeds, extract articles, tag topics, alert by email.
 
-Stages, in the order pipeline.py runs them: feeds -> fetch -> extract -> topics -> store -> alerts.
+Stages, in the order ingest.py and pipeline.py run them: poll and feeds -> fetch -> extract ->
+topics -> store -> delivery. README.md ("What runs") maps every folder and module.
 """

@@ -5,13 +5,10 @@ Seconds per stage (`seconds_fetch`, …) add up the work of every batch, as `run
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, date, datetime
 from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from newswatch import models
 from newswatch.outcomes import Outcome
@@ -85,11 +82,8 @@ def stage_seconds(durations: Mapping[str, Any]) -> dict[str, float]:
     return {f"seconds_{stage}": float(durations.get(f"seconds_{stage}") or 0) for stage in STAGES}
 
 
-def run_stats(session: Session, since: datetime) -> list[RunStats]:
-    """Every run started at or after `since`, oldest first."""
-    runs = session.scalars(
-        select(models.Run).where(models.Run.started_at >= since).order_by(models.Run.id)
-    )
+def run_stats(runs: Iterable[models.Run]) -> list[RunStats]:
+    """The stats of each run (store.reads.runs_since), in the order given."""
     return [
         RunStats(
             run_id=run.id,

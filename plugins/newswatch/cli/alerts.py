@@ -8,7 +8,7 @@ from typing import Annotated, cast
 
 import typer
 
-from newswatch import models, pipeline, store
+from newswatch import pipeline, store
 from newswatch.cli.options import JsonOption
 from newswatch.settings import Settings, get_settings
 from newswatch.store import db
@@ -80,31 +80,23 @@ def alert_rows(
     settings: Settings, state: str | None = None, limit: int = 100, undelivered: bool = False
 ) -> list[dict[str, object]]:
     with db.read(settings) as session:
-        rows = []
-        for alert in store.reads.list_alerts(session, state, limit, undelivered):
-            article = session.get_one(models.Article, alert.article_id)
-            topic = session.get_one(models.Topic, alert.topic_id)
-            rows.append(
-                {
-                    "id": alert.id,
-                    "state": alert.state,
-                    "topic": topic.name,
-                    "title": article.title,
-                    "url": article.url,
-                    "attempts": alert.attempts,
-                    "sent_at": alert.sent_at.isoformat(timespec="seconds")
-                    if alert.sent_at
-                    else None,
-                    "delivered_to": alert.delivered_to,
-                    "channel": alert.channel,
-                    "sources": [
-                        {"outlet": outlet, "url": url}
-                        for outlet, url in store.views.story_copies(session, alert.story_id)
-                    ],
-                    "last_error": alert.last_error,
-                }
-            )
-        return rows
+        listed = store.reads.alert_listing(session, state, limit, undelivered)
+    return [
+        {
+            "id": alert.id,
+            "state": alert.state,
+            "topic": alert.topic,
+            "title": alert.title,
+            "url": alert.url,
+            "attempts": alert.attempts,
+            "sent_at": alert.sent_at.isoformat(timespec="seconds") if alert.sent_at else None,
+            "delivered_to": alert.delivered_to,
+            "channel": alert.channel,
+            "sources": [{"outlet": outlet, "url": url} for outlet, url in alert.sources],
+            "last_error": alert.last_error,
+        }
+        for alert in listed
+    ]
 
 
 def format_alerts(rows: list[dict[str, object]], show_errors: bool = False) -> str:

@@ -11,9 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
-from newswatch import models, sample_day
+from newswatch import sample_day, store
 from newswatch.cli.alerts import alert_rows, format_alerts
 from newswatch.settings import Settings
 from newswatch.store import db
@@ -130,23 +128,21 @@ def _run_dag(settings: Settings, checkout: Path, url: str, day: sample_day.Sampl
 
 def last_run_summary(settings: Settings) -> str:
     """The newest run's counts and errors, as the demo prints them."""
-    with db.transaction(db.session_factory(settings)) as session:
-        run = session.scalars(select(models.Run).order_by(models.Run.id.desc()).limit(1)).first()
-        if run is None:
-            return "\nno run recorded"
-        lines = [f"\nRun {run.id} ({run.trigger}, {run.started_at:%Y-%m-%d %H:%M:%S} UTC):"]
-        lines += [f"  {key:<20} {value}" for key, value in sorted(run.counts.items())]
-        lines += [f"  ! {error}" for error in run.errors]
-        feeds = session.scalars(
-            select(models.Feed).where(models.Feed.enabled).order_by(models.Feed.name)
-        )
-        lines.append("Next polls (each feed follows its own publishing rate, at least daily):")
-        lines += [
-            f"  {feed.name:<20} {feed.next_poll_at:%Y-%m-%d %H:%M} UTC ({feed.last_status})"
-            for feed in feeds
-            if feed.next_poll_at is not None
-        ]
-        return "\n".join(lines)
+    with db.read(settings) as session:
+        run = store.reads.latest_run(session)
+        feeds = store.reads.feed_health(session, failing_first=False)
+    if run is None:
+        return "\nno run recorded"
+    lines = [f"\nRun {run.id} ({run.trigger}, {run.started_at:%Y-%m-%d %H:%M:%S} UTC):"]
+    lines += [f"  {key:<20} {value}" for key, value in sorted(run.counts.items())]
+    lines += [f"  ! {error}" for error in run.errors]
+    lines.append("Next polls (each feed follows its own publishing rate, at least daily):")
+    lines += [
+        f"  {feed.name:<20} {feed.next_poll_at:%Y-%m-%d %H:%M} UTC ({feed.status})"
+        for feed in feeds
+        if feed.enabled and feed.next_poll_at is not None
+    ]
+    return "\n".join(lines)
 
 
 def _where(url: str) -> str:

@@ -9,9 +9,8 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from sqlalchemy import select
 
-from newswatch import feeds, models
+from newswatch import feeds, store
 from newswatch.cli.options import JsonOption
 from newswatch.config.edit import check_feed, edit_feeds
 from newswatch.config.load import ConfigError
@@ -26,22 +25,22 @@ feeds_app = typer.Typer(help="Feeds: health, add, disable, discover.", no_args_i
 
 def feed_rows(settings: Settings) -> list[dict[str, Any]]:
     with db.read(settings) as session:
-        rows = session.scalars(select(models.Feed).order_by(models.Feed.name))
-        return [
-            {
-                "name": f.name,
-                "url": f.url,
-                "enabled": f.enabled,
-                "last_status": f.last_status,
-                "last_polled_at": _iso(f.last_polled_at),
-                "last_success_at": _iso(f.last_success_at),
-                "consecutive_failures": f.consecutive_failures,
-                "next_poll_at": _iso(f.next_poll_at),
-                "items_per_day": f.items_per_day,
-                "last_error": f.last_error,
-            }
-            for f in rows
-        ]
+        feeds = store.reads.feed_health(session, failing_first=False)
+    return [
+        {
+            "name": f.name,
+            "url": f.url,
+            "enabled": f.enabled,
+            "last_status": f.status,
+            "last_polled_at": _iso(f.last_polled_at),
+            "last_success_at": _iso(f.last_success_at),
+            "consecutive_failures": f.consecutive_failures,
+            "next_poll_at": _iso(f.next_poll_at),
+            "items_per_day": f.items_per_day,
+            "last_error": f.last_error,
+        }
+        for f in feeds
+    ]
 
 
 def _iso(value: Any) -> str | None:

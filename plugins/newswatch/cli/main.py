@@ -10,7 +10,7 @@ from typing import TextIO
 import typer
 
 from newswatch import pipeline
-from newswatch.cli import ops, search
+from newswatch.cli import search, stats
 from newswatch.cli.alerts import alerts_app
 from newswatch.cli.errors import NewswatchGroup
 from newswatch.cli.feeds import feeds_app
@@ -31,7 +31,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(alerts_app, name="alerts")
-app.command("stats")(ops.stats_command)
+app.command("stats")(stats.stats_command)
 app.command("search")(search.search_command)
 
 

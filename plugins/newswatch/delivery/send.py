@@ -1,4 +1,5 @@
-"""Deliver pending alerts exactly once: claim a row, send, mark it sent, in one transaction.
+"""Deliver alerts, digests and notices exactly once: claim a row, send, mark it sent, in one
+transaction.
 
 Guarantee: an alert is marked sent only after the mail server accepted it. If the process dies
 between acceptance and our commit, the next run sends it again with the same Message-ID, which

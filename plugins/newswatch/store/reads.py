@@ -55,9 +55,28 @@ class FeedHealth:
     url: str
     enabled: bool
     status: str | None
+    last_polled_at: datetime | None
     last_success_at: datetime | None
     consecutive_failures: int
     next_poll_at: datetime | None
+    items_per_day: float | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class AlertListing:
+    """One alert as `newswatch alerts` lists it: its article, topic and every source."""
+
+    id: int
+    state: str
+    topic: str
+    title: str
+    url: str
+    attempts: int
+    sent_at: datetime | None
+    delivered_to: str | None
+    channel: str
+    sources: list[tuple[str, str]]  # (outlet, url) of every copy of the story
     last_error: str | None
 
 
@@ -208,11 +227,10 @@ def feed_names(session: Session) -> list[str]:
     return list(session.scalars(select(models.Feed.name).order_by(models.Feed.name)))
 
 
-def feed_health(session: Session) -> list[FeedHealth]:
-    """Every feed, failing ones first, then by name."""
-    feeds = session.scalars(
-        select(models.Feed).order_by(models.Feed.consecutive_failures.desc(), models.Feed.name)
-    )
+def feed_health(session: Session, failing_first: bool = True) -> list[FeedHealth]:
+    """Every feed, failing ones first (unless not `failing_first`), then by name."""
+    order = [models.Feed.consecutive_failures.desc()] if failing_first else []
+    feeds = session.scalars(select(models.Feed).order_by(*order, models.Feed.name))
     return [db.as_record(feed, FeedHealth, status="last_status") for feed in feeds]
 
 
@@ -267,3 +285,65 @@ def list_alerts(
             | ((models.Alert.state == "pending") & refused)
         )
     return list(session.scalars(query))
+
+
+def alert_listing(
+    session: Session, state: str | None = None, limit: int = 100, undelivered: bool = False
+) -> list[AlertListing]:
+    """list_alerts' alerts with what `newswatch alerts` shows of each."""
+    listed = []
+    for alert in list_alerts(session, state, limit, undelivered):
+        article = session.get_one(models.Article, alert.article_id)
+        topic = session.get_one(models.Topic, alert.topic_id)
+        listed.append(
+            AlertListing(
+                id=alert.id,
+                state=alert.state,
+                topic=topic.name,
+                title=article.title,
+                url=article.url,
+                attempts=alert.attempts,
+                sent_at=alert.sent_at,
+                delivered_to=alert.delivered_to,
+                channel=alert.channel,
+                sources=story_copies(session, alert.story_id),
+                last_error=alert.last_error,
+            )
+        )
+    return listed
+
+
+def runs_since(session: Session, since: datetime) -> list[models.Run]:
+    """Every run started at or after `since`, oldest first."""
+    query = select(models.Run).where(models.Run.started_at >= since).order_by(models.Run.id)
+    return list(session.scalars(query))
+
+
+def latest_run(session: Session) -> models.Run | None:
+    return session.scalars(select(models.Run).order_by(models.Run.id.desc()).limit(1)).first()
+
+
+def story_sources(session: Session, story_id: int) -> list[str]:
+    """The configured names (feeds.yaml) of the feeds that carried a story: a feed's own
+    <title> is the feed's word, and could claim to be any outlet."""
+    rows = session.scalars(
+        select(models.Feed.name)
+        .join(models.ArticleSource, models.ArticleSource.feed_id == models.Feed.id)
+        .join(models.Article, models.Article.id == models.ArticleSource.article_id)
+        .where(models.Article.story_id == story_id)
+        .distinct()
+    )
+    return sorted(rows)
+
+
+def story_copies(session: Session, story_id: int) -> list[tuple[str, str]]:
+    """(outlet, url) of every article of a story and every feed that carried it, oldest first;
+    the outlet is the feed's configured name, never its own <title>."""
+    rows = session.execute(
+        select(models.Feed.name, models.Article.url)
+        .join(models.ArticleSource, models.ArticleSource.feed_id == models.Feed.id)
+        .join(models.Article, models.Article.id == models.ArticleSource.article_id)
+        .where(models.Article.story_id == story_id)
+        .order_by(models.Article.id, models.Feed.id)
+    )
+    return list(dict.fromkeys((outlet, url) for outlet, url in rows))

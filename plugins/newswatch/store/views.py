@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from newswatch import models
 from newswatch.records import AlertView, Digest, DigestStory, DigestTopic
-from newswatch.store.reads import daily_hits
+from newswatch.store import reads
 
 
 def alert_view(session: Session, alert: models.Alert) -> AlertView:
@@ -50,7 +50,7 @@ def alert_view(session: Session, alert: models.Alert) -> AlertView:
         snippet=snippet,
         highlights=[(int(a), int(b)) for a, b in spans],
         text_source=text_source,
-        copies=story_copies(session, alert.story_id),
+        copies=reads.story_copies(session, alert.story_id),
     )
 
 
@@ -65,7 +65,7 @@ def digest_view(
         period_start=row.period_start,
         period_end=row.period_end,
         topics=digest_topics(session, topics, row.period_start, row.period_end),
-        daily_hits=daily_hits(session, days[-1], len(days), zone.key, topics).by_title(),
+        daily_hits=reads.daily_hits(session, days[-1], len(days), zone.key, topics).by_title(),
         days=days,
         zone=zone,
     )
@@ -94,7 +94,7 @@ def digest_topics(
         stories_of_topic[story.id] = DigestStory(
             title=story.title,
             url=lead.url if lead else "",
-            sources=story_sources(session, story.id),
+            sources=reads.story_sources(session, story.id),
             first_seen=story.first_seen_at,
             snippet=match.snippet,
             highlights=[(int(a), int(b)) for a, b in match.highlights],
@@ -103,29 +103,3 @@ def digest_topics(
         DigestTopic(name=name, title=title, stories=list(found.values()))
         for name, (title, found) in sorted(grouped.items())
     ]
-
-
-def story_sources(session: Session, story_id: int) -> list[str]:
-    """The configured names (feeds.yaml) of the feeds that carried a story: a feed's own
-    <title> is the feed's word, and could claim to be any outlet."""
-    rows = session.scalars(
-        select(models.Feed.name)
-        .join(models.ArticleSource, models.ArticleSource.feed_id == models.Feed.id)
-        .join(models.Article, models.Article.id == models.ArticleSource.article_id)
-        .where(models.Article.story_id == story_id)
-        .distinct()
-    )
-    return sorted(rows)
-
-
-def story_copies(session: Session, story_id: int) -> list[tuple[str, str]]:
-    """(outlet, url) of every article of a story and every feed that carried it, oldest first;
-    the outlet is the feed's configured name, never its own <title>."""
-    rows = session.execute(
-        select(models.Feed.name, models.Article.url)
-        .join(models.ArticleSource, models.ArticleSource.feed_id == models.Feed.id)
-        .join(models.Article, models.Article.id == models.ArticleSource.article_id)
-        .where(models.Article.story_id == story_id)
-        .order_by(models.Article.id, models.Feed.id)
-    )
-    return list(dict.fromkeys((outlet, url) for outlet, url in rows))

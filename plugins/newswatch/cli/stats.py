@@ -1,4 +1,4 @@
-"""Operator commands of the `newswatch` CLI: run statistics."""
+"""`newswatch stats`: per-run and per-day counts and seconds per stage, from the runs table."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from newswatch import clock, stats
+from newswatch import clock, stats, store
 from newswatch.cli.options import JsonOption
 from newswatch.settings import get_settings
 from newswatch.store import db
@@ -28,7 +28,7 @@ def stats_command(
     settings = get_settings()
     since = clock.now() - timedelta(days=days)
     with db.read(settings) as session:
-        runs = stats.run_stats(session, since)
+        runs = stats.run_stats(store.reads.runs_since(session, since))
     per_day = stats.daily(runs)
     if as_json:
         typer.echo(json.dumps(stats.as_json(runs, per_day), indent=2))
