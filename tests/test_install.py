@@ -129,3 +129,14 @@ def test_migrations_are_found_when_airflow_imports_newswatch_from_plugins(
     package, env_py = out.split()
     assert package == str(REPO / "plugins" / "newswatch" / "__init__.py")
     assert Path(env_py).read_text() == (REPO / "sql" / "migrations" / "env.py").read_text()
+
+
+def test_a_checkout_keeps_its_config_and_var_from_any_folder(tmp_path: Path) -> None:
+    # The editable install `make` made: a command run elsewhere still uses the checkout's files
+    # (an installed wheel, which has no checkout, uses the working directory's: above).
+    env = {key: value for key, value in os.environ.items() if not key.startswith("NEWSWATCH_")}
+    probe = "from newswatch.settings import get_settings as g; print(g().config_dir, g().var_dir)"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, check=True, capture_output=True
+    )
+    assert out.stdout.decode().split() == [str(REPO / "config"), str(REPO / "var")]

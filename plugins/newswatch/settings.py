@@ -10,6 +10,19 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def source_checkout() -> Path | None:
+    """The source checkout this package runs from (an editable install, or plugins/ on
+    Airflow's path), None for an installed wheel."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() and (root / "dags").is_dir() else None
+
+
+def home() -> Path:
+    """Where config/ and var/ are by default: the checkout's, from whatever folder a command
+    runs; for an installed package, which has no checkout around it, the working directory."""
+    return source_checkout() or Path.cwd()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEWSWATCH_", extra="ignore", use_attribute_docstrings=True
@@ -20,13 +33,11 @@ class Settings(BaseSettings):
     db_read_timeout: float = Field(5.0, gt=0, le=3600)
     """seconds PostgreSQL lets one statement of a dashboard page or CLI listing run before
     cancelling it (the page answers 503), so a crafted request cannot hold a core"""
-    # Relative to the working directory, not to the code: an installed package has no checkout
-    # around it, and a checkout is used from its root (make, the README), where they agree.
-    config_dir: Path = Field(default_factory=lambda: Path.cwd() / "config")
-    """folder with feeds.yaml and topics.yaml; default config/ in the working directory"""
-    var_dir: Path = Field(default_factory=lambda: Path.cwd() / "var")
-    """embedded PostgreSQL's data, the file outbox and the demo's files; default var/ in the
-    working directory"""
+    config_dir: Path = Field(default_factory=lambda: home() / "config")
+    """folder with feeds.yaml and topics.yaml; default the checkout's config/ (home())"""
+    var_dir: Path = Field(default_factory=lambda: home() / "var")
+    """embedded PostgreSQL's data, the file outbox and the demo's files; default the checkout's
+    var/ (home())"""
     schedule: str = "@daily"
     """Airflow schedule of news_monitor"""
     maintenance_schedule: str = "@daily"

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from newswatch import sample_day, store
 from newswatch.cli.alerts import alert_rows, format_alerts
-from newswatch.settings import Settings
+from newswatch.settings import Settings, source_checkout
 from newswatch.store import db
 
 
@@ -37,7 +37,7 @@ def airflow_env(airflow_home: Path, checkout: Path, extra: dict[str, str]) -> di
 def run_demo(settings: Settings) -> int:
     started = time.monotonic()
     # The DAG files are not part of the installed package: the demo runs those of a checkout.
-    checkout = Path.cwd()
+    checkout = source_checkout() or Path.cwd()
     if not (checkout / "dags").is_dir() or not (checkout / "plugins").is_dir():
         print(
             f"no dags/ and plugins/ in {checkout}: run the demo from a newswatch source checkout "
