@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from newswatch import pipeline, store
-from newswatch.cli.options import JsonOption
-from newswatch.settings import Settings, get_settings
-from newswatch.store import db
+from newswatch.cli.options import JsonOption, get_settings
+
+if TYPE_CHECKING:
+    from newswatch.settings import Settings
 
 ALERT_ID_MAX = 2**63 - 1  # alerts.id is a bigint
 
@@ -54,6 +54,9 @@ def resend(
     alert_id: Annotated[int, typer.Argument(min=1, max=ALERT_ID_MAX)], as_json: JsonOption = False
 ) -> None:
     """Queue an alert again (whatever its state) and deliver the pending alerts now."""
+    from newswatch import pipeline, store
+    from newswatch.store import db
+
     settings = get_settings()
     with db.transaction(db.session_factory(settings)) as session:
         if not store.outbox.requeue(session, alert_id):
@@ -79,6 +82,9 @@ def resend(
 def alert_rows(
     settings: Settings, state: str | None = None, limit: int = 100, undelivered: bool = False
 ) -> list[dict[str, object]]:
+    from newswatch import store
+    from newswatch.store import db
+
     with db.read(settings) as session:
         listed = store.reads.alert_listing(session, state, limit, undelivered)
     return [

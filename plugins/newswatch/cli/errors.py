@@ -10,20 +10,16 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-import pydantic
 import typer
 import typer.core
-from sqlalchemy import exc as sa_exc
 
 # Typer 0.29 vendors click; these two are not re-exported by name.
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
-from newswatch.config.load import ConfigError
-from newswatch.query import QueryError
-from newswatch.store.db import ReadTimedOut
+if TYPE_CHECKING:
+    from sqlalchemy import exc as sa_exc
 
 BAD_INPUT = 2
 FAILED = 1
@@ -86,6 +82,15 @@ def describe(exc: Exception) -> tuple[int, str]:
 
 
 def _classify(exc: Exception) -> tuple[int, str]:
+    # Imported here, when something failed: `newswatch --help` must not pay for them.
+    import httpx
+    import pydantic
+    from sqlalchemy import exc as sa_exc
+
+    from newswatch.config.load import ConfigError
+    from newswatch.query import QueryError
+    from newswatch.store.db import ReadTimedOut
+
     if isinstance(exc, ConfigError):
         return BAD_INPUT, f"config error: {exc}" if "\n" not in str(
             exc
@@ -114,6 +119,8 @@ def _classify(exc: Exception) -> tuple[int, str]:
 
 
 def _database_error(exc: sa_exc.DBAPIError) -> str:
+    from sqlalchemy import exc as sa_exc
+
     cause = _one_line(str(exc.orig)) if exc.orig is not None else _one_line(str(exc))
     if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
         return f"database unavailable: {cause} (NEWSWATCH_DATABASE_URL)"

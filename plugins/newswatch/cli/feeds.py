@@ -5,25 +5,23 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 
-from newswatch import feeds, store
-from newswatch.cli.options import JsonOption
-from newswatch.config.edit import check_feed, edit_feeds
-from newswatch.config.load import ConfigError
-from newswatch.config.models import FEED_NAME_CHARS
-from newswatch.http_client import Download, Downloader, FetchError
-from newswatch.sanitize import clean_line
-from newswatch.settings import Settings, get_settings
-from newswatch.store import db
+from newswatch.cli.options import JsonOption, get_settings
+
+if TYPE_CHECKING:
+    from newswatch.http_client import Download, Downloader
+    from newswatch.settings import Settings
 
 feeds_app = typer.Typer(help="Feeds: health, add, disable, discover.", no_args_is_help=True)
 
 
 def feed_rows(settings: Settings) -> list[dict[str, Any]]:
+    from newswatch import store
+    from newswatch.store import db
+
     with db.read(settings) as session:
         feeds = store.reads.feed_health(session, failing_first=False)
     return [
@@ -95,6 +93,10 @@ def add(
     as_json: JsonOption = False,
 ) -> None:
     """Add a feed to feeds.yaml; a web page is replaced by the feed it links."""
+    from newswatch.config.edit import check_feed
+    from newswatch.config.models import FEED_NAME_CHARS
+    from newswatch.sanitize import clean_line
+
     settings = get_settings()
     _refuse_unless_valid(lambda: check_feed(name, url))
     feed_url, title = asyncio.run(_resolve(settings, url))
@@ -169,10 +171,14 @@ def discover(
 
 
 def _edit(settings: Settings, change: Any) -> None:
+    from newswatch.config.edit import edit_feeds
+
     _refuse_unless_valid(lambda: edit_feeds(settings.config_dir, change))
 
 
 def _refuse_unless_valid(attempt: Callable[[], object]) -> None:
+    from newswatch.config.load import ConfigError
+
     try:
         attempt()
     except ConfigError as exc:
@@ -183,6 +189,9 @@ def _refuse_unless_valid(attempt: Callable[[], object]) -> None:
 
 
 async def _discover(settings: Settings, url: str) -> list[str]:
+    from newswatch import feeds
+    from newswatch.http_client import Downloader
+
     async with Downloader(settings) as downloader:
         got = await _fetch(downloader, url, settings.max_page_bytes)
     return feeds.discover_feeds(got.body, got.final_url)
@@ -190,6 +199,9 @@ async def _discover(settings: Settings, url: str) -> list[str]:
 
 async def _resolve(settings: Settings, url: str) -> tuple[str, str | None]:
     """The feed URL to store for url (itself, or the feed its page links) and the feed's title."""
+    from newswatch import feeds
+    from newswatch.http_client import Downloader
+
     async with Downloader(settings) as downloader:
         got = await _fetch(downloader, url, settings.max_feed_bytes)
         try:
@@ -206,6 +218,10 @@ async def _resolve(settings: Settings, url: str) -> tuple[str, str | None]:
 
 
 async def _fetch(downloader: Downloader, url: str, max_bytes: int) -> Download:
+    import httpx
+
+    from newswatch.http_client import FetchError
+
     try:
         got = await downloader.get(url, max_bytes=max_bytes)
     except (FetchError, httpx.HTTPError, httpx.InvalidURL) as exc:
@@ -216,5 +232,7 @@ async def _fetch(downloader: Downloader, url: str, max_bytes: int) -> Download:
 
 
 def _feed_url_and_title(got: Download, requested: str) -> tuple[str, str | None]:
+    from newswatch import feeds
+
     parsed = feeds.parse_feed(0, got.body, got.final_url, got.headers)
     return got.moved_to or requested, parsed.title

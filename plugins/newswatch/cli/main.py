@@ -9,15 +9,12 @@ from typing import TextIO
 
 import typer
 
-from newswatch import pipeline
 from newswatch.cli import search, stats
 from newswatch.cli.alerts import alerts_app
 from newswatch.cli.errors import NewswatchGroup
 from newswatch.cli.feeds import feeds_app
-from newswatch.cli.options import ConfigOption, JsonOption, settings_for
+from newswatch.cli.options import ConfigOption, JsonOption, get_settings, settings_for
 from newswatch.cli.topics import topics_app
-from newswatch.settings import get_settings
-from newswatch.store import db
 
 # NewswatchGroup is the error boundary: bad input one line and exit 2, a failure exit 1.
 app = typer.Typer(
@@ -38,6 +35,8 @@ app.command("search")(search.search_command)
 @app.command()
 def run(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Poll every feed once, store and tag new articles, send pending alerts."""
+    from newswatch import pipeline
+
     settings = settings_for(config)
     # A ConfigError (exit 2) or a database failure (exit 1) is reported by the error boundary.
     summary = pipeline.run_once(settings, track=batch_progress(sys.stdout, as_json))
@@ -56,6 +55,8 @@ def run(config: ConfigOption = None, as_json: JsonOption = False) -> None:
 @db_app.command("upgrade")
 def db_upgrade(as_json: JsonOption = False) -> None:
     """Apply the Alembic migrations to the configured (or embedded) database."""
+    from newswatch.store import db
+
     url = db.database_url(get_settings())
     db.upgrade(url)
     if as_json:
@@ -67,6 +68,8 @@ def db_upgrade(as_json: JsonOption = False) -> None:
 @db_app.command("url")
 def db_url(as_json: JsonOption = False) -> None:
     """Print the database URL (starting the embedded server when none is configured)."""
+    from newswatch.store import db
+
     url = db.database_url(get_settings())
     typer.echo(json.dumps({"url": url}) if as_json else url)
 
@@ -74,6 +77,8 @@ def db_url(as_json: JsonOption = False) -> None:
 @db_app.command("stop")
 def db_stop(as_json: JsonOption = False) -> None:
     """Stop the embedded PostgreSQL server if it runs."""
+    from newswatch.store import db
+
     stopped = db.stop_embedded(get_settings())
     if as_json:
         typer.echo(json.dumps({"stopped": stopped}))

@@ -1,13 +1,18 @@
-"""Options every `newswatch` command shares, defined once."""
+"""Options every `newswatch` command shares, defined once; and the settings, loaded on first use.
+
+The command modules import only typer at their top, and whatever a command needs inside it, so
+`newswatch --help` loads neither pydantic, SQLAlchemy, trafilatura nor Airflow
+(tests/test_cli_startup.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from newswatch.settings import Settings, get_settings
+if TYPE_CHECKING:
+    from newswatch.settings import Settings
 
 ConfigOption = Annotated[
     Path | None,
@@ -19,6 +24,13 @@ ConfigOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def get_settings() -> Settings:
+    """newswatch.settings.get_settings, imported when a command first needs it."""
+    from newswatch import settings
+
+    return settings.get_settings()
 
 
 def settings_for(config: Path | None) -> Settings:

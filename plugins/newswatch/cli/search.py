@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from newswatch import clock
-from newswatch.backtest import parse_duration
-from newswatch.cli.options import JsonOption
-from newswatch.delivery.messages.common import mark_spans
-from newswatch.settings import get_settings
-from newswatch.store import db
-from newswatch.store.search import (
-    MARK_END,
-    MARK_START,
-    SearchHit,
-    check_search,
-    search_articles,
-)
+from newswatch.cli.options import JsonOption, get_settings
+
+if TYPE_CHECKING:
+    from newswatch.store.search import SearchHit
 
 MAX_LIMIT = 500  # the dashboard's largest page
 
@@ -34,6 +25,11 @@ def search_command(
     as_json: JsonOption = False,
 ) -> None:
     """Full-text search over stored articles, best ranked first, each hit between brackets."""
+    from newswatch import clock
+    from newswatch.backtest import parse_duration
+    from newswatch.store import db
+    from newswatch.store.search import check_search, search_articles
+
     try:
         start = clock.now() - parse_duration(since) if since else None
         if not any(char.isalnum() for char in query):
@@ -68,6 +64,7 @@ def hit_row(hit: SearchHit) -> dict[str, Any]:
 
 def unmark(marked: str) -> tuple[str, list[list[int]]]:
     """Split ts_headline's MARK_START/MARK_END out of the text: (text, [[start, end], …])."""
+    from newswatch.store.search import MARK_END, MARK_START
 
     text: list[str] = []
     spans: list[list[int]] = []
@@ -84,6 +81,8 @@ def unmark(marked: str) -> tuple[str, list[list[int]]]:
 
 
 def bracketed(text: str, spans: list[list[int]]) -> str:
+    from newswatch.delivery.messages.common import mark_spans
+
     return mark_spans(text, [(start, end) for start, end in spans], "[", "]", str)
 
 

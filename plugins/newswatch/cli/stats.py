@@ -8,10 +8,7 @@ from typing import Annotated
 
 import typer
 
-from newswatch import clock, stats, store
-from newswatch.cli.options import JsonOption
-from newswatch.settings import get_settings
-from newswatch.store import db
+from newswatch.cli.options import JsonOption, get_settings
 
 
 def stats_command(
@@ -25,6 +22,9 @@ def stats_command(
 ) -> None:
     """Per-run and per-day counts: feeds polled, 304s, failures, new articles, matches, alerts;
     --json always includes the seconds per stage."""
+    from newswatch import clock, stats, store
+    from newswatch.store import db
+
     settings = get_settings()
     since = clock.now() - timedelta(days=days)
     with db.read(settings) as session:

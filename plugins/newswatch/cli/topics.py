@@ -6,24 +6,17 @@ import asyncio
 import json
 import stat
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from newswatch import clock
-from newswatch.backtest import parse_duration, run_backtest
-from newswatch.cli.options import ConfigOption, JsonOption, settings_for
-from newswatch.config.load import ConfigError, load_config
-from newswatch.config.models import TopicConfig
-from newswatch.delivery.messages.common import mark_spans
-from newswatch.extract import extract_article
-from newswatch.fetch import fetch_page
-from newswatch.http_client import Downloader
-from newswatch.query import Node, QueryError, parse_query
-from newswatch.records import FeedItem, Match, Page
-from newswatch.settings import Settings, get_settings
-from newswatch.store import db
-from newswatch.topics import compile_queries, match_text, topic_query
+from newswatch.cli.options import ConfigOption, JsonOption, get_settings, settings_for
+
+if TYPE_CHECKING:
+    from newswatch.config.models import TopicConfig
+    from newswatch.query import Node
+    from newswatch.records import FeedItem, Match, Page
+    from newswatch.settings import Settings
 
 topics_app = typer.Typer(help="Write and try topic queries.", no_args_is_help=True)
 
@@ -31,6 +24,8 @@ topics_app = typer.Typer(help="Write and try topic queries.", no_args_is_help=Tr
 @topics_app.command("check")
 def check(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Validate topics.yaml (and feeds.yaml): each bad query with its topic and position."""
+    from newswatch.config.load import ConfigError, load_config
+
     settings = settings_for(config)
     try:
         loaded = load_config(settings.config_dir)
@@ -76,6 +71,8 @@ def test(
     as_json: JsonOption = False,
 ) -> None:
     """Show what QUERY hits in a text, a file or a page: terms, counts, offsets, snippet."""
+    from newswatch.topics import compile_queries, match_text
+
     if sum(source is not None for source in (text, file, url)) != 1:
         typer.echo("give exactly one of --text, --file or --url", err=True)
         raise typer.Exit(2)
@@ -98,6 +95,8 @@ def test(
             where = where if len(where) <= 100 else where[:99] + "…"
             typer.echo(f"cannot read {where}: {page.error}", err=True)
             raise typer.Exit(1)
+        from newswatch.extract import extract_article
+
         article = extract_article(_bare_item(page.url), page)
         title, text, lang = title or article.title, article.text, article.language
     matcher = compile_queries([("query", node, 1)])
@@ -123,6 +122,12 @@ def backtest(
     as_json: JsonOption = False,
 ) -> None:
     """List the stored articles TOPIC (or a draft query) would have matched."""
+    from newswatch import clock
+    from newswatch.backtest import parse_duration, run_backtest
+    from newswatch.config.load import ConfigError, load_config
+    from newswatch.store import db
+    from newswatch.topics import compile_queries, topic_query
+
     settings = settings_for(config)
     try:
         window = parse_duration(since)
@@ -177,6 +182,8 @@ def match_row(match: Match) -> dict[str, Any]:
 
 def format_match(match: Match) -> str:
     """Terms with counts and offsets, then the snippet with each hit in [brackets]."""
+    from newswatch.delivery.messages.common import mark_spans
+
     lines = []
     for term, count in sorted(match.terms.items()):
         spans = ", ".join(f"{a}-{b}" for a, b in match.offsets.get(term, []))
@@ -185,6 +192,8 @@ def format_match(match: Match) -> str:
 
 
 def _parse_or_exit(query: str) -> Node:
+    from newswatch.query import QueryError, parse_query
+
     try:
         return parse_query(query)
     except QueryError as exc:
@@ -211,6 +220,8 @@ def _file_problem(file: Path) -> str | None:
 
 
 def _page(file: Path | None, url: str | None) -> Page:
+    from newswatch.records import Page
+
     if file is not None:
         return Page(url=file.resolve().as_uri(), final_url=None, status=200, html=file.read_bytes())
     assert url is not None
@@ -218,12 +229,17 @@ def _page(file: Path | None, url: str | None) -> Page:
 
 
 async def _download(settings: Settings, url: str) -> Page:
+    from newswatch.fetch import fetch_page
+    from newswatch.http_client import Downloader
+
     async with Downloader(settings) as downloader:
         return await fetch_page(downloader, url, max_bytes=settings.max_page_bytes)
 
 
 def _bare_item(url: str) -> FeedItem:
     """A feed item with nothing but a link, so extraction uses the page alone."""
+    from newswatch.records import FeedItem
+
     return FeedItem(
         feed_id=0,
         url=url,

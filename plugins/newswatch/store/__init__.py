@@ -8,21 +8,26 @@ robots · retention · reads (what the CLI and dashboard list) · views (what on
 digest shows) · search (full text).
 """
 
-from newswatch.store import (
-    articles,
-    config,
-    copies,
-    db,
-    feeds,
-    outbox,
-    reads,
-    retention,
-    robots,
-    runs,
-    search,
-    topics,
-    views,
-)
+from importlib import import_module
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from newswatch.store import (
+        articles,
+        config,
+        copies,
+        db,
+        feeds,
+        outbox,
+        reads,
+        retention,
+        robots,
+        runs,
+        search,
+        topics,
+        views,
+    )
 
 __all__ = [
     "articles",
@@ -39,3 +44,11 @@ __all__ = [
     "topics",
     "views",
 ]
+
+
+def __getattr__(name: str) -> ModuleType:
+    """`store.reads` and the others load on first use: a listing command must not pay for
+    story clustering (datasketch, scipy) or migrations (alembic) it never runs."""
+    if name in __all__:
+        return import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,8 +11,6 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg.errors
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -137,6 +135,9 @@ def read(settings: Settings) -> Iterator[Session]:
 
 def upgrade(url: str) -> None:
     """Bring the schema to the newest migration (idempotent; safe from several processes)."""
+    from alembic import command  # only a migration needs Alembic (~0.3 s to import)
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     engine = get_engine(url)
     with sql_files.migrations_dir() as migrations, engine.begin() as conn:

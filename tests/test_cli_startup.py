@@ -1,0 +1,43 @@
+"""`newswatch --help` answers at once: the CLI loads what a command needs only when it runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+# What cost `newswatch --help` 4.4 s before (datasketch pulled in scipy; alembic, SQLAlchemy and
+# trafilatura were imported by every command module at its top).
+HEAVY = ("sqlalchemy", "alembic", "trafilatura", "airflow", "datasketch", "httpx", "feedparser")
+HELPS = [
+    ["--help"],
+    ["run", "--help"],
+    ["demo", "--help"],
+    ["db", "--help"],
+    ["alerts", "--help"],
+    ["alerts", "resend", "--help"],
+    ["feeds", "--help"],
+    ["feeds", "add", "--help"],
+    ["topics", "--help"],
+    ["topics", "test", "--help"],
+    ["topics", "backtest", "--help"],
+    ["search", "--help"],
+    ["stats", "--help"],
+]
+PROBE = f"""
+import sys
+from newswatch.cli.main import app
+for args in {HELPS!r}:
+    try:
+        app(args)
+    except SystemExit:
+        pass
+print("LOADED:", *[m for m in {HEAVY!r} if m in sys.modules])
+"""
+
+
+def test_help_of_every_command_imports_no_database_extraction_or_airflow_code() -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert "Follow topics across news feeds" in probe.stdout
+    assert probe.stdout.splitlines()[-1] == "LOADED:"
