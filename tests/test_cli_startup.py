@@ -41,3 +41,14 @@ def test_help_of_every_command_imports_no_database_extraction_or_airflow_code() 
     )
     assert "Follow topics across news feeds" in probe.stdout
     assert probe.stdout.splitlines()[-1] == "LOADED:"
+
+
+def test_a_database_at_the_newest_migration_is_checked_without_alembic(database_url: str) -> None:
+    probe = (
+        "import sys; from newswatch.store import db; "
+        f"db.upgrade({database_url!r}); print('alembic' in sys.modules)"
+    )
+    checked = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert checked.stdout.split() == ["False"]

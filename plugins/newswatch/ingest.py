@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from newswatch import clock, store, stories
@@ -23,10 +22,9 @@ from newswatch.config.load import load_config
 from newswatch.extract import extract_article
 from newswatch.fetch import fetch_page
 from newswatch.http_client import Downloader
-from newswatch.outcomes import FEED_OUTCOMES, Outcome, StageReport
+from newswatch.outcomes import FEED_OUTCOMES, Outcome, StageReport, failure
 from newswatch.poll import poll_feed
 from newswatch.records import Article, FeedItem, FeedPoll, FeedState, Match
-from newswatch.sanitize import ERROR_CHARS, clean_line
 from newswatch.settings import Settings
 from newswatch.store import db
 from newswatch.store.robots import RobotsTable
@@ -45,15 +43,6 @@ class Extracted:
     item: FeedItem
     page_error: str | None
     article: Article | None
-
-
-def failure(exc: BaseException) -> str:
-    """An unexpected exception as one bounded line for a feed's, an item's or a run's errors
-    (a database error by the database's own first line, not the statement and its data)."""
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        exc = exc.orig
-    first = next((line for line in str(exc).splitlines() if line.strip()), "")
-    return clean_line(f"{type(exc).__name__}: {first}", ERROR_CHARS)
 
 
 def fallback(item: FeedItem, reason: str) -> Extracted:

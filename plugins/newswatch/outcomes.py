@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypedDict
+
+from newswatch.sanitize import ERROR_CHARS, clean_line
 
 
 class Outcome(StrEnum):
@@ -54,6 +57,17 @@ FEED_OUTCOMES: Mapping[str, Outcome] = {
     "gone": Outcome.FEEDS_GONE,
     "error": Outcome.FEEDS_ERROR,
 }
+
+
+def failure(exc: BaseException) -> str:
+    """An unexpected exception as one bounded line for a feed's, an item's or a run's errors
+    (a database error by the database's own first line, not the statement and its data)."""
+    # Only a loaded SQLAlchemy can have raised a DBAPIError: this module stays light.
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is not None and isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    first = next((line for line in str(exc).splitlines() if line.strip()), "")
+    return clean_line(f"{type(exc).__name__}: {first}", ERROR_CHARS)
 
 
 def worker_name() -> str:

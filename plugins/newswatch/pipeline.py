@@ -14,8 +14,7 @@ from urllib.parse import urlsplit
 from newswatch import clock, store
 from newswatch.config.load import ConfigError, load_config
 from newswatch.delivery import channels, send, transports
-from newswatch.ingest import failure, process_feeds
-from newswatch.outcomes import Outcome, RunSummary, StageReport
+from newswatch.outcomes import Outcome, RunSummary, StageReport, failure
 from newswatch.settings import Settings
 from newswatch.store import db
 from newswatch.timing import Stopwatch, summed
@@ -165,6 +164,8 @@ def run_once(
         batches = feed_batches(settings)
         for batch in (track or iter)(batches):
             try:
+                from newswatch.ingest import process_feeds  # only when a feed is due
+
                 reports.append(process_feeds(settings, batch))
             except Exception as exc:  # a batch that dies costs its feeds, not delivery or the run
                 log.exception("batch %s failed", batch)
