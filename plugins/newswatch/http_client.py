@@ -165,7 +165,7 @@ class Downloader:
     def __init__(self, settings: Settings, *, robots_cache: RobotsCache | None = None) -> None:
         """Without a robots_cache each downloader reads robots.txt once per origin."""
         self.settings = settings
-        self.robots_table = robots_cache
+        self.robots_cache = robots_cache
         self.client = make_client(settings)
         self._slots = asyncio.Semaphore(max(1, settings.fetch_concurrency))
         self._hosts: dict[str, asyncio.Semaphore] = {}
@@ -216,12 +216,12 @@ class Downloader:
         return f"robots.txt could not be read ({got}); the site is skipped until it can"
 
     async def _robots_file(self, origin: str) -> RobotsFile:
-        if self.robots_table is None:
+        if self.robots_cache is None:
             return await self._read_robots(origin)
-        robots = await self.robots_table.recall(origin)
+        robots = await self.robots_cache.recall(origin)
         if robots is None:
             robots = await self._read_robots(origin)
-            await self.robots_table.remember(origin, robots)
+            await self.robots_cache.remember(origin, robots)
         return robots
 
     async def _read_robots(self, origin: str) -> RobotsFile:

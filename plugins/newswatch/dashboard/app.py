@@ -60,7 +60,7 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-# Longest value of any parameter (the search has its own, smaller limits in reads.py).
+# Longest value of any parameter (the search has its own, smaller limits in store/search.py).
 MAX_PARAMETER_CHARS = 1000
 MAX_NAME_CHARS = max(FEED_NAME_CHARS, TOPIC_NAME_CHARS)  # the store holds no longer name
 MAX_CHART_DAYS = 90

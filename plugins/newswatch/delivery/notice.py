@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from newswatch.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ def notify_failure(context: Mapping[str, Any]) -> None:
             outbox.queue_notice(session, key, failure, [settings.operator_email], clock.now())
     except Exception as exc:  # the store is unreachable: tell the operator without it
         log.warning("notice not queued (%s: %s); sending it directly", type(exc).__name__, exc)
-        _send_now(failure, settings.operator_email)
+        _send_now(settings, failure, settings.operator_email)
         return
     result = send.deliver_notices(factory, transports.make_transport(settings), settings)
     for line in result.errors:
@@ -46,13 +49,11 @@ def notify_failure(context: Mapping[str, Any]) -> None:
         log.info("emailed %s via %s about %s", settings.operator_email, result.where, failure)
 
 
-def _send_now(failure: Mapping[str, str | None], to: str) -> None:
+def _send_now(settings: Settings, failure: Mapping[str, str | None], to: str) -> None:
     from newswatch import clock
     from newswatch.delivery import transports
     from newswatch.delivery.messages.notice import failure_email
-    from newswatch.settings import get_settings
 
-    settings = get_settings()
     transport = transports.make_transport(settings)
     try:
         msg = transports.rendered(failure_email, failure, settings.mail_from, [to], clock.now())
