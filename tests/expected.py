@@ -12,3 +12,6 @@ SAMPLE_DAY_ALERTS = {
     ("rare-earths", "China tightens export controls on rare earth magnets"),
     ("defense-spending", "Seoul raises defence spending for fourth year"),
 }
+# The reader of the repository's topics.yaml gets each of the four stories once, in one message
+# (the Takaichi story lists its five topics).
+SAMPLE_DAY_MESSAGES = len({title for _, title in SAMPLE_DAY_ALERTS})

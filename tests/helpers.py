@@ -29,10 +29,12 @@ def states(settings: Settings) -> list[tuple[str, int]]:
 
 
 def stored_alerts(settings: Settings) -> set[tuple[str, str]]:
+    """(topic, title) of everything alerts tell of, whichever reader and message."""
     with db.transaction(db.session_factory(settings)) as session:
         rows = session.execute(
             select(models.Topic.name, models.Article.title)
-            .join(models.Alert, models.Alert.topic_id == models.Topic.id)
+            .join(models.AlertTopic, models.AlertTopic.topic_id == models.Topic.id)
+            .join(models.Alert, models.Alert.id == models.AlertTopic.alert_id)
             .join(models.Article, models.Alert.article_id == models.Article.id)
         )
         return {(topic, title) for topic, title in rows}

@@ -1,4 +1,5 @@
-"""Apprise channels over real HTTP on loopback: same outbox guarantees as email."""
+"""Apprise channels over real HTTP on loopback: a channel is a reader of its own, with one
+message per story (however many of its topics the story hits) and the outbox guarantees of email."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ HOOK_SUBSCRIBER = """
 subscribers:
   - name: minerals-chat
     apprise_env: [NEWSWATCH_TEST_HOOK]
-    topics: [rare-earths]
+    topics: [rare-earths, us-japan-relations]
 """
 
 
@@ -47,19 +48,46 @@ def channel_states(settings: Settings) -> list[tuple[str, str]]:
         return [(a.state, a.last_error or "") for a in rows]
 
 
-def test_channel_gets_each_story_of_its_topic_once(
+def channel_stories(settings: Settings) -> list[tuple[int, list[str]]]:
+    """(story, topics told) of each alert row for the channel."""
+    with db.transaction(db.session_factory(settings)) as session:
+        rows = session.execute(
+            select(models.Alert.id, models.Alert.story_id, models.Topic.name)
+            .join(models.AlertTopic, models.AlertTopic.alert_id == models.Alert.id)
+            .join(models.Topic, models.Topic.id == models.AlertTopic.topic_id)
+            .where(models.Alert.reader == "apprise:minerals-chat")
+            .order_by(models.Alert.id, models.Topic.name)
+        ).all()
+    told: dict[int, tuple[int, list[str]]] = {}
+    for alert_id, story_id, topic in rows:
+        told.setdefault(alert_id, (story_id, []))[1].append(topic)
+    return list(told.values())
+
+
+def test_channel_gets_each_story_of_its_topics_once(
     settings: Settings, hooked: HTTPServer, smtp: Mailbox
 ) -> None:
     pipeline.run_once(get_settings())
     pipeline.deliver(get_settings())
     titles = sorted(post["title"] for post in posts(hooked))
+    # The Takaichi story hits both of the channel's topics (and three it does not follow):
+    # one message naming the two.
     assert titles == [
+        "[newswatch] Rare earths · US–Japan relations: Japan sounds out U.S. on Takaichi visit in late March for Trump summit",
         "[newswatch] Rare earths: China tightens export controls on rare earth magnets",
-        "[newswatch] Rare earths: Japan sounds out U.S. on Takaichi visit in late March for Trump summit",
     ]
-    assert all("Matched:" in post["message"] for post in posts(hooked))
+    assert all("Why it matched:" in post["message"] for post in posts(hooked))
+    stories = channel_stories(settings)
+    assert len({story for story, _ in stories}) == len(stories) == 2  # a row per story
+    assert sorted(topics for _, topics in stories) == [
+        ["rare-earths"],
+        ["rare-earths", "us-japan-relations"],
+    ]
     assert channel_states(settings) == [("sent", ""), ("sent", "")]
-    assert len(smtp.received) == 8  # email alerts unchanged
+    # The email reader following every topic gets one message per story, the channel aside.
+    assert [e.rcpt_tos for e in smtp.received] == [["analyst@example.com"]] * 4
+    pipeline.deliver(get_settings())
+    assert len(posts(hooked)) == 2 and len(smtp.received) == 4  # a rerun sends nothing twice
 
 
 def test_channel_still_goes_when_the_mail_server_is_down(
@@ -68,7 +96,8 @@ def test_channel_still_goes_when_the_mail_server_is_down(
     monkeypatch.setenv("NEWSWATCH_SMTP_URL", f"smtp://127.0.0.1:{free_port()}")
     summary = pipeline.run_once(get_settings()).to_xcom()
     assert len(posts(hooked)) == 2
-    assert summary["counts"]["alerts_pending"] == 8
+    assert channel_states(settings) == [("sent", ""), ("sent", "")]
+    assert summary["counts"]["alerts_pending"] == 4  # the email reader's four stories wait
 
 
 def test_unset_channel_variable_is_retried_with_its_reason(

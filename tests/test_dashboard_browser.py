@@ -181,7 +181,7 @@ def test_dashboard_pages_behind_airflow_login(airflow_url: str, browser: webdriv
     wait_for(browser, "section#alerts")
     assert browser.current_url == f"{airflow_url}/newswatch/"
 
-    assert len(texts(browser, "#alerts tr.alert")) == 8
+    assert len(texts(browser, "#alerts tr.alert")) == 4  # one per story and reader
     assert len(texts(browser, "#stories tr.story")) == 6
     shot(browser, "01-alerts-and-stories")
 

@@ -1,8 +1,29 @@
-"""Rendering the daily digest (pure)."""
+"""Rendering the digest (pure): ranked stories, a per-topic count line, a chart in HTML, and the
+"N more stories" message of a reader past the hourly limit."""
 
+from __future__ import annotations
+
+import re
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
+from email.message import EmailMessage
 from zoneinfo import ZoneInfo
+
+from email_views import (
+    DIGEST_DAYS,
+    DIGEST_END,
+    LINKS,
+    NOW,
+    SENDER,
+    TAKAICHI,
+    TAKAICHI_HITS,
+    digest,
+    digest_story,
+    hit,
+    sample_digest,
+    visible,
+    with_reader,
+)
 
 from newswatch.delivery.messages.digest import (
     chart_days,
@@ -12,97 +33,223 @@ from newswatch.delivery.messages.digest import (
     rank,
     render_digest,
 )
-from newswatch.records import Digest, DigestStory, DigestTopic
+from newswatch.records import Digest, Links, Outlet
 
-END = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
-DAYS = [date(2026, 11, 12) + timedelta(days=i) for i in range(14)]
+TARIFFS = hit("Tariffs", {"tariff": 1}, "Talks on tariffs resumed.", "tariffs")
 
 
-def story(title: str, sources: int, hours_ago: int) -> DigestStory:
-    return DigestStory(
-        title=title,
-        url=f"https://news.example/{title.replace(' ', '-')}",
-        sources=[f"Outlet {i}" for i in range(sources)],
-        first_seen=END - timedelta(hours=hours_ago),
-        snippet="Talks on tariffs resumed.",
-        highlights=[(9, 16)],
+def parts(msg: EmailMessage) -> tuple[str, str]:
+    plain, html = msg.get_body(("plain",)), msg.get_body(("html",))
+    assert isinstance(plain, EmailMessage) and isinstance(html, EmailMessage)
+    return str(plain.get_content()), str(html.get_content())
+
+
+def rendered(view: Digest) -> tuple[str, str]:
+    return parts(render_digest(view, SENDER, NOW))
+
+
+def bars(html: str) -> list[tuple[date, int]]:
+    """The chart's bars: (local day, hits), read from each bar's title."""
+    return [
+        (date.fromisoformat(day), int(count))
+        for day, count in re.findall(r'class="bar-cell[^"]*" title="([\d-]+): (\d+)"', html)
+    ]
+
+
+def test_stories_rank_by_outlets_then_recency() -> None:
+    ranked = rank(
+        [
+            digest_story("old single", 1, 20),
+            digest_story("wide", 3, 10),
+            digest_story("new single", 1, 1),
+            digest_story("one outlet twice", 1, 15, outlets=[Outlet("A", ""), Outlet("A", "")]),
+        ]
     )
+    assert [s.title for s in ranked] == ["wide", "new single", "one outlet twice", "old single"]
 
 
-def digest(*topics: DigestTopic) -> Digest:
-    return Digest(
-        subscriber="desk",
-        recipients=["desk@example.com"],
-        period_start=END - timedelta(days=1),
-        period_end=END,
-        topics=list(topics),
-        daily_hits={"Tariffs": {DAYS[-1]: 3, DAYS[-2]: 1}},
-        days=DAYS,
-        zone=ZoneInfo("UTC"),
+def test_subject_counts_stories_with_the_right_plural() -> None:
+    one = digest([digest_story("Steel tariffs", 2, 3, TARIFFS)])
+    assert digest_title(one) == "[newswatch] Daily digest 2026-12-04: 1 story"
+    four = digest([digest_story(f"Story {n}", 1, n, TARIFFS) for n in range(4)])
+    assert digest_title(four) == "[newswatch] Daily digest 2026-12-04: 4 stories"
+    assert render_digest(four, SENDER, NOW)["Subject"] == digest_title(four)
+    assert digest_title(digest()) == "[newswatch] Daily digest 2026-12-04: no stories"
+
+
+def test_topic_count_line_comes_first() -> None:
+    plain, html = rendered(sample_digest())
+    line = "Taiwan 2 · Tariffs 2 · Rare earths 2 · Defense spending 2 · U.S.–Japan relations 1"
+    assert f"5 stories: {line}\n" in plain
+    assert plain.index(line) < plain.index(TAKAICHI)
+    text = visible(html)
+    assert line in text and text.index(line) < text.index(TAKAICHI)
+
+
+def test_each_story_shows_its_topics_outlets_once_first_seen_snippet_and_link() -> None:
+    story = digest_story(
+        TAKAICHI,
+        0,
+        5,
+        *TAKAICHI_HITS,
+        outlets=[Outlet("Kyodo Desk", "https://k.example/1"), Outlet("Kyodo Desk", "")],
     )
-
-
-def test_stories_rank_by_sources_then_recency() -> None:
-    ranked = rank([story("old single", 1, 20), story("wide", 3, 10), story("new single", 1, 1)])
-    assert [s.title for s in ranked] == ["wide", "new single", "old single"]
-
-
-def test_digest_has_grouped_topics_chart_and_plain_text() -> None:
-    topic = DigestTopic(
-        name="tariffs", title="Tariffs", stories=[story("Steel <b>tariffs</b>", 2, 3)]
+    plain, html = rendered(digest([story]))
+    assert (
+        "   Topics: Taiwan, Tariffs, Rare earths, Defense spending, U.S.–Japan relations" in plain
     )
-    msg = render_digest(
-        digest(topic), "newswatch <a@news.example>", END, "mailto:unsubscribe@news.example"
+    assert "   First seen 2026-12-04 02:00 JST · 1 outlet: Kyodo Desk\n" in plain
+    assert "   Officials said the talks would cover [Taiwan], where [Taipei] has asked" in plain
+    assert "[tariffs]" not in plain  # the best snippet only: the first topic's
+    assert f"   Read the story: {story.url}" in plain
+    chips = re.findall(r'<span class="chip"[^>]*>([^<]*)</span>', html)
+    assert chips == [hit.title for hit in TAKAICHI_HITS]
+    assert "First seen 2026-12-04 02:00 JST · 1 outlet: Kyodo Desk" in visible(html)
+    assert html.count(">Kyodo Desk</a>") == 1
+    assert re.search(r"cover <mark[^>]*>Taiwan</mark>", html)
+    assert re.search(rf'<a class="button button-small" href="{story.url}"', html)
+
+
+def test_story_without_a_link_says_so_and_has_no_button() -> None:
+    plain, html = rendered(digest([digest_story("Quiet link", 1, 2, TARIFFS, url="")]))
+    assert "The feed gave no link for this story." in plain
+    assert "The feed gave no link for this story." in html
+    assert "Read the story" not in plain and "Read the story" not in html
+
+
+def test_chart_shows_integer_hits_per_topic_per_local_day_and_no_future_day() -> None:
+    future = DIGEST_DAYS[-1] + timedelta(days=1)
+    view = digest(
+        [digest_story("Steel tariffs", 2, 3, TARIFFS)],
+        days=[*DIGEST_DAYS, future],  # a day after the period's last must not be drawn
+        daily_hits={"Tariffs": {DIGEST_DAYS[-1]: 3, DIGEST_DAYS[0]: 1, future: 9}},
+        topic_counts=[("Tariffs", 1)],
     )
-    assert msg["Subject"] == "[newswatch] Daily digest 2026-11-25: 1 story in 1 topic(s)"
-    assert msg["List-Unsubscribe"] == "<mailto:unsubscribe@news.example>"
-    plain = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "== Tariffs (1) ==" in plain and "Talks on [tariffs] resumed." in plain
-    assert "2 source(s): Outlet 0, Outlet 1" in plain
-    html_part = msg.get_body(("html",))
-    assert html_part is not None
-    html = html_part.get_content()
-    assert "Steel &lt;b&gt;tariffs&lt;/b&gt;" in html and "<mark>tariffs</mark>" in html
-    images = [p for p in msg.walk() if p.get_content_type() == "image/png"]
-    assert len(images) == 1
-    cid = str(images[0]["Content-ID"]).strip("<>")
-    assert f'src="cid:{cid}"' in html
-    assert images[0].get_payload(decode=True)[:8] == b"\x89PNG\r\n\x1a\n"  # type: ignore[index]
+    _, html = rendered(view)
+    drawn = bars(html)
+    assert [day for day, _ in drawn] == DIGEST_DAYS
+    assert max(day for day, _ in drawn) == DIGEST_END.astimezone(ZoneInfo("Asia/Tokyo")).date()
+    assert dict(drawn) == {
+        day: {DIGEST_DAYS[-1]: 3, DIGEST_DAYS[0]: 1}.get(day, 0) for day in DIGEST_DAYS
+    }
+    assert "Tariffs <span" in html and "· 4</span>" in html  # the topic's total over the days
+    assert "Nov 21 – Dec 4, local days (JST)." in html
+    assert ">9<" not in html
+
+
+def test_chart_is_a_compact_table_when_bars_would_say_nothing() -> None:
+    single_day = digest(days=[DIGEST_DAYS[-1]], daily_hits={"Taiwan": {DIGEST_DAYS[-1]: 3}})
+    quiet = digest(daily_hits={"Taiwan": {}, "Tariffs": {}})
+    for view, total in [(single_day, "3"), (quiet, "0")]:
+        _, html = rendered(view)
+        assert bars(html) == [] and 'class="numbers"' in html
+        assert re.search(rf'<td[^>]*>Taiwan</td><td class="num"[^>]*>{total}</td>', html)
+
+
+def test_digest_has_no_image() -> None:
+    msg = render_digest(sample_digest(), SENDER, NOW)
+    assert [p.get_content_type() for p in msg.walk()] == [
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+    ]
+    _, html = parts(msg)
+    assert "<img" not in html and "cid:" not in html
 
 
 def test_empty_digest_says_so() -> None:
-    msg = render_digest(digest(), "a@news.example", END)
-    assert "No hits in this period." in msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    plain, html = rendered(digest())
+    assert "No stories hit your topics in this period." in plain
+    assert "No stories hit your topics in this period." in html
 
 
-def test_message_id_is_stable_per_subscriber_and_period() -> None:
-    assert digest_message_id(digest(), "a@news.example") == digest_message_id(
-        digest(), "a@news.example"
-    )
+def test_overflow_message_says_how_many_more_stories_and_why() -> None:
+    stories = [digest_story(f"Story {n}", 1, n, TARIFFS) for n in range(5)]
+    view = digest(stories, overflow=True, days=[])
+    assert digest_title(view) == "[newswatch] 5 more stories (hourly limit reached)"
+    one = digest(stories[:1], overflow=True, days=[])
+    assert digest_title(one) == "[newswatch] 1 more story (hourly limit reached)"
+    plain, html = rendered(view)
+    said = "You reached your hourly alert limit; these stories came after it."
+    assert said in plain and said in html
+    assert ">5 more stories</h1>" in html
+    assert all(f"Story {n}" in plain and f"Story {n}" in html for n in range(5))
+    assert "Daily digest" not in plain + html and bars(html) == []
+    assert digest_message_id(view, SENDER).startswith("<overflow.")
 
 
-def test_period_and_subject_show_local_dates_in_the_digest_time_zone() -> None:
-    tokyo = replace(digest(), zone=ZoneInfo("Asia/Tokyo"))
-    msg = render_digest(tokyo, "a@news.example", END)
-    assert msg["Subject"].startswith("[newswatch] Daily digest 2026-11-26:")  # 07:00 in Tokyo
-    plain = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "2026-11-25 07:00 JST to 2026-11-26 07:00 JST" in plain
+def test_message_id_is_fixed_per_subscriber_and_period() -> None:
+    first = digest_message_id(digest(), "a@news.example")
+    assert first == digest_message_id(sample_digest(), "a@news.example")
+    assert first.startswith("<digest.") and first.endswith("@news.example>")
+    later = replace(digest(), period_end=DIGEST_END + timedelta(days=1))
+    assert first != digest_message_id(later, "a@news.example")
+    assert first != digest_message_id(replace(digest(), subscriber="other"), "a@news.example")
+    assert render_digest(digest(), "a@news.example", NOW)["Message-ID"] == first
+
+
+def test_period_first_seen_and_subject_are_in_the_readers_zone() -> None:
+    view = digest([digest_story("Steel tariffs", 2, 3, TARIFFS)])
+    plain, html = rendered(view)
+    assert view.zone.key == "Asia/Tokyo"
+    assert digest_title(view).startswith("[newswatch] Daily digest 2026-12-04:")  # 07:00 JST
+    assert "2026-12-03 07:00 JST to 2026-12-04 07:00 JST" in plain
+    assert "2026-12-03 07:00 JST – 2026-12-04 07:00 JST" in visible(html)
+    assert "First seen 2026-12-04 04:00 JST" in plain
+    assert "First seen 2026-12-04 04:00 JST" in visible(html)
+    utc = with_reader(view, zone=ZoneInfo("UTC"))
+    assert digest_title(utc).startswith("[newswatch] Daily digest 2026-12-03:")
+    assert "First seen 2026-12-03 19:00 UTC" in digest_text(utc)
 
 
 def test_chart_ends_on_the_local_day_the_period_ends_in() -> None:
-    days = chart_days(END, ZoneInfo("Asia/Tokyo"), 14)
-    assert len(days) == 14 and days[-1] == date(2026, 11, 26) and days[0] == date(2026, 11, 13)
-    assert chart_days(END, ZoneInfo("UTC"), 1) == [date(2026, 11, 25)]
+    days = chart_days(DIGEST_END, ZoneInfo("Asia/Tokyo"), 14)
+    assert len(days) == 14 and days[-1] == date(2026, 12, 4) and days[0] == date(2026, 11, 21)
+    assert chart_days(DIGEST_END, ZoneInfo("UTC"), 1) == [date(2026, 12, 3)]
 
 
-def test_text_for_channels_ranks_stories_and_has_no_chart() -> None:
-    topic = DigestTopic(
-        name="tariffs", title="Tariffs", stories=[story("single", 1, 1), story("wide", 3, 9)]
+def test_text_for_channels_ranks_stories_and_says_what_the_html_says() -> None:
+    view = digest(
+        [digest_story("single", 1, 1, TARIFFS), digest_story("wide", 3, 9, TARIFFS)],
+        topic_counts=[("Tariffs", 2)],
     )
-    text = digest_text(digest(topic))
-    assert text.index("* wide") < text.index("* single")
-    assert "cid:" not in text and "<img" not in text
-    assert (
-        digest_title(digest(topic))
-        == "[newswatch] Daily digest 2026-11-25: 2 stories in 1 topic(s)"
+    text = digest_text(view)
+    assert text.startswith("newswatch daily digest for morning-desk\n")
+    assert text.index("1. wide") < text.index("2. single")
+    assert "   First seen 2026-12-03 22:00 JST · 3 outlets: Outlet 0, Outlet 1, Outlet 2" in text
+    assert "Talks on [tariffs] resumed." in text
+    assert "<" not in text and "cid:" not in text
+    assert "Why you got this: you follow Taiwan, Tariffs" in text
+    assert f"Dashboard: {LINKS.dashboard}\nUnsubscribe: {LINKS.unsubscribe}\n" in text
+    plain, _ = rendered(view)
+    assert plain == text
+
+
+def test_unsubscribe_headers_come_from_the_readers_links() -> None:
+    msg = render_digest(digest(), SENDER, NOW)
+    assert msg["List-Unsubscribe"] == f"<{LINKS.unsubscribe}>, <{LINKS.mailto}>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    mail_only = render_digest(
+        with_reader(digest(), links=Links(mailto="mailto:u@news.example")), SENDER, NOW
     )
+    assert mail_only["List-Unsubscribe"] == "<mailto:u@news.example>"
+    assert mail_only["List-Unsubscribe-Post"] is None
+
+
+def test_feed_strings_are_escaped_and_links_only_http() -> None:
+    hostile = hit("<b>T</b>", {"x": 1}, "<script>alert(1)</script> x", "x")
+    story = digest_story(
+        "Steel <b>tariffs</b>",
+        0,
+        2,
+        hostile,
+        url="javascript:alert(1)",
+        outlets=[Outlet("A&B <i>", "javascript:alert(2)")],
+    )
+    plain, html = rendered(digest([story], topic_counts=[("<b>T</b>", 1)]))
+    body = html[html.index("<body") :]
+    assert "Steel &lt;b&gt;tariffs&lt;/b&gt;" in body and "<b>" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and "<script" not in body
+    assert "A&amp;B &lt;i&gt;" in body
+    assert "javascript:" not in html and "javascript:" not in plain
+    assert "The feed gave no link for this story." in plain

@@ -65,7 +65,7 @@ def test_immediate_subscriber_gets_the_topic_alerts_too(
     assert emails_to(smtp, "desk@example.com") == []  # digest readers get no immediate alerts
 
 
-def test_digest_groups_the_day_by_topic_and_is_sent_once(
+def test_digest_lists_the_days_stories_once_each_and_is_sent_once(
     settings: Settings, subscribed: Path, smtp: Mailbox
 ) -> None:
     pipeline.run_once(get_settings())
@@ -78,10 +78,12 @@ def test_digest_groups_the_day_by_topic_and_is_sent_once(
     assert sent.counts["digests_sent"] == 3  # every followed topic had a hit today
     (digest,) = emails_to(smtp, "desk@example.com")
     plain = digest.get_body(("plain",)).get_content()  # type: ignore[attr-defined]
-    assert "== Rare earths (2) ==" in plain and "== Taiwan (1) ==" in plain
-    assert TAKAICHI in plain and "2 source(s): AloJapan, Asia Wire" in plain
-    assert "Tariffs" not in plain.split("Hits per day")[0]
-    assert any(p.get_content_type() == "image/png" for p in digest.walk())  # type: ignore[attr-defined]
+    assert "2 stories: Rare earths 2 · Taiwan 1" in plain  # the summit story counts in both
+    assert plain.count(TAKAICHI) == 1  # one entry per story, whatever it hit
+    assert "Topics: Taiwan, Rare earths" in plain  # only the topics this reader follows
+    assert "2 outlets: " in plain and "AloJapan" in plain and "Asia Wire" in plain
+    assert "Tariffs" not in plain.split("Hits per topic")[0]
+    assert all(p.get_content_maintype() != "image" for p in digest.walk())  # type: ignore[attr-defined]
     assert digest["List-Unsubscribe"]  # type: ignore[index]
 
 
@@ -94,7 +96,7 @@ def test_empty_digest_is_recorded_not_sent_unless_asked(
         states = {d.subscriber: d.state for d in session.scalars(select(models.DigestMail))}
     assert states == {"morning-desk": "empty", "quiet-desk": "empty", "nagging-desk": "sent"}
     (nag,) = emails_to(smtp, "nag@example.com")
-    assert "No hits in this period." in nag.get_body(("plain",)).get_content()  # type: ignore[attr-defined]
+    assert "No stories hit your topics in this period." in nag.get_body(("plain",)).get_content()  # type: ignore[attr-defined]
 
 
 def test_subscriber_of_an_unknown_topic_is_a_config_error(tmp_path: Path) -> None:
@@ -208,9 +210,9 @@ def test_digest_goes_to_the_subscribers_apprise_channel_once(
     plan_and_send_next_hour()
     (post,) = hook_posts(digest_hook)
     assert post["title"].startswith("[newswatch] Daily digest ")
-    assert post["title"].endswith(": 2 stories in 1 topic(s)")
-    assert "== Rare earths (2) ==" in post["message"] and TAKAICHI in post["message"]
-    assert "Hits per day: Rare earths: 2" in post["message"]
+    assert post["title"].endswith(": 2 stories")
+    assert "2 stories: Rare earths 2" in post["message"] and TAKAICHI in post["message"]
+    assert "Rare earths 2" in post["message"].split("Hits per topic")[1]
     assert len(emails_to(smtp, "minerals@example.com")) == 1
     assert digest_rows(settings) == {
         "email": ("sent", 1, smtp.url),

@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import Mailbox
@@ -35,7 +36,16 @@ from newswatch.config.models import SubscriberConfig
 from newswatch.delivery import notice, send, transports
 from newswatch.delivery.messages.alert import message_id, render_alert
 from newswatch.delivery.messages.common import header_safe
-from newswatch.records import AlertView, Article, Match
+from newswatch.records import (
+    AlertView,
+    Article,
+    Links,
+    Match,
+    Outlet,
+    ReaderView,
+    StoryView,
+    TopicHit,
+)
 from newswatch.settings import Settings, get_settings
 from newswatch.store import db
 
@@ -86,6 +96,7 @@ OUR_HEADERS = {
     "x-newswatch-topic",
     "x-newswatch-alert",
     "list-unsubscribe",
+    "list-unsubscribe-post",
     "mime-version",
     "content-type",
     "content-transfer-encoding",
@@ -157,7 +168,7 @@ def test_hostile_titles_cannot_rewrite_an_alert_sent_over_smtp(
         assert "=?" not in str(msg["Subject"])  # nothing left for a reader to decode again
         plain = msg.get_body(("plain",))
         assert isinstance(plain, EmailMessage)
-        assert plain.get_content().startswith("Topic: Taiwan\r\n")
+        assert plain.get_content().startswith("newswatch · new story on Taiwan\r\n")
 
 
 def test_hostile_titles_cannot_rewrite_an_alert_in_the_outbox(settings: Settings) -> None:
@@ -257,27 +268,28 @@ SENDER = "newswatch <a@news.example>"
 
 
 def view(title: str, topic_title: str = "Taiwan", source: str = "Wire") -> AlertView:
-    return AlertView(
-        alert_id=7,
-        topic="taiwan",
-        topic_title=topic_title,
-        recipients=["desk@example.com"],
+    hit = TopicHit("taiwan", topic_title, {"Taiwan": 1}, "about Taiwan.", [(6, 12)])
+    story = StoryView(
+        story_id=7,
         title=title,
         url="https://news.example/1",
-        source=source,
+        first_seen=T0,
         published_at=T0,
-        terms={"Taiwan": 1},
-        snippet="about Taiwan.",
-        highlights=[(6, 12)],
-        text_source="page",
+        topics=[hit],
+        outlets=[Outlet(source, "https://news.example/1")],
     )
+    links = Links(unsubscribe="https://x.example/unsubscribe?t=a.b", mailto="mailto:u@x.example")
+    reader = ReaderView(
+        "email:desk@example.com", ["desk@example.com"], ZoneInfo("UTC"), [topic_title], links
+    )
+    return AlertView(alert_id=7, kind="alert", story=story, reader=reader)
 
 
 @hypothesis_settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(title=TITLES, topic_title=TITLES, source=TITLES)
 def test_no_title_can_add_a_header_or_a_body(title: str, topic_title: str, source: str) -> None:
     alert = view(title, topic_title, source)
-    msg = render_alert(alert, SENDER, T0, "mailto:u@x.example")
+    msg = render_alert(alert, SENDER, T0)
     for linesep in ("\r\n", "\n"):
         raw = transports.to_wire(msg, linesep).data
         parsed = assert_ours(raw, message_id(alert, SENDER))
@@ -286,7 +298,7 @@ def test_no_title_can_add_a_header_or_a_body(title: str, topic_title: str, sourc
         assert "".join(str(parsed["Subject"]).split()) == "".join(str(msg["Subject"]).split())
         plain = parsed.get_body(("plain",))
         assert isinstance(plain, EmailMessage)
-        assert plain.get_content().replace("\r\n", "\n").startswith("Topic: ")
+        assert plain.get_content().replace("\r\n", "\n").startswith("newswatch · new story on ")
 
 
 @hypothesis_settings(max_examples=300, deadline=None)

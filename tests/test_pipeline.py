@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Mailbox
-from expected import SAMPLE_DAY_ALERTS, TAKAICHI
+from expected import SAMPLE_DAY_ALERTS, SAMPLE_DAY_MESSAGES, TAKAICHI
 from helpers import stored_alerts
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -32,11 +32,11 @@ def test_sample_day_alerts_exactly_the_expected_hits(
     monkeypatch.setenv("NEWSWATCH_EXTRACT_WORKERS", "2")  # extraction on both cores, as deployed
     summary = pipeline.run_once(get_settings()).to_xcom()
     assert stored_alerts(settings) == SAMPLE_DAY_ALERTS
-    assert len(smtp.received) == len(SAMPLE_DAY_ALERTS)
-    assert f"[newswatch] Taiwan: {TAKAICHI}" in subjects(smtp)
+    assert len(smtp.received) == SAMPLE_DAY_MESSAGES
+    assert f"[newswatch] Taiwan · Tariffs · Rare earths +2: {TAKAICHI}" in subjects(smtp)
     assert all(env.rcpt_tos == ["analyst@example.com"] for env in smtp.received)
     counts = summary["counts"]
-    assert counts["alerts_sent"] == 8 and counts["feeds_error"] == 1
+    assert counts["alerts_sent"] == SAMPLE_DAY_MESSAGES and counts["feeds_error"] == 1
     assert counts["fallback_used"] == 2  # the 404 page and the linkless item
 
 
@@ -90,7 +90,7 @@ def test_without_smtp_emails_go_to_the_outbox_once(settings: Settings, news_day:
     clock.freeze(clock.now() + timedelta(hours=25))
     pipeline.run_once(get_settings())
     emails = sorted(settings.outbox_dir.glob("*.eml"))
-    assert len(emails) == len(SAMPLE_DAY_ALERTS)
+    assert len(emails) == SAMPLE_DAY_MESSAGES
     assert message_from_bytes(emails[0].read_bytes())["To"] == "analyst@example.com"
 
 
@@ -182,7 +182,7 @@ def test_syndicated_rewrite_joins_the_story_and_alerts_nothing_new(
     assert copy.story_id == lead.story_id and story.lead_article_id == lead.id
     assert copy_matches == 5  # its hits are stored and explained ...
     assert stored_alerts(settings) == SAMPLE_DAY_ALERTS  # ... but alert nobody twice
-    assert len(smtp.received) == len(SAMPLE_DAY_ALERTS)
+    assert len(smtp.received) == SAMPLE_DAY_MESSAGES
     counts = summary["counts"]
     assert counts["story_copies"] == 1 and counts["stories_new"] == 6
 

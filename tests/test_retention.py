@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from expected import SAMPLE_DAY_ALERTS
+from expected import SAMPLE_DAY_ALERTS, SAMPLE_DAY_MESSAGES
 from helpers import stored_alerts
 from sqlalchemy import func, select, text
 
@@ -78,7 +78,7 @@ def test_purge_keeps_titles_matches_and_alerts(old_and_fresh: Settings) -> None:
     retention.purge(settings)
     assert stored_alerts(settings) == SAMPLE_DAY_ALERTS
     assert _count(settings, models.Match) == matches
-    assert _count(settings, models.Alert) == alerts == len(SAMPLE_DAY_ALERTS)
+    assert _count(settings, models.Alert) == alerts == SAMPLE_DAY_MESSAGES
 
 
 def test_second_purge_changes_nothing(old_and_fresh: Settings) -> None:

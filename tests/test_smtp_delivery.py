@@ -78,7 +78,7 @@ def test_outbox_files_are_named_by_message_id_and_not_duplicated(settings: Setti
     deliver(settings)
     deliver(settings)
     files = list(settings.outbox_dir.glob("*.eml"))
-    assert len(files) == 1 and files[0].name.startswith("alert.1.")
+    assert len(files) == 1 and files[0].name.startswith("alert.")
     assert states(settings) == [("sent", 1)]
 
 

@@ -167,7 +167,6 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
     factory = db.session_factory(settings)
     config = load_config(settings.config_dir)
     topics = compile_topics(topic.rule for topic in config.topics)
-    channels = {topic.name: config.channels_for(topic.name) for topic in config.topics}
     with db.transaction(factory) as session:
         feeds = store.feeds.feed_states(session, feed_ids)
     names = {feed.id: feed.name for feed in feeds}
@@ -234,7 +233,6 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
                     clock.now(),
                     similarity=settings.story_similarity,
                     window=timedelta(days=settings.story_window_days),
-                    channels=channels,
                     index=index,
                 )
             counts.update(written)

@@ -149,7 +149,7 @@ class Match(Base):
 
 
 class OutboxColumns:
-    """The columns every outbox row has (alerts, digests): where it goes, its state, its tries.
+    """The columns every outbox row has (alerts, digests, notices): where it goes, its state, its tries.
 
     A mixin, not a table: each subclass gets its own copies, after its own columns but id."""
 
@@ -171,19 +171,78 @@ class OutboxColumns:
 
 
 class Alert(OutboxColumns, Base):
+    """One immediate message: a story for a reader on their channel (migration 0017). The topics
+    it tells of are its alert_topics; a topic the story hits later is added while the message
+    is still pending, else it is news only to readers who asked for `updates` (kind "update")."""
+
     __tablename__ = "alerts"
 
-    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
-    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"))
-    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"))
+    reader: Mapped[str] = mapped_column(Text)  # readers.key (no foreign key: readers come and go)
+    kind: Mapped[str] = mapped_column(String(10), default="alert", server_default="alert")
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    # Past the hourly cap the alert is "held" until a digest carries it ("digested").
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digests.id", ondelete="SET NULL"))
 
     __table_args__ = (
-        # One alert per story, topic and channel: a later copy of an alerted story sends nothing new.
-        UniqueConstraint("story_id", "topic_id", "channel", name="alerts_story_topic_channel"),
-        CheckConstraint("state in ('pending', 'sent', 'failed')", name="alerts_state"),
+        # One message per story and reader (and one follow-up): a copy sends nothing new.
+        UniqueConstraint("story_id", "reader", "kind", name="alerts_story_reader_kind"),
+        CheckConstraint(
+            "state in ('pending', 'sent', 'failed', 'held', 'digested', 'cancelled')",
+            name="alerts_state",
+        ),
+        CheckConstraint("kind in ('alert', 'update')", name="alerts_kind"),
         Index("alerts_pending", "next_attempt_at", postgresql_where="state = 'pending'"),
+        Index("alerts_reader_sent", "reader", "sent_at"),
+        Index("alerts_held", "reader", postgresql_where="state = 'held'"),
     )
+
+
+class AlertTopic(Base):
+    """A topic an alert tells of, with the match that explains it."""
+
+    __tablename__ = "alert_topics"
+
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), primary_key=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
+
+
+class Reader(Base):
+    """Someone messages go to: one email address, or one subscriber's chat channel. Written
+    from the config on every sync (config.models.Config.readers)."""
+
+    __tablename__ = "readers"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)  # "email:<address>" / "apprise:<name>"
+    channel: Mapped[str] = mapped_column(String(200))  # "email" or "apprise:<subscriber>"
+    address: Mapped[str | None] = mapped_column(Text)  # as configured
+    topics: Mapped[list[Any]] = mapped_column()  # topic names alerted at once
+    updates: Mapped[bool] = mapped_column(Boolean, default=False)
+    timezone: Mapped[str | None] = mapped_column(String(64))  # None: NEWSWATCH_DIGEST_TIMEZONE
+    digests: Mapped[list[Any]] = mapped_column()  # digest subscribers the address is in
+
+
+class Unsubscribe(Base):
+    """A reader's one-click unsubscribe: nothing more of that subscription ("alerts", or
+    "digest:<subscriber>") until `newswatch readers resubscribe`."""
+
+    __tablename__ = "unsubscribes"
+
+    reader: Mapped[str] = mapped_column(Text, primary_key=True)
+    subscription: Mapped[str] = mapped_column(String(250), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Secret(Base):
+    """Keys made once by a migration, so signed links work without configuration."""
+
+    __tablename__ = "secrets"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 class Run(Base):
@@ -210,12 +269,21 @@ class DigestMail(OutboxColumns, Base):
     period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     stories: Mapped[int | None] = mapped_column(Integer)
+    # The "N more stories" message of a reader past the hourly cap: only its held alerts.
+    overflow: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
     __table_args__ = (
+        # One message per reader: an email row holds one address (migration 0017).
         UniqueConstraint(
-            "subscriber", "channel", "period_end", name="digests_subscriber_channel_period"
+            "subscriber",
+            "channel",
+            "period_end",
+            "recipients",
+            name="digests_subscriber_channel_period",
         ),
-        CheckConstraint("state in ('pending', 'sent', 'failed', 'empty')", name="digests_state"),
+        CheckConstraint(
+            "state in ('pending', 'sent', 'failed', 'empty', 'cancelled')", name="digests_state"
+        ),
     )
 
 

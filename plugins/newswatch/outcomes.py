@@ -41,6 +41,9 @@ class Outcome(StrEnum):
     ALERTS_RETRYING = "alerts_retrying"
     ALERTS_FAILED = "alerts_failed"
     ALERTS_PENDING = "alerts_pending"
+    ALERTS_HELD = "alerts_held"  # past the reader's hourly cap: their digest carries them
+    ALERTS_CANCELLED = "alerts_cancelled"  # the reader unsubscribed or left the config
+    OVERFLOW_SENT = "overflow_sent"  # "N more stories" messages to readers without a digest
     DIGESTS_QUEUED = "digests_queued"
     DIGESTS_SENT = "digests_sent"
     DIGESTS_RETRYING = "digests_retrying"

@@ -50,8 +50,9 @@ def feed_batches(settings: Settings) -> list[list[int]]:
 
 
 def deliver(settings: Settings) -> StageReport:
-    """Send every pending alert that is due, then any notice to the operator still pending
-    (one written while the mail server was down)."""
+    """Send every pending alert that is due; then one "N more stories" message to each reader
+    who went past the hourly cap and has no digest to carry the rest; then any notice to the
+    operator still pending (one written while the mail server was down)."""
     factory = db.session_factory(settings)
     # Alerts already stored must go out even when today's config file is broken: then only the
     # Apprise channels it names are unknown, and those alerts wait, with the reason recorded.
@@ -68,25 +69,36 @@ def deliver(settings: Settings) -> StageReport:
             settings,
             channels.AppriseChannels(apprise_env),
         )
-        notices = send.deliver_notices(factory, transports.make_transport(settings), settings)
+        with db.transaction(factory) as session:
+            overflow = store.alerts.plan_overflow(session, clock.now())
+        extra = [send.deliver_notices(factory, transports.make_transport(settings), settings)]
+        if overflow or result.skipped["held"]:
+            extra.append(
+                send.deliver_digests(factory, transports.make_transport(settings), settings)
+            )
     counts: dict[str, int] = {
         Outcome.ALERTS_SENT: result.sent,
         Outcome.ALERTS_RETRYING: result.retrying,
         Outcome.ALERTS_FAILED: result.failed,
     }
-    # Notices are rare (a failed run while the mail server was down): counted when there were any.
-    notice_counts = {
+    # Rare outcomes (the cap, an unsubscribe, a failed run told while the mail server was
+    # down): counted when there were any.
+    notices = extra[0]
+    rare = {
+        Outcome.ALERTS_HELD: result.skipped["held"],
+        Outcome.ALERTS_CANCELLED: result.skipped["cancelled"],
+        Outcome.OVERFLOW_SENT: extra[1].sent if len(extra) > 1 else 0,
         Outcome.NOTICES_SENT: notices.sent,
         Outcome.NOTICES_RETRYING: notices.retrying,
         Outcome.NOTICES_FAILED: notices.failed,
     }
-    counts |= {outcome: n for outcome, n in notice_counts.items() if n}
+    counts |= {outcome: n for outcome, n in rare.items() if n}
     with db.transaction(factory) as session:
         counts[Outcome.ALERTS_PENDING] = store.outbox.count_pending_alerts(session)
     return StageReport(
         counts=counts,
         durations=watch.durations(),
-        errors=config_errors + result.errors + notices.errors,
+        errors=config_errors + result.errors + [e for r in extra for e in r.errors],
         delivered_to=result.where,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 
@@ -119,58 +120,102 @@ class Match:
 
 
 @dataclass(frozen=True)
-class AlertView:
-    """What one alert shows: read by store.views, rendered by delivery.messages.alert."""
+class TopicHit:
+    """One topic a story hit, and why: the terms that matched and a snippet with them marked."""
 
-    alert_id: int
-    topic: str
-    topic_title: str
-    recipients: list[str]
+    name: str
     title: str
-    url: str
-    source: str
-    published_at: datetime | None
     terms: dict[str, int]
     snippet: str
     highlights: list[tuple[int, int]]
-    text_source: str
-    copies: list[tuple[str, str]] = field(default_factory=list)  # (outlet, url) of every copy
 
 
 @dataclass(frozen=True)
-class DigestStory:
-    title: str
-    url: str
-    sources: list[str]
-    first_seen: datetime
-    snippet: str
-    highlights: list[tuple[int, int]]
+class Outlet:
+    """One outlet that carried a story (its configured feed name, never a feed's own claim)
+    and the link to its copy ("" when its feed gave none)."""
 
-
-@dataclass(frozen=True)
-class DigestTopic:
     name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class StoryView:
+    """One story as a reader sees it: its lead article, every topic it hit that the reader
+    follows, and each outlet that carried it once."""
+
+    story_id: int
     title: str
-    stories: list[DigestStory]
+    url: str  # the lead article's link; "" when the feed gave none (then said so plainly)
+    first_seen: datetime
+    published_at: datetime | None
+    topics: list[TopicHit]
+    outlets: list[Outlet]
+    text_source: str = "page"  # the lead article's: "page", "feed_content", "feed_summary", "title"
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where a message's footer points: the dashboard (NEWSWATCH_PUBLIC_URL), the one-click
+    unsubscribe URL (signed, expiring; None without a public URL) and the mailto fallback."""
+
+    dashboard: str | None = None
+    unsubscribe: str | None = None
+    mailto: str | None = None
+
+
+@dataclass(frozen=True)
+class ReaderView:
+    """Who a message is for: the reader's key (store.readers), their addresses (none for a chat
+    channel), their time zone, the titles of the topics they follow (why they got it) and
+    their links."""
+
+    key: str
+    recipients: list[str]
+    zone: ZoneInfo
+    follows: list[str]
+    links: Links = field(default_factory=Links)
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """One immediate message: a story for a reader, read by store.views, rendered by
+    delivery.messages.alert. An "update" tells of topics the story hit after the reader got it;
+    `story.topics` then holds only those."""
+
+    alert_id: int
+    kind: Literal["alert", "update"]
+    story: StoryView
+    reader: ReaderView
 
 
 @dataclass(frozen=True)
 class Digest:
-    """One subscriber's digest for one period: read by store.views, rendered by
-    delivery.messages.digest."""
+    """One subscriber's digest for one period, a list of stories ranked by outlets then
+    recency: read by store.views, rendered by delivery.messages.digest. With `overflow`, it is
+    the "N more stories" message for a reader past the hourly cap who has no digest."""
 
     subscriber: str
-    recipients: list[str]
+    reader: ReaderView
     period_start: datetime
     period_end: datetime
-    topics: list[DigestTopic]
+    stories: list[StoryView]
+    topic_counts: list[tuple[str, int]]  # (topic title, stories) in the period, busiest first
     daily_hits: dict[str, dict[date, int]]  # topic title -> local day -> hits
-    days: list[date]
-    zone: ZoneInfo
+    days: list[date]  # the chart's local days, oldest first, none after the period's last
+    overflow: bool = False
+
+    @property
+    def recipients(self) -> list[str]:
+        return self.reader.recipients
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.reader.zone
 
     @property
     def story_count(self) -> int:
-        return sum(len(topic.stories) for topic in self.topics)
+        return len(self.stories)
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,15 @@ class Settings(BaseSettings):
     digest_timezone: str = "Asia/Tokyo"
     """time zone of digest_time"""
     unsubscribe: str | None = None
-    """List-Unsubscribe target (https:// URL or mailto:); default mails the sender"""
+    """unsubscribe target of messages without a signed one-click link (no public_url): a
+    mailto:, or an https:// page of the operator's that accepts RFC 8058 POSTs; default mails
+    the sender"""
+    public_url: str | None = Field(None, pattern=r"^https?://[^\s]+$")
+    """the dashboard's address as readers reach it (https://airflow.example.com/newswatch):
+    emails link to it, and its one-click unsubscribe URL goes in List-Unsubscribe"""
+    max_alerts_per_hour: int = Field(20, ge=1, le=10_000)
+    """immediate messages one reader gets per hour at most; the rest wait for their next digest
+    (or one "N more stories" message at the end of the run for readers without one)"""
 
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch/newswatch)"
     connect_timeout: float = Field(10.0, gt=0, le=3600)

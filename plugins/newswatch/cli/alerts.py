@@ -20,6 +20,9 @@ class AlertState(StrEnum):
     pending = "pending"
     sent = "sent"
     failed = "failed"
+    held = "held"  # past the reader's hourly cap, waiting for their digest
+    digested = "digested"  # a digest carried it instead
+    cancelled = "cancelled"  # the reader unsubscribed or left the config
 
 
 alerts_app = typer.Typer(
@@ -91,7 +94,8 @@ def alert_rows(
         {
             "id": alert.id,
             "state": alert.state,
-            "topic": alert.topic,
+            "reader": alert.reader,
+            "topics": alert.topics,
             "title": alert.title,
             "url": alert.url,
             "attempts": alert.attempts,
@@ -108,15 +112,28 @@ def alert_rows(
 def format_alerts(rows: list[dict[str, object]], show_errors: bool = False) -> str:
     if not rows:
         return "no failed alerts" if show_errors else "no alerts stored"
-    lines = [f"{'id':>4}  {'state':<7}  {'topic':<20}  title"]
+    lines = [f"{'id':>4}  {'state':<9}  {'reader':<24}  {'topics':<24}  title"]
     for row in rows:
         title = str(row["title"])
+        topics = ", ".join(cast(list[str], row["topics"]))
+        reader = str(row["reader"]).removeprefix("email:")
         sources = cast(list[dict[str, str]], row.get("sources") or [])
-        outlets = ", ".join(sorted({s["outlet"] for s in sources}))
+        outlets = sorted({s["outlet"] for s in sources})
         lines.append(
-            f"{row['id']:>4}  {row['state']!s:<7}  {row['topic']!s:<20}  "
-            f"{title[:60] + ('…' if len(title) > 60 else '')}  [{len(sources)} source(s): {outlets}]"
+            f"{row['id']:>4}  {row['state']!s:<9}  {cut(reader, 24):<24}  {cut(topics, 24):<24}  "
+            f"{cut(title, 60)}  [{plural(len(outlets), 'outlet')}: {', '.join(outlets)}]"
         )
         if show_errors:
-            lines.append(f"      {row['attempts']} attempt(s); last error: {row['last_error']}")
+            lines.append(
+                f"      {plural(int(cast(int, row['attempts'])), 'attempt')}; "
+                f"last error: {row['last_error']}"
+            )
     return "\n".join(lines)
+
+
+def cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")

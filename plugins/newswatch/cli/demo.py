@@ -7,7 +7,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -67,17 +70,33 @@ def run_demo(settings: Settings) -> int:
     print(last_run_summary(settings))
     print("\nStored alerts:")
     print(format_alerts(alert_rows(settings, limit=1000)))
-    outbox = settings.outbox_dir
-    emails = sorted(outbox.glob("*.eml")) if outbox.exists() else []
-    digests = [e for e in emails if e.name.startswith("digest.")]
-    print(
-        f"\nEmails: {len(emails) - len(digests)} alert(s) and {len(digests)} digest(s) as .eml files "
-        f"in {outbox} (one per story and topic, one digest per day; reruns add none)"
-    )
+    print(outbox_summary(settings.outbox_dir))
     print(f"demo finished in {time.monotonic() - started:.1f}s, DAG run exit code {returncode}")
     if not settings.database_url:
         db.stop_embedded(settings)
     return returncode
+
+
+def outbox_summary(outbox: Path) -> str:
+    """Who got what in the file outbox: messages per reader, alerts and digests apart."""
+    emails = sorted(outbox.glob("*.eml")) if outbox.exists() else []
+    per_reader: dict[str, Counter[str]] = {}
+    for path in emails:
+        with path.open("rb") as handle:
+            msg = BytesParser(policy=policy.default).parse(handle, headersonly=True)
+        kind = "digest" if path.name.startswith("digest.") else "alert"
+        for reader in str(msg["To"]).split(","):
+            per_reader.setdefault(reader.strip(), Counter())[kind] += 1
+    lines = [
+        f"\nEmails: {len(emails)} .eml files in {outbox} "
+        "(one per story and reader, one digest per reader and day; reruns add none)"
+    ]
+    for reader, kinds in sorted(per_reader.items()):
+        counts = ", ".join(
+            f"{n} {kind}{'' if n == 1 else 's'}" for kind, n in sorted(kinds.items())
+        )
+        lines.append(f"  {reader:<32} {counts}")
+    return "\n".join(lines)
 
 
 DEMO_DIGEST_READER = """

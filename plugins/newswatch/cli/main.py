@@ -11,9 +11,11 @@ import typer
 
 from newswatch.cli import search, stats
 from newswatch.cli.alerts import alerts_app
+from newswatch.cli.digest import digest_app
 from newswatch.cli.errors import NewswatchGroup
 from newswatch.cli.feeds import feeds_app
 from newswatch.cli.options import ConfigOption, JsonOption, get_settings, settings_for
+from newswatch.cli.readers import readers_app
 from newswatch.cli.topics import topics_app
 
 # NewswatchGroup is the error boundary: bad input one line and exit 2, a failure exit 1.
@@ -28,6 +30,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(digest_app, name="digest")
+app.add_typer(readers_app, name="readers")
 app.command("stats")(stats.stats_command)
 app.command("search")(search.search_command)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
@@ -207,6 +209,20 @@ class SubscriberConfig(_ConfigModel):
     topics: list[str] = Field(default=[], description="topic names; empty means every topic")
     mode: Literal["immediate", "digest"] = "immediate"
     send_empty: bool = Field(default=False, description="send a digest even when nothing hit")
+    updates: bool = Field(
+        default=False,
+        description="one follow-up when a story already sent hits a followed topic it had not",
+    )
+    timezone: str | None = Field(
+        default=None, description="IANA zone for times in their mail; default the digest's"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str | None) -> str | None:
+        if zone is not None and zone not in _zones():
+            raise ValueError(f"{shown(zone)} is not an IANA time zone (like Asia/Tokyo)")
+        return zone
 
     @field_validator("apprise_env")
     @classmethod
@@ -261,20 +277,66 @@ class Config(BaseModel):
             unique.setdefault(address.casefold(), address)
         return list(unique.values())
 
-    def channels_for(self, topic: str) -> list[str]:
-        """Apprise channels that get a topic's alerts, besides email."""
-        return [
-            sub.channel
-            for sub in self.subscribers
-            if sub.mode == "immediate" and sub.apprise_env and sub.follows(topic)
-        ]
-
     def apprise_env(self) -> dict[str, list[str]]:
         """Channel -> names of the environment variables holding its Apprise URLs."""
         return {sub.channel: list(sub.apprise_env) for sub in self.subscribers if sub.apprise_env}
 
     def digest_subscribers(self) -> list[SubscriberConfig]:
         return [sub for sub in self.subscribers if sub.mode == "digest"]
+
+    def readers(self) -> list[ReaderSpec]:
+        """Everyone messages go to, one per mailbox or chat channel: a mailbox named by several
+        topics and subscribers is one reader following all their topics, who gets a story once."""
+        found: dict[str, ReaderSpec] = {}
+
+        def add(key: str, channel: str, address: str | None, **kw: Any) -> None:
+            spec = found.setdefault(key, ReaderSpec(key, channel, address))
+            spec.topics.update(kw.get("topics", ()))
+            spec.digests.extend(kw.get("digests", ()))
+            spec.updates = spec.updates or kw.get("updates", False)
+            spec.timezone = spec.timezone or kw.get("timezone")
+
+        for topic in self.topics:
+            for address in topic.recipients or self.default_recipients:
+                add(reader_key(str(address)), "email", str(address), topics=[topic.name])
+        every = [topic.name for topic in self.topics]
+        for sub in self.subscribers:
+            extra: dict[str, Any] = {"updates": sub.updates, "timezone": sub.timezone}
+            if sub.mode == "immediate":
+                extra["topics"] = sub.topics or every
+            else:
+                extra["digests"] = [sub.name]
+            for address in sub.emails:
+                add(reader_key(str(address)), "email", str(address), **extra)
+            if sub.apprise_env and sub.mode == "immediate":
+                add(sub.channel, sub.channel, None, **extra)
+        return list(found.values())
+
+
+def reader_key(address: str) -> str:
+    """One key per mailbox: Analyst@Example.com and analyst@example.com are one reader to every
+    mail server we know of, and would get each story twice."""
+    return f"email:{address.casefold()}"
+
+
+@dataclass
+class ReaderSpec:
+    """A reader as the config defines it, before it is stored (store.config writes readers)."""
+
+    key: str
+    channel: str
+    address: str | None
+    topics: set[str] = field(default_factory=set)
+    digests: list[str] = field(default_factory=list)
+    updates: bool = False
+    timezone: str | None = None
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    import zoneinfo
+
+    return frozenset(zoneinfo.available_timezones())
 
 
 def shown(value: Any, limit: int = 60) -> str:

@@ -8,7 +8,7 @@ from importlib import resources
 from urllib.parse import unquote_to_bytes
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -21,7 +21,7 @@ from newswatch.config.models import FEED_NAME_CHARS, TOPIC_NAME_CHARS
 from newswatch.dashboard import render
 from newswatch.dashboard.auth import LoginRequired, login_redirect, require_airflow_viewer
 from newswatch.settings import get_settings
-from newswatch.store import db, reads
+from newswatch.store import db, readers, reads
 from newswatch.store.search import (
     MAX_SEARCH_CHARS,
     SearchHit,
@@ -29,6 +29,7 @@ from newswatch.store.search import (
     check_search,
     search_articles,
 )
+from newswatch.unsubscribe import MAX_TOKEN_CHARS, BadToken, Unsubscription, verify
 
 # No script at all; styles only from our own stylesheet; framed only by Airflow's UI (same origin).
 SECURITY_HEADERS = {
@@ -60,8 +61,10 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-# Longest value of any parameter (the search has its own, smaller limits in store/search.py).
+# Longest value of any parameter (the search has its own, smaller limits in store/search.py);
+# an unsubscribe token names an address and a subscriber, and may be longer.
 MAX_PARAMETER_CHARS = 1000
+LONGER_PARAMETERS = {"token": MAX_TOKEN_CHARS}
 MAX_NAME_CHARS = max(FEED_NAME_CHARS, TOPIC_NAME_CHARS)  # the store holds no longer name
 MAX_CHART_DAYS = 90
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
@@ -82,10 +85,10 @@ def check_parameters(request: Request) -> None:
     for pair in request.scope.get("query_string", b"").split(b"&"):
         raw_name, _, raw_value = pair.partition(b"=")
         name = _parameter("a query parameter's name", raw_name)
-        _parameter(_shown(name), raw_value)
+        _parameter(_shown(name), raw_value, LONGER_PARAMETERS.get(name, MAX_PARAMETER_CHARS))
 
 
-def _parameter(label: str, raw: bytes) -> str:
+def _parameter(label: str, raw: bytes, limit: int = MAX_PARAMETER_CHARS) -> str:
     """One name or value of the query string, decoded, or a 400 saying what is wrong with it."""
     try:
         value = unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
@@ -93,8 +96,8 @@ def _parameter(label: str, raw: bytes) -> str:
         raise _refuse(f"{label}: not valid UTF-8") from None
     if any(unicodedata.category(char) == "Cc" for char in value):
         raise _refuse(f"{label}: holds a control character")
-    if len(value) > MAX_PARAMETER_CHARS:
-        raise _refuse(f"{label}: longer than {MAX_PARAMETER_CHARS} characters")
+    if len(value) > limit:
+        raise _refuse(f"{label}: longer than {limit} characters")
     return value
 
 
@@ -143,6 +146,29 @@ def _error_page(code: int, message: str, headers: dict[str, str] | None = None) 
     return HTMLResponse(body, status_code=code, headers=headers)
 
 
+def _unsubscribe_page(
+    state: str, asked: Unsubscription | None = None, token: str = "", message: str = ""
+) -> HTMLResponse:
+    code = status.HTTP_400_BAD_REQUEST if asked is None else status.HTTP_200_OK
+    body = render.page(
+        "unsubscribe.html",
+        title="Unsubscribe",
+        state=state,
+        token=token,
+        code=code,
+        message=message,
+        who=render.masked_reader(asked.reader) if asked else "",
+        what=render.subscription_label(asked.subscription) if asked else "",
+    )
+    # A reader's own page: no shared cache may keep it.
+    return HTMLResponse(body, status_code=code, headers={"Cache-Control": "no-store"})
+
+
+def bad_token(request: Request, exc: Exception) -> HTMLResponse:
+    """A malformed, forged or expired unsubscribe link: a 400 page saying which."""
+    return _unsubscribe_page("refused", message=str(exc))
+
+
 def http_error(request: Request, exc: Exception) -> HTMLResponse:
     """An HTML page for every refused request (400, 403, 404 …), saying why."""
     assert isinstance(exc, StarletteHTTPException)
@@ -163,11 +189,10 @@ def read_timed_out(request: Request, exc: Exception) -> HTMLResponse:
 
 
 def create_app() -> FastAPI:
-    """The dashboard; every page needs an Airflow login (see auth.py), the stylesheet does not."""
+    """The dashboard: every page needs an Airflow login (see auth.py); the unsubscribe link,
+    whose token is its own authority, and the stylesheet do not."""
     app = FastAPI(
         title="newswatch dashboard",
-        # Login first: a stranger is sent to log in whatever the parameters say.
-        dependencies=[Depends(require_airflow_viewer), Depends(check_parameters)],
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
@@ -177,12 +202,25 @@ def create_app() -> FastAPI:
     app.add_exception_handler(RequestValidationError, bad_parameter)
     app.add_exception_handler(SearchRefused, bad_parameter)
     app.add_exception_handler(db.ReadTimedOut, read_timed_out)
+    app.add_exception_handler(BadToken, bad_token)
     static = resources.files("newswatch.dashboard") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
     app.add_middleware(SecurityHeaders)
+    # Routes are copied when included, so each router is complete before it is.
+    app.include_router(pages())
+    app.include_router(unsubscribe_pages())
+    return app
 
-    @app.get("/", response_class=HTMLResponse)
+
+def pages() -> APIRouter:
+    """The dashboard's pages, each behind Airflow's login."""
+    router = APIRouter(
+        # Login first: a stranger is sent to log in whatever the parameters say.
+        dependencies=[Depends(require_airflow_viewer), Depends(check_parameters)],
+    )
+
+    @router.get("/", response_class=HTMLResponse)
     def alerts(
         topic: str | None = None,
         feed: str | None = None,
@@ -213,7 +251,7 @@ def create_app() -> FastAPI:
                 pager=pager.after(alerts, stories),
             )
 
-    @app.get("/chart", response_class=HTMLResponse)
+    @router.get("/chart", response_class=HTMLResponse)
     def chart(days: str | None = None) -> str:
         settings = get_settings()
         zone = settings.digest_timezone
@@ -225,13 +263,13 @@ def create_app() -> FastAPI:
             "chart.html", title="Hits per day", hits=hits, svg=render.chart_svg(hits)
         )
 
-    @app.get("/feeds", response_class=HTMLResponse)
+    @router.get("/feeds", response_class=HTMLResponse)
     def feeds() -> str:
         with db.read(get_settings()) as session:
             rows = reads.feed_health(session)
         return render.page("feeds.html", title="Feed health", feeds=rows)
 
-    @app.get("/search", response_class=HTMLResponse)
+    @router.get("/search", response_class=HTMLResponse)
     def search(q: str = "", page: str | None = None, size: str | None = None) -> str:
         pager = _pager(page, size, {"q": q})
         hits: list[SearchHit] = []
@@ -248,4 +286,30 @@ def create_app() -> FastAPI:
             pager=pager.after(hits),
         )
 
-    return app
+    return router
+
+
+def unsubscribe_pages() -> APIRouter:
+    """The one-click unsubscribe link of every message (RFC 8058), answered without a login:
+    the signed token names the reader and the subscription, and nothing else is needed."""
+    router = APIRouter(dependencies=[Depends(check_parameters)])
+
+    @router.get("/unsubscribe", response_class=HTMLResponse)
+    def confirm_unsubscribe(token: str = "") -> HTMLResponse:
+        """Ask first: link checkers and mail scanners follow every link in a message."""
+        with db.read(get_settings()) as session:
+            asked = verify(readers.secret(session), token, clock.now())
+            left = readers.unsubscribed(session, asked.reader, asked.subscription)
+        return _unsubscribe_page("already" if left else "confirm", asked, token)
+
+    @router.post("/unsubscribe", response_class=HTMLResponse)
+    def unsubscribe(token: str = "") -> HTMLResponse:
+        """The mail client's one-click POST (body List-Unsubscribe=One-Click) and the page's
+        button alike; the token is the authority, so the body is not read."""
+        now = clock.now()
+        with db.transaction(db.session_factory(get_settings())) as session:
+            asked = verify(readers.secret(session), token, now)
+            new = readers.unsubscribe(session, asked.reader, asked.subscription, now)
+        return _unsubscribe_page("done" if new else "already", asked, token)
+
+    return router

@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 from newswatch.delivery.messages.common import safe_link
 from newswatch.store.reads import DailyHits
 from newswatch.store.search import MARK_END, MARK_START
+from newswatch.unsubscribe import ALERTS, digest_subscription
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -30,6 +31,28 @@ def when(value: datetime | None) -> str:
 def safe_url(url: str) -> str:
     """Links from feeds are shown only when they are http(s): no javascript: or data: URLs."""
     return safe_link(url) or "#"
+
+
+def masked_reader(reader: str) -> str:
+    """Whom an unsubscribe page names, without giving the address away to whoever holds the
+    link: email:analyst@example.com is a•••@example.com."""
+    channel, _, rest = reader.partition(":")
+    if channel == "email":
+        local, at, domain = rest.rpartition("@")
+        return f"{local[:1]}•••{at}{domain}" if at else "•••"
+    if channel == "apprise":
+        return f"the {rest} channel"
+    return "•••"
+
+
+def subscription_label(subscription: str) -> str:
+    """What leaving a subscription stops, in words."""
+    digest = digest_subscription("")
+    if subscription == ALERTS:
+        return "all immediate alerts"
+    if subscription.startswith(digest):
+        return f"the daily digest {subscription.removeprefix(digest)}"
+    return subscription
 
 
 def highlight(headline: str) -> Markup:

@@ -18,20 +18,20 @@ text; store.outbox claims and settles.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import ClassVar, Protocol, TypeVar
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from newswatch import clock, models
+from newswatch.config.models import reader_key
 from newswatch.delivery.channels import AppriseChannels, ChannelError
-from newswatch.delivery.messages.alert import message_id, render_alert
+from newswatch.delivery.messages.alert import alert_text, message_id, render_alert
 from newswatch.delivery.messages.common import mailboxes
 from newswatch.delivery.messages.digest import (
     CHART_DAYS,
-    chart_days,
     digest_message_id,
     digest_text,
     digest_title,
@@ -49,8 +49,10 @@ from newswatch.delivery.transports import (
 )
 from newswatch.records import AlertView, Attempt, Digest, NoticeView
 from newswatch.settings import Settings
-from newswatch.store import outbox, views
+from newswatch.store import alerts as alerting
+from newswatch.store import outbox, readers, views
 from newswatch.store.db import transaction
+from newswatch.unsubscribe import ALERTS, digest_subscription
 
 __all__ = [
     "Attempt",
@@ -67,26 +69,34 @@ V = TypeVar("V")
 
 @dataclass
 class Delivery:
-    """What one delivery did: rows sent, pending again after a backoff, failed; the lines why."""
+    """What one delivery did: rows sent, pending again after a backoff, failed, settled without
+    a message by state (held past the hourly cap, cancelled, empty); the lines why."""
 
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
     where: str = ""
     errors: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Letterhead:
-    """The three settings every message of a delivery is sent with."""
+    """The two settings every message of a delivery is sent with."""
 
     mail_from: str
-    unsubscribe: str | None
     max_attempts: int
 
     @classmethod
     def of(cls, settings: Settings) -> Letterhead:
-        return cls(settings.mail_from, settings.list_unsubscribe, settings.alert_max_attempts)
+        return cls(settings.mail_from, settings.alert_max_attempts)
+
+
+def addressing(settings: Settings) -> views.Addressing:
+    """How this delivery's messages address their readers (zone, links)."""
+    return views.Addressing(
+        settings.digest_timezone, settings.public_url, settings.list_unsubscribe, clock.now()
+    )
 
 
 class Kind(Protocol[R, V]):
@@ -114,22 +124,33 @@ class Kind(Protocol[R, V]):
 
 @dataclass(frozen=True)
 class Alerts:
-    """An alert's Apprise channel gets the subject and plain text of its email."""
+    """A story for a reader; its Apprise channel gets the subject and plain text. Past the
+    reader's hourly cap the row is held for their digest instead; a reader who unsubscribed or
+    left the config gets nothing ("cancelled")."""
 
     apprise: AppriseChannels
+    how: views.Addressing
+    max_per_hour: int
     name: ClassVar[str] = "alert"
     model: ClassVar[type[models.Alert]] = models.Alert
 
-    def view(self, session: Session, row: models.Alert) -> AlertView:
-        return views.alert_view(session, row)
+    def view(self, session: Session, row: models.Alert) -> AlertView | None:
+        if alerting.lock_reader(session, row.reader) is None:
+            row.state, row.last_error = "cancelled", "the reader is no longer in the config"
+            return None
+        if readers.unsubscribed(session, row.reader, ALERTS):
+            row.state, row.last_error = "cancelled", "the reader unsubscribed"
+            return None
+        if alerting.sent_last_hour(session, row.reader, clock.now()) >= self.max_per_hour:
+            row.state = "held"
+            return None
+        return views.alert_view(session, row, self.how)
 
     def email(self, view: AlertView, head: Letterhead) -> EmailMessage:
-        return rendered(render_alert, view, head.mail_from, clock.now(), head.unsubscribe)
+        return rendered(render_alert, view, head.mail_from, clock.now())
 
     def text(self, view: AlertView, head: Letterhead) -> tuple[str, str]:
-        msg = self.email(view, head)
-        body = msg.get_body(("plain",))
-        return str(msg["Subject"]), body.get_content() if isinstance(body, EmailMessage) else ""
+        return alert_text(view)
 
     def message_id(self, view: AlertView, head: Letterhead) -> str:
         return message_id(view, head.mail_from)
@@ -140,16 +161,23 @@ class Alerts:
 
 @dataclass(frozen=True)
 class Digests:
-    """An empty digest is recorded as "empty" and sent only to subscribers who asked for
-    empty digests; its Apprise channel gets the title and plain text, without the chart."""
+    """A digest carries its readers' held alerts. An empty one is recorded as "empty" and sent
+    only to subscribers who asked for empty digests; one whose reader unsubscribed is
+    "cancelled"; its Apprise channel gets the title and plain text, without the chart."""
 
-    zone: ZoneInfo
+    how: views.Addressing
     name: ClassVar[str] = "digest"
     model: ClassVar[type[models.DigestMail]] = models.DigestMail
 
     def view(self, session: Session, row: models.DigestMail) -> Digest | None:
-        days = chart_days(row.period_end, self.zone, CHART_DAYS)
-        digest = views.digest_view(session, row, self.zone, days)
+        if row.channel == "email" and row.recipients:
+            subscription = ALERTS if row.overflow else digest_subscription(row.subscriber)
+            if readers.unsubscribed(session, reader_key(str(row.recipients[0])), subscription):
+                row.state, row.last_error = "cancelled", "the reader unsubscribed"
+                return None
+        if not row.overflow:
+            alerting.carry_held(session, row)
+        digest = views.digest_view(session, row, self.how, CHART_DAYS)
         row.stories = digest.story_count
         if digest.story_count == 0 and not row.send_empty:
             row.state = "empty"
@@ -157,7 +185,7 @@ class Digests:
         return digest
 
     def email(self, view: Digest, head: Letterhead) -> EmailMessage:
-        return rendered(render_digest, view, head.mail_from, clock.now(), head.unsubscribe)
+        return rendered(render_digest, view, head.mail_from, clock.now())
 
     def text(self, view: Digest, head: Letterhead) -> tuple[str, str]:
         return digest_title(view), digest_text(view)
@@ -204,7 +232,8 @@ def deliver_pending(
 
     With the mail server down, email alerts stay pending and the other channels still go.
     """
-    return send_outbox(factory, transport, Alerts(channels or AppriseChannels()), settings)
+    kind = Alerts(channels or AppriseChannels(), addressing(settings), settings.max_alerts_per_hour)
+    return send_outbox(factory, transport, kind, settings)
 
 
 def deliver_digests(
@@ -213,7 +242,7 @@ def deliver_digests(
     """Send every due pending digest, by email or to its Apprise channel, with the same outbox
     guarantees as alerts; an empty one is recorded as "empty" and sent only to subscribers who
     asked for empty digests. With the mail server down, the other channels still go."""
-    return send_outbox(factory, transport, Digests(ZoneInfo(settings.digest_timezone)), settings)
+    return send_outbox(factory, transport, Digests(addressing(settings)), settings)
 
 
 def deliver_notices(
@@ -241,6 +270,7 @@ def send_outbox(
                     return result
                 view = kind.view(session, row)
                 if view is None:
+                    result.skipped[row.state] += 1
                     continue
                 sent_id: str | None = None
                 where: str | None = None  # set only once the message went

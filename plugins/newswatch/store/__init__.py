@@ -1,11 +1,12 @@
 """The news store in PostgreSQL, one module per aggregate.
 
 db (engine, transactions, migrations, advisory locks) · config (feeds.yaml and topics.yaml
-written to their tables) · feeds (scheduling, poll outcomes) · topics · articles (known URLs
-and GUIDs, sources, saving a batch into stories with matches and alerts) · copies (which new
-articles are copies) · outbox (alerts, digests and notices queued, claimed, settled, requeued) · runs ·
-robots · retention · reads (what the CLI and dashboard list) · views (what one alert or
-digest shows) · search (full text).
+written to their tables, readers among them) · feeds (scheduling, poll outcomes) · topics ·
+articles (known URLs and GUIDs, sources, saving a batch into stories with matches) · alerts (a
+story per reader, the hourly cap, held alerts) · copies (which new articles are copies) · outbox
+(alerts, digests and notices queued, claimed, settled, requeued) · readers (unsubscribes) · runs
+· robots · retention · reads (what the CLI and dashboard list) · views (what one alert or digest
+shows) · search (full text).
 """
 
 from importlib import import_module
@@ -14,12 +15,14 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from newswatch.store import (
+        alerts,
         articles,
         config,
         copies,
         db,
         feeds,
         outbox,
+        readers,
         reads,
         retention,
         robots,
@@ -30,12 +33,14 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "alerts",
     "articles",
     "config",
     "copies",
     "db",
     "feeds",
     "outbox",
+    "readers",
     "reads",
     "retention",
     "robots",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -21,6 +21,7 @@ from newswatch import models, stories
 from newswatch.outcomes import Outcome
 from newswatch.records import Article, Match
 from newswatch.search_vector import search_document, search_vector
+from newswatch.store import alerts as alerting
 from newswatch.store import copies as copying
 from newswatch.store import db
 from newswatch.store.topics import topic_ids
@@ -74,18 +75,17 @@ def save_articles(
     *,
     similarity: float = 0.8,
     window: timedelta = timedelta(days=7),
-    channels: Mapping[str, Sequence[str]] | None = None,
     index: stories.StoryIndex | None = None,
 ) -> dict[str, int]:
-    """Insert new articles into stories, with their matches and one pending alert per story and topic.
+    """Insert new articles into stories, with their matches and what they tell each reader.
 
     `index` carries the story signatures from one call to the next of the same batch, so each
     call loads only articles stored since (ids grow in commit order: all writers take
     db.Lock.STORIES before inserting).
 
     An exact copy (same text) of a stored or earlier article adds a source, not a row; a
-    near-duplicate joins that article's story, and its matches raise no new alert for topics the
-    story already alerted. Repeats insert nothing. Each table gets one multi-row statement per
+    near-duplicate joins that article's story, and its matches tell a reader only of topics the
+    story had not hit for them (store.alerts). Repeats insert nothing. Each table gets one multi-row statement per
     call (INSERT … ON CONFLICT through insertmanyvalues), never one per article.
     """
     counts: dict[str, int] = dict.fromkeys(
@@ -128,7 +128,6 @@ def save_articles(
         session,
         [(i, story_of[a.url][0], m) for a, ms, i in new for m in ms],
         at,
-        channels or {},
     )
     return counts
 
@@ -204,13 +203,10 @@ def _assign_stories(
 
 
 def _insert_matches_and_alerts(
-    session: Session,
-    matched: Sequence[tuple[int, int, Match]],
-    at: datetime,
-    channels: Mapping[str, Sequence[str]],
+    session: Session, matched: Sequence[tuple[int, int, Match]], at: datetime
 ) -> tuple[int, int]:
-    """Insert (article, story, match) rows and one pending alert per story, topic and channel
-    that has none yet; returns (matches inserted, alerts inserted)."""
+    """Insert (article, story, match) rows and queue what they tell each reader
+    (store.alerts); returns (matches inserted, messages queued)."""
     topics = topic_ids(session)
     rows = [
         {
@@ -234,33 +230,13 @@ def _insert_matches_and_alerts(
         rows,
     )
     match_ids = {(article_id, topic_id): match_id for match_id, article_id, topic_id in result}
-    alerts = []
-    for article_id, story_id, match in matched:
-        if match.topic not in topics:
-            continue
-        topic_id, recipients = topics[match.topic]
-        match_id = match_ids.get((article_id, topic_id))
-        if match_id is None:
-            continue
-        for channel in ["email", *channels.get(match.topic, [])]:
-            alerts.append(
-                {
-                    "article_id": article_id,
-                    "story_id": story_id,
-                    "topic_id": topic_id,
-                    "match_id": match_id,
-                    "channel": channel,
-                    "recipients": recipients if channel == "email" else [],
-                    "created_at": at,
-                    "next_attempt_at": at,
-                }
-            )
-    if not alerts:
-        return len(match_ids), 0
-    sent = session.execute(
-        insert(models.Alert).on_conflict_do_nothing().returning(models.Alert.id), alerts
-    )
-    return len(match_ids), len(sent.all())
+    hits = [
+        alerting.Hit(story_id, article_id, topics[m.topic][0], m.topic, match_id)
+        for article_id, story_id, m in matched
+        if m.topic in topics
+        and (match_id := match_ids.get((article_id, topics[m.topic][0]))) is not None
+    ]
+    return len(match_ids), alerting.queue_alerts(session, hits, at)
 
 
 def recent_signatures(

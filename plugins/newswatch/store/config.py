@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     case,
+    delete,
     select,
     update,
 )
@@ -86,3 +87,24 @@ def sync_config(session: Session, config: Config) -> None:
     session.execute(
         update(models.Topic).where(models.Topic.name.not_in(topic_names)).values(enabled=False)
     )
+    sync_readers(session, config)
+
+
+def sync_readers(session: Session, config: Config) -> None:
+    """The readers table becomes the config's readers. A reader removed from the config gets
+    nothing more (delivery cancels what was pending for them); their unsubscribes stay."""
+    session.execute(delete(models.Reader))
+    rows = [
+        {
+            "key": spec.key,
+            "channel": spec.channel,
+            "address": spec.address,
+            "topics": sorted(spec.topics),
+            "updates": spec.updates,
+            "timezone": spec.timezone,
+            "digests": spec.digests,
+        }
+        for spec in config.readers()
+    ]
+    if rows:
+        session.execute(insert(models.Reader), rows)

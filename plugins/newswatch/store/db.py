@@ -133,13 +133,14 @@ def read(settings: Settings) -> Iterator[Session]:
             raise
 
 
-def upgrade(url: str) -> None:
-    """Bring the schema to the newest migration (idempotent; safe from several processes).
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the schema to the newest migration, or to `revision` (idempotent; safe from
+    several processes).
 
     One query says whether there is anything to apply: every run and DAG run starts here, and
     Alembic costs a third of a second to import before it finds nothing to do."""
     head = sql_files.head_revision()
-    if head is not None and current_revision(url) == head:
+    if head is not None and current_revision(url) == (head if revision == "head" else revision):
         return
     from alembic import command  # only a migration needs Alembic (~0.3 s to import)
     from alembic.config import Config as AlembicConfig
@@ -150,7 +151,7 @@ def upgrade(url: str) -> None:
         cfg.set_main_option("script_location", str(migrations))
         hold(conn, Lock.MIGRATIONS)
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
 
 
 def current_revision(url: str) -> str | None:

@@ -1,6 +1,6 @@
 """The outbox: every write to alert, digest and notice rows, written once for all three tables.
 
-Queue (plan_digest, queue_notice; alerts are queued with their matches in store.articles), claim one due row
+Queue (plan_digest, queue_notice; alerts are queued with their matches, store.alerts), claim one due row
 for this transaction (`FOR UPDATE SKIP LOCKED`, so concurrent senders never take the same one),
 settle a try (sent, refused per recipient, failed, or pending again after a backoff) and
 requeue. delivery.send drives these in one transaction per message.
@@ -17,8 +17,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from newswatch import clock, models
-from newswatch.config.models import SubscriberConfig
+from newswatch.config.models import SubscriberConfig, reader_key
 from newswatch.records import Attempt
+from newswatch.unsubscribe import digest_subscription
 
 Row = TypeVar("Row", models.Alert, models.DigestMail, models.Notice)
 Settled = Literal["sent", "retrying", "failed"]
@@ -31,33 +32,73 @@ def plan_digest(
     end: datetime,
     at: datetime,
 ) -> int:
-    """Queue the subscriber's digest for [start, end), one row per channel (email, Apprise);
-    how many rows were new (0 when all are already queued or sent)."""
+    """Queue the subscriber's digest for [start, end): a row per address (each reader gets their
+    own message, with their own unsubscribe link) and one per Apprise channel, leaving out
+    addresses that unsubscribed from it; how many rows were new (0 when all are queued)."""
     # An Apprise row keeps the names of the variables holding its URLs, as an email row keeps
-    # the addresses: the row is a snapshot of the subscriber, sendable whatever the config says later.
-    channels = [("email", [str(e) for e in subscriber.emails])] if subscriber.emails else []
+    # its address: the row is a snapshot of the subscriber, sendable whatever the config says later.
+    left = set(
+        session.scalars(
+            select(models.Unsubscribe.reader).where(
+                models.Unsubscribe.subscription == digest_subscription(subscriber.name)
+            )
+        )
+    )
+    channels = [
+        ("email", [str(address)])
+        for address in subscriber.emails
+        if reader_key(str(address)) not in left
+    ]
     if subscriber.apprise_env:
         channels.append((subscriber.channel, list(subscriber.apprise_env)))
     queued = 0
     for channel, recipients in channels:
-        digest_id = session.scalar(
-            insert(models.DigestMail)
-            .values(
-                subscriber=subscriber.name,
-                channel=channel,
-                recipients=recipients,
-                topics=list(subscriber.topics),
-                send_empty=subscriber.send_empty,
-                period_start=start,
-                period_end=end,
-                created_at=at,
-                next_attempt_at=at,
-            )
-            .on_conflict_do_nothing()
-            .returning(models.DigestMail.id)
+        digest_id = queue_digest(
+            session,
+            subscriber=subscriber.name,
+            channel=channel,
+            recipients=recipients,
+            topics=list(subscriber.topics),
+            send_empty=subscriber.send_empty,
+            period_start=start,
+            period_end=end,
+            at=at,
         )
         queued += digest_id is not None
     return queued
+
+
+def queue_digest(
+    session: Session,
+    *,
+    subscriber: str,
+    channel: str,
+    recipients: list[str],
+    topics: list[str],
+    send_empty: bool,
+    period_start: datetime,
+    period_end: datetime,
+    at: datetime,
+    overflow: bool = False,
+) -> int | None:
+    """Queue one digest row, due at `at`; its id, or None when that row was already queued."""
+    return session.scalar(
+        insert(models.DigestMail)
+        .values(
+            subscriber=subscriber,
+            channel=channel,
+            recipients=recipients,
+            topics=topics,
+            send_empty=send_empty,
+            period_start=period_start,
+            period_end=period_end,
+            overflow=overflow,
+            created_at=at,
+            next_attempt_at=at,
+        )
+        .on_conflict_do_nothing()
+        .returning(models.DigestMail.id)
+    )
 
 
 def queue_notice(

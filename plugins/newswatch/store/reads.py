@@ -28,7 +28,8 @@ class Filters:
 class AlertRow:
     id: int
     state: str
-    topic: str
+    reader: str
+    topics: list[str]
     title: str
     url: str
     feed: str
@@ -65,11 +66,12 @@ class FeedHealth:
 
 @dataclass(frozen=True)
 class AlertListing:
-    """One alert as `newswatch alerts` lists it: its article, topic and every source."""
+    """One alert as `newswatch alerts` lists it: its reader, article, topics and every source."""
 
     id: int
     state: str
-    topic: str
+    reader: str
+    topics: list[str]
     title: str
     url: str
     attempts: int
@@ -123,13 +125,13 @@ def _narrow(query: Select[Any], filters: Filters) -> Select[Any]:
 def latest_alerts(
     session: Session, filters: Filters, limit: int = 50, offset: int = 0
 ) -> list[AlertRow]:
-    """Newest alerts first, with their article and topic."""
+    """Newest alerts first, with their reader, article and topics."""
     origin = models.Feed.__table__.alias("origin")
     query = (
         select(
             models.Alert.id,
             models.Alert.state,
-            models.Topic.name,
+            models.Alert.reader,
             models.Article.title,
             models.Article.url,
             origin.c.name,
@@ -138,15 +140,39 @@ def latest_alerts(
             models.Alert.sent_at,
         )
         .join(models.Article, models.Article.id == models.Alert.article_id)
-        .join(models.Topic, models.Topic.id == models.Alert.topic_id)
         .join(origin, origin.c.id == models.Article.feed_id)
         .order_by(models.Alert.created_at.desc(), models.Alert.id.desc())
         .limit(limit)
         .offset(offset)
     )
     if filters.topic:
-        query = query.where(models.Topic.name == filters.topic)
-    return [AlertRow(*row) for row in session.execute(_narrow(query, filters))]
+        query = query.where(
+            exists()
+            .where(models.AlertTopic.alert_id == models.Alert.id)
+            .where(models.AlertTopic.topic_id == models.Topic.id)
+            .where(models.Topic.name == filters.topic)
+            .correlate(models.Alert)
+        )
+    rows = session.execute(_narrow(query, filters)).all()
+    topics = alert_topics(session, [row.id for row in rows])
+    return [
+        AlertRow(alert_id, state, reader, topics.get(alert_id, []), *rest)
+        for alert_id, state, reader, *rest in rows
+    ]
+
+
+def alert_topics(session: Session, alert_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The names of the topics each alert tells of, in the config's order."""
+    rows = session.execute(
+        select(models.AlertTopic.alert_id, models.Topic.name)
+        .join(models.Topic, models.Topic.id == models.AlertTopic.topic_id)
+        .where(models.AlertTopic.alert_id.in_(list(alert_ids)))
+        .order_by(models.Topic.id)
+    )
+    found: dict[int, list[str]] = {}
+    for alert_id, name in rows:
+        found.setdefault(alert_id, []).append(name)
+    return found
 
 
 def latest_stories(
@@ -291,15 +317,17 @@ def alert_listing(
     session: Session, state: str | None = None, limit: int = 100, undelivered: bool = False
 ) -> list[AlertListing]:
     """list_alerts' alerts with what `newswatch alerts` shows of each."""
+    alerts = list_alerts(session, state, limit, undelivered)
+    topics = alert_topics(session, [alert.id for alert in alerts])
     listed = []
-    for alert in list_alerts(session, state, limit, undelivered):
+    for alert in alerts:
         article = session.get_one(models.Article, alert.article_id)
-        topic = session.get_one(models.Topic, alert.topic_id)
         listed.append(
             AlertListing(
                 id=alert.id,
                 state=alert.state,
-                topic=topic.name,
+                reader=alert.reader,
+                topics=topics.get(alert.id, []),
                 title=article.title,
                 url=article.url,
                 attempts=alert.attempts,

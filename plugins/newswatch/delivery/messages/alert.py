@@ -1,98 +1,75 @@
-"""The alert email, pure: one story that hit one topic, every feed string escaped or made
-header-safe, with a Message-ID fixed per alert so a resend after a crash is the same message."""
+"""The alert email, pure: one story for one reader with every topic it hit for them (an
+"update" tells only of topics it hit since), rendered from templates/alert.{html,txt}, with a
+Message-ID fixed per story, reader and kind so a resend after a crash is the same message."""
 
 from __future__ import annotations
 
-import html
 from datetime import datetime
 from email.message import EmailMessage
+from typing import Any
 
-from newswatch.delivery.messages.common import (
-    SUBJECT_CHARS,
-    fixed_message_id,
-    header_safe,
-    mark_spans,
-    new_message,
-    safe_link,
+from newswatch.delivery.messages.common import fixed_message_id, header_safe, new_message
+from newswatch.delivery.messages.layout import (
+    UNTITLED,
+    footer,
+    html_part,
+    preheader,
+    story_card,
+    subject_line,
+    text_part,
+    topic_label,
 )
 from newswatch.records import AlertView
 
 
 def message_id(view: AlertView, mail_from: str) -> str:
-    """Deterministic per alert, so a repeat after a crash is recognisable as the same message."""
-    return fixed_message_id(f"alert.{view.alert_id}", f"{view.url}\n{view.topic}", mail_from)
+    """Deterministic per story, reader and kind, so a repeat after a crash is recognisable. A
+    story can have several updates for one reader, so an update's key holds its alert too."""
+    key = f"{view.story.story_id}\n{view.reader.key}\n{view.kind}"
+    if view.kind == "update":
+        key += f"\n{view.alert_id}"
+    return fixed_message_id(view.kind, key, mail_from)
 
 
-def render_alert(
-    view: AlertView, mail_from: str, now: datetime, unsubscribe: str | None = None
-) -> EmailMessage:
+def alert_subject(view: AlertView) -> str:
+    """`[newswatch] Taiwan · Tariffs · Rare earths +2: <title>`; an update says so first."""
+    topics = topic_label([hit.title for hit in view.story.topics])
+    label = " · ".join(part for part in ("Update" if view.kind == "update" else "", topics) if part)
+    title = header_safe(view.story.title) or UNTITLED
+    return subject_line(f"{label}: {title}" if label else title)
+
+
+def alert_text(view: AlertView) -> tuple[str, str]:
+    """The subject and the plain text: the email's plain part, and what chat channels get."""
+    return alert_subject(view), text_part("alert.txt", **_context(view))
+
+
+def render_alert(view: AlertView, mail_from: str, now: datetime) -> EmailMessage:
     """The alert email; ValueError when a recipient or the sender is not a usable address."""
-    subject = header_safe(f"[newswatch] {view.topic_title}: {view.title}")[:SUBJECT_CHARS]
-    ours = {"X-Newswatch-Topic": header_safe(view.topic), "X-Newswatch-Alert": str(view.alert_id)}
+    subject, context = alert_subject(view), _context(view)
+    ours = {
+        "X-Newswatch-Topic": header_safe(", ".join(hit.name for hit in view.story.topics)),
+        "X-Newswatch-Alert": str(view.alert_id),
+    }
     msg = new_message(
-        mail_from, view.recipients, subject, message_id(view, mail_from), now, unsubscribe, ours
+        mail_from,
+        view.reader.recipients,
+        subject,
+        message_id(view, mail_from),
+        now,
+        view.reader.links,
+        ours,
     )
-    msg.set_content(_plain(view))
-    msg.add_alternative(_html(view), subtype="html")
+    msg.set_content(text_part("alert.txt", **context))
+    msg.add_alternative(html_part("alert.html", subject=subject, **context), subtype="html")
     return msg
 
 
-def _terms(view: AlertView) -> str:
-    return ", ".join(f"{term} ×{count}" for term, count in sorted(view.terms.items()))
-
-
-def _when(view: AlertView) -> str:
-    return view.published_at.strftime("%Y-%m-%d %H:%M UTC") if view.published_at else "date unknown"
-
-
-def _plain(view: AlertView) -> str:
-    marked = mark_spans(view.snippet, view.highlights, "[", "]", lambda s: s)
-    link = safe_link(view.url) or "(no link in the feed)"
-    lines = [
-        f"Topic: {view.topic_title}",
-        f"Title: {header_safe(view.title)}",
-        f"Source: {header_safe(view.source)}",
-        f"Published: {_when(view)}",
-        f"Link: {link}",
-        f"Matched: {_terms(view)}",
-        "",
-        marked,
-    ]
-    if len(view.copies) > 1:
-        lines += ["", f"Carried by {len(view.copies)} sources:"]
-        lines += [
-            f"  - {header_safe(outlet)}: {safe_link(url) or url}" for outlet, url in view.copies
-        ]
-    if view.text_source != "page":
-        lines += [
-            "",
-            f"(Text taken from the feed's {view.text_source.replace('feed_', '')}: the page could not be read.)",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def _html(view: AlertView) -> str:
-    esc = html.escape
-    marked = mark_spans(view.snippet, view.highlights, "<mark>", "</mark>", esc)
-    link = safe_link(view.url)
-    title = f'<a href="{esc(link)}">{esc(view.title)}</a>' if link else esc(view.title)
-    note = ""
-    if len(view.copies) > 1:
-        items = "".join(
-            f'<li>{esc(outlet)}: <a href="{esc(link)}">{esc(link)}</a></li>'
-            if (link := safe_link(url))
-            else f"<li>{esc(outlet)}</li>"
-            for outlet, url in view.copies
-        )
-        note += f"<p>Carried by {len(view.copies)} sources:</p><ul>{items}</ul>"
-    if view.text_source != "page":
-        note += f"<p><small>Text taken from the feed's {esc(view.text_source.replace('feed_', ''))}: the page could not be read.</small></p>"
-    return (
-        "<!doctype html><html><body>"
-        f"<p><small>newswatch · topic <b>{esc(view.topic_title)}</b></small></p>"
-        f"<h2>{title}</h2>"
-        f"<p>{esc(view.source)} · {esc(_when(view))}</p>"
-        f"<blockquote>{marked}</blockquote>"
-        f"<p>Matched: {esc(_terms(view))}</p>{note}"
-        "</body></html>"
-    )
+def _context(view: AlertView) -> dict[str, Any]:
+    hits = view.story.topics
+    return {
+        "update": view.kind == "update",
+        "card": story_card(view.story, view.reader.zone),
+        "footer": footer(view.reader),
+        "preheader": preheader(hits[0].snippet if hits else view.story.title),
+    }

@@ -12,10 +12,19 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from email.headerregistry import Address
+from email import policy as email_policy
+from email.headerregistry import (
+    Address,
+    BaseHeader,
+    HeaderRegistry,
+    UniqueUnstructuredHeader,
+)
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import format_datetime, getaddresses, parseaddr
 from urllib.parse import urlsplit
+
+from newswatch.records import Links
 
 # What no header may carry: C0 and C1 controls (CR, LF, NEL), DEL, lone surrogates, Unicode line
 # and paragraph separators, and the bidirectional overrides, isolates and marks that make a
@@ -29,6 +38,8 @@ _QUOTED_BYTE = re.compile(rb"=([0-9A-Fa-f]{2})")
 # Each decoding can reveal another encoded word; what is left after this many is neutralised.
 _DECODE_ROUNDS = 8
 SUBJECT_CHARS = 180
+_NOT_IN_URI = re.compile(r'[\s<>",]')
+_URI_CHARS = 900  # a header line must stay under 998 characters (RFC 5322)
 
 
 def header_safe(value: str) -> str:
@@ -82,18 +93,35 @@ def mailboxes(values: Iterable[str]) -> list[Address]:
     return found
 
 
+class _UriListHeader(UniqueUnstructuredHeader, BaseHeader):
+    """A header of `<URI>, <URI>` (RFC 2369), written as set and folded only between its URIs:
+    the email library would fold a long URI into RFC 2047 encoded words, which no mail client
+    reads back as a URI (a one-click unsubscribe link is ~200 characters)."""
+
+    max_count = 1
+
+    def fold(self, *, policy: Policy) -> str:
+        return f"{self.name}: " + f",{policy.linesep} ".join(str(self).split(", ")) + policy.linesep
+
+
+_HEADERS = HeaderRegistry()
+_HEADERS.map_to_type("List-Unsubscribe", _UriListHeader)
+_POLICY = email_policy.default.clone(header_factory=_HEADERS)
+
+
 def new_message(
     mail_from: str,
     to: Iterable[str],
     subject: str,
     message_id: str,
     now: datetime,
-    unsubscribe: str | None = None,
+    links: Links | None = None,
     extra: Mapping[str, str] | None = None,
 ) -> EmailMessage:
     """An email with our headers, in this order: From, To, Subject, Message-ID, `extra`, Date,
-    List-Unsubscribe; ValueError when the sender or a recipient is not a usable address."""
-    msg = EmailMessage()
+    List-Unsubscribe (the https link first, then the mailto) and, with an https link,
+    List-Unsubscribe-Post (RFC 8058 one-click); ValueError when an address is unusable."""
+    msg = EmailMessage(policy=_POLICY)
     msg["From"] = mailboxes([mail_from])
     msg["To"] = mailboxes(to)
     msg["Subject"] = subject
@@ -101,9 +129,41 @@ def new_message(
     for name, value in (extra or {}).items():
         msg[name] = value
     msg["Date"] = format_datetime(now)
-    if unsubscribe:
-        msg["List-Unsubscribe"] = f"<{header_safe(unsubscribe)}>"
+    web = _header_uri(links.unsubscribe, ("https", "http")) if links else None
+    mail = _mailto(links) if links else None
+    if web or mail:
+        msg["List-Unsubscribe"] = ", ".join(f"<{uri}>" for uri in (web, mail) if uri)
+    if web and urlsplit(web).scheme.lower() == "https":  # RFC 8058: one-click only over HTTPS
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return msg
+
+
+def unsubscribe_link(links: Links) -> str | None:
+    """Where a message's footer sends a reader who wants no more: the one-click page, else the
+    mailto fallback; None when neither is set."""
+    return _header_uri(links.unsubscribe, ("https", "http")) or _mailto(links)
+
+
+def _mailto(links: Links) -> str | None:
+    value = links.mailto
+    if value and not value.lower().startswith("mailto:"):
+        value = f"mailto:{value}"
+    return _header_uri(value, ("mailto",))
+
+
+def _header_uri(value: str | None, schemes: tuple[str, ...]) -> str | None:
+    """`value` when it is one URI of one of `schemes` that can stand between angle brackets in
+    a header (RFC 2369): ASCII, no spaces, quotes, commas or brackets, nothing header_safe would
+    change, short enough for one header line."""
+    if (
+        not value
+        or not value.isascii()
+        or len(value) > _URI_CHARS
+        or header_safe(value) != value
+        or _NOT_IN_URI.search(value)
+    ):
+        return None
+    return value if urlsplit(value).scheme.lower() in schemes else None
 
 
 def fixed_message_id(prefix: str, key: str, mail_from: str, hex_chars: int = 16) -> str:

@@ -1,0 +1,216 @@
+"""Immediate alerts as readers get them: one message per story and reader, its topics, the
+hourly cap, and the held alerts a digest carries instead.
+
+Queued with the matches that raise them (store.articles, under db.Lock.STORIES, so two batches
+never queue the same story for the same reader). A topic the story hits later joins the message
+while it is still pending; once it went, the topic is news only to readers who asked for
+`updates`, who get one follow-up. Past `max_alerts_per_hour` a message is held, never dropped:
+the reader's next digest carries it, or, for a reader without one, an "N more stories" message
+at the end of the run (plan_overflow).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from newswatch import models
+from newswatch.config.models import reader_key
+from newswatch.store.outbox import queue_digest
+from newswatch.store.readers import unsubscribed
+from newswatch.unsubscribe import ALERTS
+
+OPEN = ("pending", "held")  # not yet told: a new topic joins the message
+TOLD = ("sent", "digested")  # the reader has the story: a new topic is at most an update
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A new match that may raise alerts: which story, article, topic and match."""
+
+    story_id: int
+    article_id: int
+    topic_id: int
+    topic: str
+    match_id: int
+
+
+def queue_alerts(session: Session, hits: Sequence[Hit], at: datetime) -> int:
+    """Queue what the hits tell each reader following their topics; how many messages are new."""
+    readers = {
+        reader.key: reader
+        for reader in session.scalars(select(models.Reader).order_by(models.Reader.key))
+        if reader.topics and not unsubscribed(session, reader.key, ALERTS)
+    }
+    wanted: dict[tuple[int, str], dict[int, Hit]] = {}
+    for hit in hits:
+        for reader in readers.values():
+            if hit.topic in reader.topics:
+                wanted.setdefault((hit.story_id, reader.key), {}).setdefault(hit.topic_id, hit)
+    if not wanted:
+        return 0
+    # Locked: a message being sent right now is waited for, then seen as sent, so a topic
+    # never joins a message after it went.
+    existing = session.execute(
+        select(
+            models.Alert.id,
+            models.Alert.story_id,
+            models.Alert.reader,
+            models.Alert.kind,
+            models.Alert.state,
+        )
+        .where(models.Alert.story_id.in_({story for story, _ in wanted}))
+        .order_by(models.Alert.id)
+        .with_for_update()
+    ).all()
+    told: dict[int, set[int]] = {}
+    for alert_id, topic_id in session.execute(
+        select(models.AlertTopic.alert_id, models.AlertTopic.topic_id).where(
+            models.AlertTopic.alert_id.in_([row.id for row in existing])
+        )
+    ):
+        told.setdefault(alert_id, set()).add(topic_id)
+    rows: dict[tuple[int, str], dict[str, tuple[int, str]]] = {}
+    for row in existing:
+        rows.setdefault((row.story_id, row.reader), {})[row.kind] = (row.id, row.state)
+    new: list[tuple[str, str, list[Hit]]] = []
+    joined: list[tuple[int, Hit]] = []
+    for (story_id, key), topics in wanted.items():
+        mine = rows.get((story_id, key), {})
+        known = set().union(*(told.get(alert_id, set()) for alert_id, _ in mine.values()))
+        fresh = [hit for topic_id, hit in topics.items() if topic_id not in known]
+        if not fresh:
+            continue
+        kind = "alert"
+        if "alert" in mine:
+            alert_id, state = mine["alert"]
+            if state in OPEN:
+                joined += [(alert_id, hit) for hit in fresh]
+                continue
+            if state not in TOLD or not readers[key].updates:
+                continue
+            kind = "update"
+            if "update" in mine:
+                update_id, update_state = mine["update"]
+                if update_state in OPEN:
+                    joined += [(update_id, hit) for hit in fresh]
+                continue  # one follow-up per story, never a second
+        new.append((kind, key, fresh))
+    if new:
+        result = session.execute(
+            insert(models.Alert).returning(models.Alert.id, sort_by_parameter_order=True),
+            [
+                {
+                    "story_id": hits_[0].story_id,
+                    "reader": key,
+                    "kind": kind,
+                    "article_id": hits_[0].article_id,
+                    "channel": readers[key].channel,
+                    "recipients": [readers[key].address] if readers[key].address else [],
+                    "created_at": at,
+                    "next_attempt_at": at,
+                }
+                for kind, key, hits_ in new
+            ],
+        )
+        for (alert_id,), (_, _, hits_) in zip(result, new, strict=True):
+            joined += [(alert_id, hit) for hit in hits_]
+    if joined:
+        session.execute(
+            insert(models.AlertTopic).on_conflict_do_nothing(),
+            [
+                {"alert_id": alert_id, "topic_id": hit.topic_id, "match_id": hit.match_id}
+                for alert_id, hit in joined
+            ],
+        )
+    return len(new)
+
+
+def _left(session: Session, reader: str) -> bool:
+    return session.get(models.Unsubscribe, {"reader": reader, "subscription": ALERTS}) is not None
+
+
+def sent_last_hour(session: Session, reader: str, now: datetime) -> int:
+    """Immediate messages the reader got in the hour before `now`."""
+    return (
+        session.scalar(
+            select(func.count()).where(
+                models.Alert.reader == reader,
+                models.Alert.sent_at > now - timedelta(hours=1),
+                models.Alert.state == "sent",
+            )
+        )
+        or 0
+    )
+
+
+def lock_reader(session: Session, reader: str) -> models.Reader | None:
+    """The reader's row, locked for this transaction, so two senders counting the reader's
+    hour cannot both send the message that goes over the cap."""
+    return session.scalar(
+        select(models.Reader).where(models.Reader.key == reader).with_for_update()
+    )
+
+
+def carry_held(session: Session, digest: models.DigestMail) -> int:
+    """Held alerts of the digest's readers become the digest's ("digested"), in the transaction
+    that sends it; how many."""
+    if digest.channel == "email":
+        readers = [reader_key(str(address)) for address in digest.recipients]
+    else:
+        readers = [digest.channel]
+    result = session.execute(
+        update(models.Alert)
+        .where(
+            models.Alert.reader.in_(readers),
+            models.Alert.state == "held",
+            models.Alert.digest_id.is_(None),
+        )
+        .values(state="digested", digest_id=digest.id)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def plan_overflow(session: Session, now: datetime) -> int:
+    """One "N more stories" message per reader with held alerts and no digest to carry them;
+    the held alerts become its content at once, so none is told twice. How many were queued."""
+    held = session.execute(
+        select(models.Alert.reader, func.min(models.Alert.created_at))
+        .where(models.Alert.state == "held", models.Alert.digest_id.is_(None))
+        .group_by(models.Alert.reader)
+    ).all()
+    queued = 0
+    for key, since in held:
+        reader = session.get(models.Reader, key)
+        if reader is None or reader.digests:
+            continue  # a reader with a digest gets them in it (carry_held)
+        digest_id = queue_digest(
+            session,
+            subscriber=key[:200],  # digests.subscriber; the recipients say who it is for
+            channel=reader.channel,
+            recipients=[reader.address] if reader.address else [],
+            topics=[],
+            send_empty=False,
+            period_start=since,
+            period_end=now,
+            overflow=True,
+            at=now,
+        )
+        if digest_id is None:
+            continue
+        session.execute(
+            update(models.Alert)
+            .where(
+                models.Alert.reader == key,
+                models.Alert.state == "held",
+                models.Alert.digest_id.is_(None),
+            )
+            .values(state="digested", digest_id=digest_id)
+        )
+        queued += 1
+    return queued

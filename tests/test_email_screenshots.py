@@ -1,0 +1,143 @@
+"""The alert and digest emails as a reader sees them: their HTML parts in headless Chromium at
+a desktop mail pane (600 px) and a phone (390 px), light and dark. Nothing may scroll sideways,
+and the dark scheme must keep text and background apart. Screenshots go to var/screenshots/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from email_views import NOW, SENDER, alert, sample_digest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+from newswatch.delivery.messages.alert import render_alert
+from newswatch.delivery.messages.digest import render_digest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOTS = REPO / "var" / "screenshots"
+WIDTHS = (600, 390)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    """Debian's headless Chromium through its chromedriver; nothing is downloaded."""
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
+    if missing:
+        pytest.fail(
+            f"{' and '.join(missing)} not found: `make test` installs them "
+            "(apt-get install -y chromium chromium-driver)"
+        )
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never fetch a driver
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        profile = tmp_path_factory.mktemp("chromium-profile")
+        for flag in [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+        ]:
+            options.add_argument(flag)
+        driver = webdriver.Chrome(
+            service=Service(executable_path=str(CHROMEDRIVER)), options=options
+        )
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def html_of(msg: EmailMessage) -> str:
+    part = msg.get_body(("html",))
+    assert isinstance(part, EmailMessage)
+    return str(part.get_content())
+
+
+def open_at(driver: webdriver.Chrome, page: Path, width: int, dark: bool = False) -> None:
+    """`page` in a viewport `width` CSS pixels wide, as a phone's or a mail pane's."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 500},
+    )
+    scheme = "dark" if dark else "light"
+    driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+    )
+    driver.get(page.as_uri())
+
+
+def assert_no_sideways_scroll(driver: webdriver.Chrome, width: int) -> None:
+    scroll, inner = driver.execute_script(
+        "return [document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    assert inner == width
+    assert scroll <= inner, f"the page is {scroll} px wide in a {inner} px window"
+
+
+def shot(driver: webdriver.Chrome, name: str, width: int) -> Path:
+    """A full-page screenshot: the viewport stretched to the page's height for the picture."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {
+            "width": width,
+            "height": min(height, 6000),
+            "deviceScaleFactor": 1,
+            "mobile": width < 500,
+        },
+    )
+    path = SCREENSHOTS / f"{name}.png"
+    assert driver.save_screenshot(str(path))
+    return path
+
+
+def colours(driver: webdriver.Chrome, css: str) -> tuple[str, str]:
+    """The computed text colour of the element and the background colour of its card."""
+    element = driver.find_element(By.CSS_SELECTOR, css)
+    text = element.value_of_css_property("color")
+    card = driver.find_element(By.CSS_SELECTOR, "td.card").value_of_css_property("background-color")
+    return text, card
+
+
+@pytest.mark.parametrize("name", ["alert", "digest"])
+def test_email_reads_at_mail_pane_and_phone_widths_in_light_and_dark(
+    name: str, browser: webdriver.Chrome, tmp_path: Path
+) -> None:
+    msg = (
+        render_alert(alert(), SENDER, NOW)
+        if name == "alert"
+        else render_digest(sample_digest(), SENDER, NOW)
+    )
+    page = tmp_path / f"{name}.html"
+    page.write_text(html_of(msg), encoding="utf-8")
+    for width in WIDTHS:
+        open_at(browser, page, width)
+        assert_no_sideways_scroll(browser, width)
+        light = colours(browser, ".title")
+        assert light[0] != light[1]
+        assert shot(browser, f"{name}-{width}", width).stat().st_size > 0
+
+    open_at(browser, page, 390, dark=True)
+    assert browser.execute_script("return matchMedia('(prefers-color-scheme: dark)').matches")
+    assert_no_sideways_scroll(browser, 390)
+    dark = colours(browser, ".title")
+    assert dark[0] != dark[1] and dark != light, (dark, light)
+    body = browser.find_element(By.TAG_NAME, "body").value_of_css_property("background-color")
+    assert body != "rgba(255, 255, 255, 1)"
+    assert shot(browser, f"{name}-390-dark", 390).stat().st_size > 0
