@@ -23,7 +23,12 @@ from email_views import (
     visible,
 )
 
-from newswatch.delivery.messages.alert import alert_text, message_id, render_alert
+from newswatch.delivery.messages.alert import (
+    alert_subject,
+    alert_text,
+    message_id,
+    render_alert,
+)
 from newswatch.delivery.messages.common import SUBJECT_CHARS
 from newswatch.delivery.transports import to_wire
 from newswatch.records import AlertView, Links, Outlet
@@ -76,6 +81,20 @@ def test_one_message_lists_all_five_topics_with_terms_and_marked_snippets() -> N
     assert chips == [hit.title for hit in TAKAICHI_HITS]
 
 
+def test_preview_line_gives_topics_outlets_and_time_not_the_subject_again() -> None:
+    _, html = parts(render_alert(alert(), SENDER, NOW))
+    hidden = re.search(r'<div class="preheader"[^>]*>([^<]*)</div>', html)
+    assert hidden is not None
+    line, _, pad = hidden[1].partition("JST")
+    assert line + "JST" == "Taiwan, Tariffs, Rare earths +2 · 3 outlets · first seen 09:05 JST"
+    assert set(pad) == {"\u2007", "\u034f"} and len(pad) >= 100  # keeps body text out
+    assert "Officials said" not in hidden[1] and TAKAICHI not in hidden[1]
+    _, update = parts(
+        render_alert(alert("update", topics=[TAKAICHI_HITS[3]], outlets=[]), SENDER, NOW)
+    )
+    assert "Now also Defense spending · first seen 09:05 JST" in update
+
+
 def test_outlets_are_listed_once_and_counted_with_the_right_plural() -> None:
     outlets = [
         Outlet("Kyodo Desk", ""),
@@ -91,11 +110,35 @@ def test_outlets_are_listed_once_and_counted_with_the_right_plural() -> None:
     assert "1 outlets" not in single_plain + single_html
 
 
-def test_story_without_a_link_says_so_and_has_no_button() -> None:
+def test_outlet_names_are_the_links_with_only_their_domains_shown() -> None:
+    plain, html = parts(render_alert(alert(), SENDER, NOW))
+    kyodo = "https://kyodo.example/2026/12/04/takaichi"
+    assert re.search(rf'<a class="outlet-name" href="{kyodo}"[^>]*>Kyodo Desk</a>', html)
+    assert "Kyodo Desk kyodo.example" in visible(html) and kyodo not in visible(html)
+    assert f"* Kyodo Desk: {kyodo}" in plain
+    # AloJapan's copy is the story's own link: given once, under "Read the story".
+    assert "alojapan.example Kyodo Desk" in visible(html) and LONG_URL not in visible(html)
+    assert plain.count(LONG_URL) == 1 and "* AloJapan.com (the story's link above)" in plain
+
+
+def test_story_without_outlets_has_no_outlet_section_or_count() -> None:
+    plain, html = parts(render_alert(alert(outlets=[]), SENDER, NOW))
+    assert "Carried by" not in plain + html and "0 outlets" not in plain + html
+    assert "published 2026-12-04 08:50 JST Read the story" in visible(html)
+
+
+def test_story_without_a_link_says_so_once_and_has_no_button() -> None:
     plain, html = parts(render_alert(alert(url=""), SENDER, NOW))
     assert "The feed gave no link for this story." in plain
     assert "The feed gave no link for this story." in html
     assert "Read the story" not in plain and "Read the story" not in html
+    from_feed = alert(url="", text_source="feed_summary", outlets=[Outlet("Asia Wire", "")])
+    plain, html = parts(render_alert(from_feed, SENDER, NOW))
+    said = "The feed gave no link for this story; the text below is from the feed's summary."
+    assert plain.count(said) == 1 and visible(html).count(said) == 1
+    for text in (plain, visible(html)):
+        assert text.count("no link") == 1 and "could not be read" not in text
+    assert 'class="button' not in html
     linked_plain, linked_html = parts(render_alert(alert(), SENDER, NOW))
     assert f"Read the story: {LONG_URL}" in linked_plain
     assert re.search(rf'<a class="button" href="{LONG_URL}"[^>]*>Read the story</a>', linked_html)
@@ -141,7 +184,7 @@ def test_mailto_alone_is_listed_without_one_click() -> None:
         assert msg["List-Unsubscribe"] == "<mailto:leave@news.example>"
         assert msg["List-Unsubscribe-Post"] is None
         plain, html = parts(msg)
-        assert "Unsubscribe: mailto:leave@news.example" in plain
+        assert "Unsubscribe from these alerts: mailto:leave@news.example" in plain
         assert 'href="mailto:leave@news.example"' in html
         assert "Dashboard:" not in plain and "Open the dashboard" not in html
 
@@ -193,14 +236,16 @@ def test_plain_text_says_what_the_html_says() -> None:
         "Taiwan ×3, Taipei ×1",
         "in late March would be the first since the",
         "Kyodo Desk",
-        "https://nikkei.example/politics/takaichi-visit",
+        "nikkei.example",
         "Text taken from the feed's summary: the page could not be read.",
         "you follow Taiwan, Tariffs, Rare earths, Defense spending, U.S.–Japan relations.",
     ):
         assert fact in plain and fact in text, fact
     assert "[summit]" in plain
-    for url in (LONG_URL, str(LINKS.dashboard), str(LINKS.unsubscribe)):
+    nikkei = "https://nikkei.example/politics/takaichi-visit"
+    for url in (LONG_URL, nikkei, str(LINKS.dashboard), str(LINKS.unsubscribe)):
         assert url in plain and f'href="{url}"' in html
+    assert "Unsubscribe from these alerts" in plain and "Unsubscribe from these alerts" in text
     assert alert_text(alert(text_source="feed_summary")) == (str(msg["Subject"]), plain)
 
 
@@ -208,9 +253,13 @@ def test_html_has_its_css_inlined_and_keeps_dark_and_narrow_rules() -> None:
     _, html = parts(render_alert(alert(), SENDER, NOW))
     assert '<meta name="color-scheme" content="light dark">' in html
     assert re.search(r'<td class="card"[^>]* style="[^"]*background-color: #ffffff', html)
-    assert re.search(r'<a class="button"[^>]* style="[^"]*background-color: #1d4ed8', html)
-    style = html[html.index("<style>") : html.index("</style>")]
+    # The button's colour and padding sit on a table cell, for Outlook, which ignores padding
+    # on a link.
+    cell = r'<td class="button-cell" bgcolor="#1d4ed8" style="[^"]*padding: 11px 22px[^"]*">'
+    assert re.search(cell + rf'<a class="button" href="{LONG_URL}"', html)
+    (style,) = re.findall(r"<style[^>]*>(.*?)</style>", html, flags=re.S)
     assert "@media (prefers-color-scheme: dark)" in style and "@media (max-width: 480px)" in style
+    assert ".card {" not in style.split("@media")[0]  # the light rules are inline, not twice
     assert "max-width: 600px" in html and "overflow-wrap: anywhere" in html
     assert "<img" not in html and "src=" not in html
 
@@ -232,6 +281,25 @@ def test_message_id_is_fixed_per_story_reader_and_kind() -> None:
     assert render_alert(update, "a@news.example", NOW)["Message-ID"] == message_id(
         update, "a@news.example"
     )
+
+
+def test_update_is_threaded_under_the_original_alert() -> None:
+    original = render_alert(alert(), SENDER, NOW)
+    update = render_alert(alert("update", topics=[TAKAICHI_HITS[3]]), SENDER, NOW)
+    assert update["In-Reply-To"] == original["Message-ID"] == update["References"]
+    assert update["Message-ID"] != original["Message-ID"]
+    assert original["In-Reply-To"] is None and original["References"] is None
+    parsed = BytesParser(policy=policy.default).parsebytes(to_wire(update).data)
+    assert parsed["In-Reply-To"] == parsed["References"] == original["Message-ID"]
+
+
+def test_footer_says_why_truly_when_the_reader_follows_no_topic() -> None:
+    view = alert()
+    listed = replace(view, reader=replace(view.reader, follows=[]))
+    plain, html = parts(render_alert(listed, SENDER, NOW))
+    said = "Why you got this: you are on this newswatch alert list."
+    assert said in plain and said in visible(html)
+    assert "these topics" not in plain + html and "you follow" not in plain + html
 
 
 def test_feed_strings_are_escaped_in_html() -> None:
@@ -298,10 +366,21 @@ def test_only_http_links_are_linked() -> None:
     assert "The feed gave no link for this story." in plain
 
 
-def test_fallback_text_is_flagged_in_the_email() -> None:
+def test_fallback_text_is_flagged_once_as_a_caption_by_the_snippets() -> None:
     for source, said in [("feed_summary", "summary"), ("feed_content", "content")]:
         plain, html = parts(render_alert(alert(text_source=source), SENDER, NOW))
-        assert f"feed's {said}: the page could not be read" in plain
-        assert f"feed's {said}: the page could not be read" in html
+        note = f"Text taken from the feed's {said}: the page could not be read."
+        assert plain.count(note) == 1 and visible(html).count(note) == 1
+        assert f"Why it matched:\n{note}\n" in plain
+        assert f"Why it matched {note} Taiwan" in visible(html)
+        assert re.search(rf'<p class="source-note"[^>]*>{re.escape(note)}</p>', html)
     plain, html = parts(render_alert(alert(), SENDER, NOW))
     assert "could not be read" not in plain + html
+
+
+def test_long_topic_titles_leave_room_for_the_count_and_the_story() -> None:
+    titles = [f"Semiconductor export controls and Japan, part {n}" for n in range(5)]
+    view = alert(topics=[hit(t, {"chips": 1}, "chips") for t in titles])
+    subject = alert_subject(view)
+    assert "+2: " in subject and TAKAICHI[:30] in subject
+    assert len(subject) <= SUBJECT_CHARS

@@ -78,7 +78,8 @@ def test_digest_lists_the_days_stories_once_each_and_is_sent_once(
     assert sent.counts["digests_sent"] == 3  # every followed topic had a hit today
     (digest,) = emails_to(smtp, "desk@example.com")
     plain = digest.get_body(("plain",)).get_content()  # type: ignore[attr-defined]
-    assert "2 stories: Rare earths 2 · Taiwan 1" in plain  # the summit story counts in both
+    assert "2 stories hit your topics." in plain
+    assert "Stories per topic: Rare earths 2 · Taiwan 1" in plain  # the summit story: in both
     assert plain.count(TAKAICHI) == 1  # one entry per story, whatever it hit
     assert "Topics: Taiwan, Rare earths" in plain  # only the topics this reader follows
     assert "2 outlets: " in plain and "AloJapan" in plain and "Asia Wire" in plain
@@ -211,7 +212,8 @@ def test_digest_goes_to_the_subscribers_apprise_channel_once(
     (post,) = hook_posts(digest_hook)
     assert post["title"].startswith("[newswatch] Daily digest ")
     assert post["title"].endswith(": 2 stories")
-    assert "2 stories: Rare earths 2" in post["message"] and TAKAICHI in post["message"]
+    assert "2 stories hit your topics." in post["message"] and TAKAICHI in post["message"]
+    assert "Stories per topic: Rare earths 2" in post["message"]
     assert "Rare earths 2" in post["message"].split("Hits per topic")[1]
     assert len(emails_to(smtp, "minerals@example.com")) == 1
     assert digest_rows(settings) == {

@@ -201,7 +201,7 @@ def test_topic_title_and_sender_name_cannot_rewrite_an_alert(
     (alert,) = alert_rows(settings)
     msg = assert_ours(envelope.content, alert.message_id or "")  # type: ignore[arg-type]
     assert msg["Reply-To"] is None
-    assert str(msg["Subject"]) == "[newswatch] Taiwan Reply-To: x@evil FAKE: Quiet day in Taipei"
+    assert str(msg["Subject"]) == "[newswatch] Taiwan Reply-To: x@evil…: Quiet day in Taipei"
     (sender,) = msg["From"].addresses
     assert sender.addr_spec == "alerts@news.example" and not UNSAFE.search(sender.display_name)
     assert envelope.mail_from == "alerts@news.example"
@@ -467,4 +467,5 @@ def test_a_feed_title_cannot_claim_another_outlet(
             assert "Reuters" not in text and "Associated Press" not in text, text
     with db.read(settings) as session:
         story_id = session.scalars(select(models.Story.id)).one()
-        assert store.reads.story_sources(session, story_id) == ["Asia Wire", "Kyodo Desk"]
+        outlets = [name for name, _ in store.reads.story_outlets(session, story_id)]
+        assert sorted(outlets) == ["Asia Wire", "Kyodo Desk"]

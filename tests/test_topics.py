@@ -203,3 +203,15 @@ def test_offsets_stay_right_after_many_blank_lines() -> None:
     body = f"{title}\n\n{text}"
     assert [body[a:b] for a, b in match.offsets["tariff"]] == ["Tariff", "tariff", "tariff"]
     assert match.offsets["tariff"][-1][0] == len(body) - len("tariff.")
+
+
+def test_snippet_prefers_the_text_and_never_runs_the_title_into_it() -> None:
+    rare = compile_topics([TopicRule(name="re", query='"rare earth"')])
+    body = "BEIJING – China said it would curb exports. The rare earth rules apply at once."
+    (hit,) = match_text("China tightens rare earth controls", body, rare)
+    assert hit.snippet.startswith("BEIJING") and "controls BEIJING" not in hit.snippet
+    assert [hit.snippet[a:b] for a, b in hit.highlights] == ["rare earth"]
+    taiwan = compile_topics([TopicRule(name="tw", query="Taiwan")])
+    (hit,) = match_text("Taiwan vote looms", "Voters head to the polls on Saturday.", taiwan)
+    assert hit.snippet == "Taiwan vote looms — Voters head to the polls on Saturday."
+    assert [hit.snippet[a:b] for a, b in hit.highlights] == ["Taiwan"]

@@ -339,10 +339,10 @@ def test_readers_list_shows_who_left_what_and_resubscribe_undoes_it(
     listed = runner.invoke(cli_app, ["readers", "list"])
     assert listed.exit_code == 0, listed.output
     assert listed.output == (
-        "Analyst@Example.com\n  channel: email\n  topics: taiwan\n  digests: —\n"
+        "Analyst@Example.com\n  channel: email\n  alerts on: taiwan\n  digests: —\n"
         "  updates: no\n  timezone: Asia/Tokyo (NEWSWATCH_DIGEST_TIMEZONE)\n"
         "  unsubscribed from: alerts\n"
-        "desk@example.com\n  channel: email\n  topics: —\n  digests: morning-desk\n"
+        "desk@example.com\n  channel: email\n  alerts on: — (no immediate alerts)\n  digests: morning-desk\n"
         "  updates: yes\n  timezone: Europe/Paris\n  unsubscribed from: digest:morning-desk\n"
     )
 
@@ -365,13 +365,13 @@ def test_resubscribing_what_was_never_left_is_one_clear_line(readers_stored: Set
         (
             ["nobody@example.com"],
             1,
-            "newswatch: email:nobody@example.com is not unsubscribed from anything "
-            "(see `newswatch readers list`)",
+            "newswatch: no reader 'email:nobody@example.com' in the store, and no unsubscribe "
+            "of it (see `newswatch readers list`)",
         ),
         (
             ["desk@example.com", "--subscription", "alerts"],
             1,
-            "newswatch: email:desk@example.com is not unsubscribed from alerts "
+            "newswatch: 'email:desk@example.com' is not unsubscribed from alerts "
             "(see `newswatch readers list`)",
         ),
         (["nobody"], 2, "'nobody' is neither an email address nor a reader key"),

@@ -8,7 +8,9 @@ have sent that morning, and a second send is the same rows, never a duplicate (u
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
@@ -17,6 +19,7 @@ from newswatch import clock, models, store
 from newswatch.config.load import load_config
 from newswatch.config.models import Config, SubscriberConfig
 from newswatch.delivery import send, transports
+from newswatch.pipeline import apprise_channels
 from newswatch.records import Digest
 from newswatch.settings import Settings
 from newswatch.store import db
@@ -26,30 +29,40 @@ class DigestRequestError(ValueError):
     """A digest the config cannot give (no such subscriber, none at all, a day to come)."""
 
 
-def period_end(settings: Settings, day: date | None, now: datetime) -> datetime:
-    """When the digest of `day` was due (digest time there, in the digest time zone); without a
-    day, the latest digest time up to now."""
+def period_end(
+    settings: Settings, day: date | None, now: datetime, upcoming: bool = False
+) -> datetime:
+    """When the digest of `day` is due (digest time there, in the digest time zone); without a
+    day, the latest digest time up to now, or with `upcoming` the next one (the digest still
+    gathering, which a preview may show and a send may not)."""
     zone = ZoneInfo(settings.digest_timezone)
     hour, minute = (int(part) for part in settings.digest_time.split(":"))
     if day is None:
         local = now.astimezone(zone)
         at = datetime.combine(local.date(), time(hour, minute), zone)
-        end = at if at <= local else at - timedelta(days=1)
+        if upcoming:
+            end = at if at > local else at + timedelta(days=1)
+        else:
+            end = at if at <= local else at - timedelta(days=1)
     else:
         end = datetime.combine(day, time(hour, minute), zone)
-        if end > now:
-            raise DigestRequestError(f"the digest of {day} is not due until {end.isoformat()}")
+        if end > now and not upcoming:
+            raise DigestRequestError(
+                f"the digest of {day} is not due until {end:%Y-%m-%d %H:%M %Z}: "
+                "`newswatch digest preview` shows it as it stands"
+            )
     return end.astimezone(UTC)
 
 
-def subscriber(config: Config, name: str | None) -> SubscriberConfig:
-    """The named digest subscriber, or the only/first one; a clear error otherwise."""
+def subscriber(config: Config, name: str | None, where: Path) -> SubscriberConfig:
+    """The named digest subscriber, or the first one; a clear error otherwise."""
     digests = config.digest_subscribers()
     names = ", ".join(sub.name for sub in digests) or "none"
     if name is None:
         if not digests:
             raise DigestRequestError(
-                "no subscriber has mode: digest in topics.yaml (see config/README.md)"
+                f"no subscriber has mode: digest in {where / 'topics.yaml'}; "
+                "config/README.md shows how to add one"
             )
         return digests[0]
     for sub in digests:
@@ -59,10 +72,10 @@ def subscriber(config: Config, name: str | None) -> SubscriberConfig:
 
 
 def preview(settings: Settings, name: str | None, day: date | None) -> Digest:
-    """The digest `name` gets (its first address) for the period, built as delivery builds it
-    but neither stored nor sent."""
-    sub = subscriber(load_config(settings.config_dir), name)
-    end = period_end(settings, day, clock.now())
+    """The digest `name` gets (its first address) for the period, as delivery would build it
+    now, neither stored nor sent; without a day, the next one to go, as it stands."""
+    sub = subscriber(load_config(settings.config_dir), name, settings.config_dir)
+    end = period_end(settings, day, clock.now(), upcoming=True)
     row = models.DigestMail(
         subscriber=sub.name,
         channel="email" if sub.emails else sub.channel,
@@ -77,12 +90,21 @@ def preview(settings: Settings, name: str | None, day: date | None) -> Digest:
         return store.views.digest_view(session, row, send.addressing(settings))
 
 
+@dataclass(frozen=True)
+class Sent:
+    """What `send_period` did: whose digest, for which period, and the delivery."""
+
+    subscriber: str
+    period_end: datetime
+    delivery: send.Delivery
+
+
 def send_period(
     settings: Settings, name: str | None, day: date | None, resend: bool = False
-) -> send.Delivery:
+) -> Sent:
     """Queue the subscriber's digest of the period (a no-op when already queued) and deliver
     every due digest; `resend` makes that period's rows pending again first, for everyone."""
-    sub = subscriber(load_config(settings.config_dir), name)
+    sub = subscriber(load_config(settings.config_dir), name, settings.config_dir)
     end = period_end(settings, day, clock.now())
     with db.transaction(db.session_factory(settings)) as session:
         store.outbox.plan_digest(session, sub, end - timedelta(days=1), end, clock.now())
@@ -102,4 +124,6 @@ def send_period(
                 )
             )
     factory = db.session_factory(settings)
-    return send.deliver_digests(factory, transports.make_transport(settings), settings)
+    apprise, _ = apprise_channels(settings)  # the config loaded above: it is valid
+    delivery = send.deliver_digests(factory, transports.make_transport(settings), settings, apprise)
+    return Sent(sub.name, end, delivery)

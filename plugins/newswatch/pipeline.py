@@ -54,27 +54,20 @@ def deliver(settings: Settings) -> StageReport:
     who went past the hourly cap and has no digest to carry the rest; then any notice to the
     operator still pending (one written while the mail server was down)."""
     factory = db.session_factory(settings)
-    # Alerts already stored must go out even when today's config file is broken: then only the
-    # Apprise channels it names are unknown, and those alerts wait, with the reason recorded.
-    config_errors: list[str] = []
-    try:
-        apprise_env = load_config(settings.config_dir).apprise_env()
-    except ConfigError as exc:
-        apprise_env, config_errors = {}, [f"config: {exc}"]
+    apprise, config_errors = apprise_channels(settings)
     watch = Stopwatch()
     with watch.stage("deliver"):
         result = send.deliver_pending(
-            factory,
-            transports.make_transport(settings),
-            settings,
-            channels.AppriseChannels(apprise_env),
+            factory, transports.make_transport(settings), settings, apprise
         )
         with db.transaction(factory) as session:
             overflow = store.alerts.plan_overflow(session, clock.now())
         extra = [send.deliver_notices(factory, transports.make_transport(settings), settings)]
         if overflow or result.skipped["held"]:
             extra.append(
-                send.deliver_digests(factory, transports.make_transport(settings), settings)
+                send.deliver_digests(
+                    factory, transports.make_transport(settings), settings, apprise
+                )
             )
     counts: dict[str, int] = {
         Outcome.ALERTS_SENT: result.sent,
@@ -103,6 +96,16 @@ def deliver(settings: Settings) -> StageReport:
     )
 
 
+def apprise_channels(settings: Settings) -> tuple[channels.AppriseChannels, list[str]]:
+    """The config's Apprise channels, and why there are none. Messages already stored must go
+    out even when today's config file is broken: then only the channels it names are unknown,
+    and their messages wait, with the reason recorded."""
+    try:
+        return channels.AppriseChannels(load_config(settings.config_dir).apprise_env()), []
+    except ConfigError as exc:
+        return channels.AppriseChannels(), [f"config: {exc}"]
+
+
 def plan_digests(settings: Settings, period_end: datetime | None = None) -> StageReport:
     """Queue one digest per digest subscriber and channel for the day ending at period_end
     (default now)."""
@@ -120,13 +123,16 @@ def plan_digests(settings: Settings, period_end: datetime | None = None) -> Stag
 def send_digests(settings: Settings) -> StageReport:
     """Send every pending digest that is due."""
     factory = db.session_factory(settings)
-    result = send.deliver_digests(factory, transports.make_transport(settings), settings)
+    apprise, config_errors = apprise_channels(settings)
+    result = send.deliver_digests(factory, transports.make_transport(settings), settings, apprise)
     counts: dict[str, int] = {
         Outcome.DIGESTS_SENT: result.sent,
         Outcome.DIGESTS_RETRYING: result.retrying,
         Outcome.DIGESTS_FAILED: result.failed,
     }
-    return StageReport(counts=counts, errors=result.errors, delivered_to=result.where)
+    return StageReport(
+        counts=counts, errors=config_errors + result.errors, delivered_to=result.where
+    )
 
 
 def finish_run(

@@ -117,6 +117,17 @@ class Settings(BaseSettings):
     demo_port: int = Field(8931, ge=1, le=65535)
     """loopback port of the sample news day; fixed so reruns see the same URLs"""
 
+    @field_validator("digest_timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{zone[:60]!r} is not an IANA time zone (like Asia/Tokyo)") from None
+        return zone
+
     @field_validator("database_url")
     @classmethod
     def _postgresql(cls, url: str | None) -> str | None:

@@ -392,7 +392,8 @@ def _explain(topic: CompiledTopic, doc: Document, hits: Hits) -> Match | None:
             start, end = doc.original(s, e)
             shown.append((start, end, label))
             offsets.setdefault(label, []).append((start, end))
-    snippet, highlights = _snippet(doc.body, shown) if shown else ("", [])
+    text_from = len(doc.title) + 2 if doc.title else 0
+    snippet, highlights = _snippet(doc.body, shown, text_from) if shown else ("", [])
     return Match(
         topic=topic.name,
         terms=terms,
@@ -454,8 +455,17 @@ def _without_overlaps(found: list[tuple[int, int, str]]) -> list[tuple[int, int,
     return kept
 
 
-def _snippet(body: str, hits: list[tuple[int, int, str]]) -> tuple[str, list[tuple[int, int]]]:
-    """About SNIPPET_CHARS of text around the densest cluster of hits, with hit spans inside it."""
+def _snippet(
+    body: str, hits: list[tuple[int, int, str]], text_from: int = 0
+) -> tuple[str, list[tuple[int, int]]]:
+    """About SNIPPET_CHARS of text around the densest cluster of hits, with hit spans inside it.
+
+    `body` is the title, a blank line and the text, which starts at `text_from`. Hits in the
+    text are preferred (the reader has the title already), and the snippet then starts in the
+    text; a snippet that still spans both shows the title apart, with " — " before the text."""
+    in_text = [hit for hit in hits if hit[0] >= text_from]
+    floor = text_from if in_text else 0
+    hits = in_text or hits
     if len(hits) == 1:
         best_start = hits[0][0]
     else:  # the first hit with the most hit starts within SNIPPET_CHARS / 2 either side
@@ -465,17 +475,19 @@ def _snippet(body: str, hits: list[tuple[int, int, str]]) -> tuple[str, list[tup
             (start for start, _, _ in hits),
             key=lambda s: bisect_left(starts, s + half) - bisect_left(starts, s - half),
         )
-    start = max(0, best_start - SNIPPET_CHARS // 3)
+    start = max(floor, best_start - SNIPPET_CHARS // 3)
     end = min(len(body), start + SNIPPET_CHARS)
-    start = max(0, min(start, end - SNIPPET_CHARS))
-    if start > 0:
+    start = max(floor, min(start, end - SNIPPET_CHARS))
+    if start > floor:
         space = body.find(" ", start, best_start)
         start = space + 1 if space != -1 else start
     if end < len(body):
         space = body.rfind(" ", start, end)
         end = space if space > best_start else end
     raw = body[start:end]
-    lead = "… " if start > 0 else ""
+    if 0 < text_from <= end and start < text_from - 2:
+        raw = f"{body[start : text_from - 2]} — {body[text_from:end]}"
+    lead = "… " if start > floor else ""
     trail = " …" if end < len(body) else ""
     snippet = lead + _squeeze(raw) + trail
     # Recompute spans on the whitespace-collapsed snippet by locating each hit's text in order.

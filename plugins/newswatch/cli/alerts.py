@@ -49,7 +49,7 @@ def listing(
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=2))
         return
-    typer.echo(format_alerts(rows, show_errors=failed))
+    typer.echo(format_alerts(rows, show_errors=failed, state=state.value if state else None))
 
 
 @alerts_app.command()
@@ -109,9 +109,13 @@ def alert_rows(
     ]
 
 
-def format_alerts(rows: list[dict[str, object]], show_errors: bool = False) -> str:
+def format_alerts(
+    rows: list[dict[str, object]], show_errors: bool = False, state: str | None = None
+) -> str:
     if not rows:
-        return "no failed alerts" if show_errors else "no alerts stored"
+        if show_errors:
+            return "no failed alerts"
+        return f"no {state} alerts" if state else "no alerts stored"
     lines = [f"{'id':>4}  {'state':<9}  {'reader':<24}  {'topics':<24}  title"]
     for row in rows:
         title = str(row["title"])

@@ -71,6 +71,13 @@ def run_demo(settings: Settings) -> int:
     print("\nStored alerts:")
     print(format_alerts(alert_rows(settings, limit=1000)))
     print(outbox_summary(settings.outbox_dir))
+    config = settings.var_dir / "demo" / "config"
+    print(
+        f"\nThe demo's config is {config}; to look further with it:\n"
+        f"  NEWSWATCH_CONFIG_DIR={config} .venv/bin/newswatch digest preview\n"
+        "  .venv/bin/newswatch alerts    .venv/bin/newswatch readers list    "
+        ".venv/bin/newswatch stats"
+    )
     print(f"demo finished in {time.monotonic() - started:.1f}s, DAG run exit code {returncode}")
     if not settings.database_url:
         db.stop_embedded(settings)

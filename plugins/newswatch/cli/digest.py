@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -29,11 +29,15 @@ def _day(value: str | None) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
+        day = None
+    if day is None or not 1900 <= day.year <= 2999:
         raise typer.BadParameter(
-            f"expected a day like 2026-12-04, got {value[:40]!r}", param_hint="--day"
-        ) from None
+            f"expected a day like 2026-12-04 (years 1900 to 2999), got {value[:40]!r}",
+            param_hint="--day",
+        )
+    return day
 
 
 @digest_app.command()
@@ -46,7 +50,8 @@ def preview(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Print the digest a subscriber gets for a period (plain text), sending nothing."""
+    """Print the digest a subscriber gets (plain text), sending nothing: by default the next
+    one, as it stands now."""
     from newswatch import clock, digests
     from newswatch.delivery.messages.digest import digest_text, digest_title, render_digest
 
@@ -86,25 +91,47 @@ def send_digest(
     as_json: JsonOption = False,
 ) -> None:
     """Send a subscriber's digest for a past period (once: a second send is a no-op unless
-    --resend), with every other digest that is due."""
+    --resend); any other digest that is due goes too."""
     from newswatch import digests
 
     settings = get_settings()
     try:
-        result = digests.send_period(settings, subscriber, _day(day), resend)
+        sent = digests.send_period(settings, subscriber, _day(day), resend)
     except digests.DigestRequestError as exc:
         raise typer.BadParameter(str(exc)) from None
+    result = sent.delivery
     if as_json:
         counts = {"sent": result.sent, "retrying": result.retrying, "failed": result.failed}
-        typer.echo(json.dumps({**counts, **result.skipped, "errors": result.errors}, indent=2))
+        head = {"subscriber": sent.subscriber, "period_end": sent.period_end.isoformat()}
+        typer.echo(
+            json.dumps({**head, **counts, **result.skipped, "errors": result.errors}, indent=2)
+        )
     else:
         for error in result.errors:
             typer.echo(f"! {error}", err=True)
-        skipped = ", ".join(f"{n} {state}" for state, n in sorted(result.skipped.items()))
+        when = local_time(sent.period_end, settings.digest_timezone)
+        skipped = "".join(f", {n} {SKIPPED.get(s, s)}" for s, n in sorted(result.skipped.items()))
         typer.echo(
-            f"digests: {result.sent} sent, {result.retrying} retrying, {result.failed} failed"
-            + (f", {skipped}" if skipped else "")
+            f"{sent.subscriber}, digest due {when}: {result.sent} sent, "
+            f"{result.retrying} retrying, {result.failed} failed{skipped}"
             + (f" via {result.where}" if result.sent else "")
+            + (
+                ""
+                if result.sent or result.skipped or resend
+                else " (sent before: --resend sends it again)"
+            )
         )
     if result.failed or result.retrying:
         raise typer.Exit(1)
+
+
+SKIPPED = {
+    "empty": "empty (nothing hit; mailed only with send_empty: true)",
+    "cancelled": "cancelled (the reader unsubscribed)",
+}
+
+
+def local_time(moment: datetime, zone: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")

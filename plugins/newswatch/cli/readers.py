@@ -45,25 +45,32 @@ def resubscribe(
     as_json: JsonOption = False,
 ) -> None:
     """Undo a reader's one-click unsubscribe, from everything or from one subscription."""
-    from newswatch import store
+    from newswatch import models, store
     from newswatch.store import db
 
     key = reader_key(address_or_key)
     wanted = checked_subscription(subscription)
     with db.transaction(db.session_factory(get_settings())) as session:
-        count = store.readers.resubscribe(session, key, wanted)
-    if count == 0:
+        undone = store.readers.resubscribe(session, key, wanted)
+        known = session.get(models.Reader, key) is not None
+    if not undone:
         what = f"from {wanted}" if wanted else "from anything"
-        message = f"{key} is not unsubscribed {what} (see `newswatch readers list`)"
+        shown = ascii(key) if len(key) <= 200 else ascii(key[:200]) + "…"
+        message = f"{shown} is not unsubscribed {what} (see `newswatch readers list`)"
+        if not known:
+            message = (
+                f"no reader {shown} in the store, and no unsubscribe of it "
+                "(see `newswatch readers list`)"
+            )
         if as_json:
             typer.echo(json.dumps({"reader": key, "resubscribed": 0, "error": message}))
         else:
             typer.echo(f"newswatch: {message}", err=True)
         raise typer.Exit(1)
     if as_json:
-        typer.echo(json.dumps({"reader": key, "resubscribed": count}))
+        typer.echo(json.dumps({"reader": key, "resubscribed": len(undone), "to": undone}))
         return
-    typer.echo(f"{key}: resubscribed to {wanted or f'{count} subscription(s)'}")
+    typer.echo(f"{key}: resubscribed to {', '.join(undone)}")
 
 
 def reader_key(address_or_key: str) -> str:
@@ -128,7 +135,7 @@ def format_reader(row: dict[str, Any], default_zone: str) -> str:
     else:
         lines += [
             f"  channel: {row['channel']}",
-            f"  topics: {', '.join(row['topics']) or '—'}",
+            f"  alerts on: {', '.join(row['topics']) or '— (no immediate alerts)'}",
             f"  digests: {', '.join(row['digests']) or '—'}",
             f"  updates: {'yes' if row['updates'] else 'no'}",
             f"  timezone: {row['timezone'] or f'{default_zone} (NEWSWATCH_DIGEST_TIMEZONE)'}",

@@ -292,7 +292,7 @@ class Config(BaseModel):
         def add(key: str, channel: str, address: str | None, **kw: Any) -> None:
             spec = found.setdefault(key, ReaderSpec(key, channel, address))
             spec.topics.update(kw.get("topics", ()))
-            spec.digests.extend(kw.get("digests", ()))
+            spec.digests.extend(d for d in kw.get("digests", ()) if d not in spec.digests)
             spec.updates = spec.updates or kw.get("updates", False)
             spec.timezone = spec.timezone or kw.get("timezone")
 

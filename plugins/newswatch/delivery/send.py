@@ -166,15 +166,16 @@ class Digests:
     "cancelled"; its Apprise channel gets the title and plain text, without the chart."""
 
     how: views.Addressing
+    apprise: AppriseChannels
     name: ClassVar[str] = "digest"
     model: ClassVar[type[models.DigestMail]] = models.DigestMail
 
     def view(self, session: Session, row: models.DigestMail) -> Digest | None:
-        if row.channel == "email" and row.recipients:
-            subscription = ALERTS if row.overflow else digest_subscription(row.subscriber)
-            if readers.unsubscribed(session, reader_key(str(row.recipients[0])), subscription):
-                row.state, row.last_error = "cancelled", "the reader unsubscribed"
-                return None
+        reader = reader_key(str(row.recipients[0])) if row.channel == "email" else row.channel
+        subscription = ALERTS if row.overflow else digest_subscription(row.subscriber)
+        if readers.unsubscribed(session, reader, subscription):
+            row.state, row.last_error = "cancelled", "the reader unsubscribed"
+            return None
         if not row.overflow:
             alerting.carry_held(session, row)
         digest = views.digest_view(session, row, self.how, CHART_DAYS)
@@ -194,7 +195,10 @@ class Digests:
         return digest_message_id(view, head.mail_from)
 
     def channels(self, row: models.DigestMail) -> AppriseChannels:
-        # The row names the variables holding the channel's URLs (store.outbox.plan_digest).
+        # A daily digest's row names the variables holding the channel's URLs
+        # (store.outbox.plan_digest); an overflow row's channel is the config's, as for alerts.
+        if row.overflow:
+            return self.apprise
         return AppriseChannels({row.channel: [str(n) for n in row.recipients]})
 
 
@@ -237,12 +241,16 @@ def deliver_pending(
 
 
 def deliver_digests(
-    factory: sessionmaker[Session], transport: Transport, settings: Settings
+    factory: sessionmaker[Session],
+    transport: Transport,
+    settings: Settings,
+    channels: AppriseChannels | None = None,
 ) -> Delivery:
     """Send every due pending digest, by email or to its Apprise channel, with the same outbox
     guarantees as alerts; an empty one is recorded as "empty" and sent only to subscribers who
     asked for empty digests. With the mail server down, the other channels still go."""
-    return send_outbox(factory, transport, Digests(addressing(settings)), settings)
+    kind = Digests(addressing(settings), channels or AppriseChannels())
+    return send_outbox(factory, transport, kind, settings)
 
 
 def deliver_notices(

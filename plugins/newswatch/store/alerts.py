@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Update, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,7 @@ from newswatch import models
 from newswatch.config.models import reader_key
 from newswatch.store.outbox import queue_digest
 from newswatch.store.readers import unsubscribed
-from newswatch.unsubscribe import ALERTS
+from newswatch.unsubscribe import ALERTS, digest_subscription
 
 OPEN = ("pending", "held")  # not yet told: a new topic joins the message
 TOLD = ("sent", "digested")  # the reader has the story: a new topic is at most an update
@@ -187,7 +187,11 @@ def plan_overflow(session: Session, now: datetime) -> int:
     queued = 0
     for key, since in held:
         reader = session.get(models.Reader, key)
-        if reader is None or reader.digests:
+        mine = _only_held(key)
+        if reader is None:  # left the config: nothing more goes to them
+            session.execute(mine.values(state="cancelled", last_error="the reader left the config"))
+            continue
+        if any(not unsubscribed(session, key, digest_subscription(d)) for d in reader.digests):
             continue  # a reader with a digest gets them in it (carry_held)
         digest_id = queue_digest(
             session,
@@ -203,14 +207,15 @@ def plan_overflow(session: Session, now: datetime) -> int:
         )
         if digest_id is None:
             continue
-        session.execute(
-            update(models.Alert)
-            .where(
-                models.Alert.reader == key,
-                models.Alert.state == "held",
-                models.Alert.digest_id.is_(None),
-            )
-            .values(state="digested", digest_id=digest_id)
-        )
+        session.execute(mine.values(state="digested", digest_id=digest_id))
         queued += 1
     return queued
+
+
+def _only_held(reader: str) -> Update:
+    """An update of the reader's held alerts that no digest carries yet."""
+    return update(models.Alert).where(
+        models.Alert.reader == reader,
+        models.Alert.state == "held",
+        models.Alert.digest_id.is_(None),
+    )

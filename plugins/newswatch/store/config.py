@@ -93,7 +93,6 @@ def sync_config(session: Session, config: Config) -> None:
 def sync_readers(session: Session, config: Config) -> None:
     """The readers table becomes the config's readers. A reader removed from the config gets
     nothing more (delivery cancels what was pending for them); their unsubscribes stay."""
-    session.execute(delete(models.Reader))
     rows = [
         {
             "key": spec.key,
@@ -106,5 +105,16 @@ def sync_readers(session: Session, config: Config) -> None:
         }
         for spec in config.readers()
     ]
-    if rows:
-        session.execute(insert(models.Reader), rows)
+    # Upserted, not replaced: a sender holding a reader's row locked (the hourly cap) sees it
+    # updated, never deleted, so a sync in the middle of a delivery cancels nobody.
+    session.execute(
+        delete(models.Reader).where(models.Reader.key.not_in([row["key"] for row in rows]))
+    )
+    for row in rows:
+        stmt = insert(models.Reader).values(**row)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[models.Reader.key],
+                set_={k: stmt.excluded[k] for k in row if k != "key"},
+            )
+        )

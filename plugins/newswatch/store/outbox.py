@@ -44,12 +44,12 @@ def plan_digest(
             )
         )
     )
-    channels = [
-        ("email", [str(address)])
-        for address in subscriber.emails
-        if reader_key(str(address)) not in left
-    ]
-    if subscriber.apprise_env:
+    # One message per mailbox: Desk@Example.com and desk@example.com are one reader.
+    mailboxes: dict[str, str] = {}
+    for address in subscriber.emails:
+        mailboxes.setdefault(reader_key(str(address)), str(address))
+    channels = [("email", [address]) for key, address in mailboxes.items() if key not in left]
+    if subscriber.apprise_env and subscriber.channel not in left:
         channels.append((subscriber.channel, list(subscriber.apprise_env)))
     queued = 0
     for channel, recipients in channels:

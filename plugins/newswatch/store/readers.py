@@ -60,12 +60,13 @@ def unsubscribe(session: Session, reader: str, subscription: str, at: datetime) 
     return session.execute(stmt).first() is not None
 
 
-def resubscribe(session: Session, reader: str, subscription: str | None = None) -> int:
-    """Undo the reader's unsubscribe from `subscription` (None: from everything); how many."""
+def resubscribe(session: Session, reader: str, subscription: str | None = None) -> list[str]:
+    """Undo the reader's unsubscribe from `subscription` (None: from everything); the
+    subscriptions undone."""
     stmt = delete(models.Unsubscribe).where(models.Unsubscribe.reader == reader)
     if subscription is not None:
         stmt = stmt.where(models.Unsubscribe.subscription == subscription)
-    return len(session.execute(stmt.returning(models.Unsubscribe.subscription)).all())
+    return sorted(session.scalars(stmt.returning(models.Unsubscribe.subscription)))
 
 
 def unsubscribed(session: Session, reader: str, subscription: str) -> bool:

@@ -78,7 +78,7 @@ class AlertListing:
     sent_at: datetime | None
     delivered_to: str | None
     channel: str
-    sources: list[tuple[str, str]]  # (outlet, url) of every copy of the story
+    sources: list[tuple[str, str]]  # (outlet, url) of each outlet that carried the story
     last_error: str | None
 
 
@@ -334,7 +334,7 @@ def alert_listing(
                 sent_at=alert.sent_at,
                 delivered_to=alert.delivered_to,
                 channel=alert.channel,
-                sources=story_copies(session, alert.story_id),
+                sources=story_outlets(session, alert.story_id),
                 last_error=alert.last_error,
             )
         )
@@ -351,27 +351,19 @@ def latest_run(session: Session) -> models.Run | None:
     return session.scalars(select(models.Run).order_by(models.Run.id.desc()).limit(1)).first()
 
 
-def story_sources(session: Session, story_id: int) -> list[str]:
-    """The configured names (feeds.yaml) of the feeds that carried a story: a feed's own
-    <title> is the feed's word, and could claim to be any outlet."""
-    rows = session.scalars(
-        select(models.Feed.name)
-        .join(models.ArticleSource, models.ArticleSource.feed_id == models.Feed.id)
-        .join(models.Article, models.Article.id == models.ArticleSource.article_id)
-        .where(models.Article.story_id == story_id)
-        .distinct()
-    )
-    return sorted(rows)
-
-
-def story_copies(session: Session, story_id: int) -> list[tuple[str, str]]:
-    """(outlet, url) of every article of a story and every feed that carried it, oldest first;
-    the outlet is the feed's configured name, never its own <title>."""
+def story_outlets(session: Session, story_id: int) -> list[tuple[str, str]]:
+    """(outlet, url) for each outlet that carried a story, once, oldest first: the outlet's own
+    copy when it has one, else the copy its feed linked to (a wire feed linking a partner's
+    page); the outlet is the feed's configured name, never its own <title>."""
     rows = session.execute(
-        select(models.Feed.name, models.Article.url)
+        select(models.Feed.name, models.Article.url, models.Article.feed_id == models.Feed.id)
         .join(models.ArticleSource, models.ArticleSource.feed_id == models.Feed.id)
         .join(models.Article, models.Article.id == models.ArticleSource.article_id)
         .where(models.Article.story_id == story_id)
         .order_by(models.Article.id, models.Feed.id)
     )
-    return list(dict.fromkeys((outlet, url) for outlet, url in rows))
+    found: dict[str, tuple[str, bool]] = {}
+    for outlet, url, own in rows:
+        if outlet not in found or (own and not found[outlet][1]):
+            found[outlet] = (url, bool(own))
+    return [(outlet, url) for outlet, (url, _) in found.items()]

@@ -94,9 +94,6 @@ def story_view(session: Session, story_id: int, topics: list[TopicHit]) -> Story
     """A story by its lead article, with each outlet that carried it once."""
     story = session.get_one(models.Story, story_id)
     lead = session.get(models.Article, story.lead_article_id) if story.lead_article_id else None
-    outlets: dict[str, str] = {}
-    for outlet, url in reads.story_copies(session, story_id):
-        outlets.setdefault(outlet, url)
     return StoryView(
         story_id=story_id,
         title=story.title,
@@ -104,7 +101,7 @@ def story_view(session: Session, story_id: int, topics: list[TopicHit]) -> Story
         first_seen=story.first_seen_at,
         published_at=lead.published_at if lead else None,
         topics=topics,
-        outlets=[Outlet(name, url) for name, url in outlets.items()],
+        outlets=[Outlet(name, url) for name, url in reads.story_outlets(session, story_id)],
         text_source=lead.text_source if lead else "page",
     )
 

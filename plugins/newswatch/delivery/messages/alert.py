@@ -1,9 +1,11 @@
 """The alert email, pure: one story for one reader with every topic it hit for them (an
 "update" tells only of topics it hit since), rendered from templates/alert.{html,txt}, with a
-Message-ID fixed per story, reader and kind so a resend after a crash is the same message."""
+Message-ID fixed per story, reader and kind so a resend after a crash is the same message, and
+an update threaded under the alert it follows."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
@@ -11,8 +13,10 @@ from typing import Any
 from newswatch.delivery.messages.common import fixed_message_id, header_safe, new_message
 from newswatch.delivery.messages.layout import (
     UNTITLED,
+    clock_time,
     footer,
     html_part,
+    plural,
     preheader,
     story_card,
     subject_line,
@@ -51,6 +55,9 @@ def render_alert(view: AlertView, mail_from: str, now: datetime) -> EmailMessage
         "X-Newswatch-Topic": header_safe(", ".join(hit.name for hit in view.story.topics)),
         "X-Newswatch-Alert": str(view.alert_id),
     }
+    if view.kind == "update":  # mail clients thread it under the alert the reader already has
+        original = message_id(replace(view, kind="alert"), mail_from)
+        ours |= {"In-Reply-To": original, "References": original}
     msg = new_message(
         mail_from,
         view.reader.recipients,
@@ -66,10 +73,16 @@ def render_alert(view: AlertView, mail_from: str, now: datetime) -> EmailMessage
 
 
 def _context(view: AlertView) -> dict[str, Any]:
-    hits = view.story.topics
+    card = story_card(view.story, view.reader.zone)
+    topics = topic_label([hit.title for hit in card.topics], ", ")
     return {
         "update": view.kind == "update",
-        "card": story_card(view.story, view.reader.zone),
+        "card": card,
         "footer": footer(view.reader),
-        "preheader": preheader(hits[0].snippet if hits else view.story.title),
+        # Not the title or a snippet: the subject shows those already in the inbox.
+        "preheader": preheader(
+            f"Now also {topics}" if view.kind == "update" and topics else topics,
+            plural(len(card.outlets), "outlet") if card.outlets else "",
+            f"first seen {clock_time(view.story.first_seen, view.reader.zone)}",
+        ),
     }
