@@ -647,3 +647,22 @@ def test_a_feed_republishing_a_story_as_updated_sends_no_second_alert(
     clock.freeze(clock.now() + timedelta(hours=25))
     web.run()
     assert alerts_for(settings, [title, f"{title} (updated)"]) == (1, 1)
+
+
+def test_an_empty_item_is_skipped_counted_and_told_never_stored(
+    web: Web, settings: Settings
+) -> None:
+    web.feed(
+        rss(
+            "<item><title></title><description>  </description></item>",
+            "<item><guid isPermaLink='false'>only-a-guid</guid></item>",
+            f"<item><title>Tariff item</title><link>{web.base}/hostile/a</link></item>",
+        ).encode("utf-8")
+    )
+    web.page("/hostile/a", page("A tariff page. "))
+    summary = web.run()
+    assert [a.title for a in hostile_articles(settings)] == ["Tariff item"]
+    assert summary["counts"]["items_empty"] == 2
+    feed = hostile_feed(settings)
+    assert feed.last_error == "skipped 2 empty items (no title, link or text)"
+    assert feed.consecutive_failures == 0

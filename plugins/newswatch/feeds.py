@@ -66,6 +66,17 @@ class ParsedFeed:
     items: list[FeedItem]
     ttl_minutes: int | None
     warning: str | None
+    empty: int = 0  # items skipped for having no title, no link and no text
+
+
+def _kept(items: list[FeedItem]) -> tuple[list[FeedItem], list[str], int]:
+    """The items that say something, the warning for those that do not, and how many: an item
+    with no title, no link and no text (a malformed feed yields one) is no article."""
+    kept = [item for item in items if item.title or item.link or item.summary or item.content]
+    empty = len(items) - len(kept)
+    noun = "item" if empty == 1 else "items"
+    warning = [f"skipped {empty} empty {noun} (no title, link or text)"] if empty else []
+    return kept, warning, empty
 
 
 # Encoding mismatches feedparser fixes by itself (a cp1252 body declared UTF-8) are not worth a warning.
@@ -99,16 +110,19 @@ def parse_feed(
             )
         raise FeedParseError(f"not a readable feed: {reason}")
     title = optional_line(parsed.feed.get("title"), TITLE_CHARS)
-    items = [_item(feed_id, entry, base_url) for entry in parsed.entries[:MAX_ITEMS]]
+    items, skipped, empty = _kept(
+        [_item(feed_id, entry, base_url) for entry in parsed.entries[:MAX_ITEMS]]
+    )
     warnings = []
     if parsed.bozo and not isinstance(parsed.get("bozo_exception"), _HARMLESS):
         warnings.append(f"recovered from a malformed feed: {parsed.bozo_exception}")
-    warnings += _cut_warning(len(parsed.entries))
+    warnings += skipped + _cut_warning(len(parsed.entries))
     return ParsedFeed(
         title=title,
         items=items,
         ttl_minutes=_ttl(parsed.feed.get("ttl")),
         warning=clean_line("; ".join(warnings), 1000) or None,
+        empty=empty,
     )
 
 
@@ -152,12 +166,15 @@ def parse_json_feed(feed_id: int, body: bytes, base_url: str) -> ParsedFeed:
         raise FeedParseError("not a readable feed: JSON without a jsonfeed.org version")
     raw_items = data.get("items")
     entries: list[Any] = raw_items if isinstance(raw_items, list) else []
-    items = [_json_item(feed_id, e, base_url) for e in entries[:MAX_ITEMS] if isinstance(e, dict)]
+    items, warnings, empty = _kept(
+        [_json_item(feed_id, e, base_url) for e in entries[:MAX_ITEMS] if isinstance(e, dict)]
+    )
     return ParsedFeed(
         title=optional_line(data.get("title"), TITLE_CHARS),
         items=items,
         ttl_minutes=None,
-        warning="; ".join(_cut_warning(len(entries))) or None,
+        warning="; ".join(warnings + _cut_warning(len(entries))) or None,
+        empty=empty,
     )
 
 

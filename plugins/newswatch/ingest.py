@@ -255,6 +255,8 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
             poll.unstored = unstored[poll.feed_id]
         counts[FEED_OUTCOMES[poll.status]] += 1
         counts[Outcome.ITEMS_SEEN] += len(poll.items)
+        if poll.empty_items:
+            counts[Outcome.ITEMS_EMPTY] += poll.empty_items
         log.info(
             "feed=%r status=%s http=%s items=%d error=%r",
             names[poll.feed_id],

@@ -28,6 +28,7 @@ class Outcome(StrEnum):
     FEEDS_ERROR = "feeds_error"
     ITEMS_SEEN = "items_seen"
     ITEMS_FAILED = "items_failed"
+    ITEMS_EMPTY = "items_empty"  # no title, no link and no text: never stored
     PAGES_FETCHED = "pages_fetched"
     PAGES_FAILED = "pages_failed"
     FALLBACK_USED = "fallback_used"

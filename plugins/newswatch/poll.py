@@ -92,6 +92,7 @@ async def poll_feed(
         unconditional=not headers,
         warning=parsed.warning,
         items=[_not_after(item, now) for item in parsed.items],
+        empty_items=parsed.empty,
     )
 
 

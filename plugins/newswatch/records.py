@@ -56,6 +56,7 @@ class FeedPoll:
     unconditional: bool = False
     warning: str | None = None  # parsed, but something was wrong with the feed
     items: list[FeedItem] = field(default_factory=list)
+    empty_items: int = 0  # skipped: no title, no link and no text
     unstored: list[str] = field(default_factory=list)  # why some items could not be stored
 
 

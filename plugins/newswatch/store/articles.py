@@ -211,7 +211,7 @@ def _insert_matches_and_alerts(
     rows = [
         {
             "article_id": article_id,
-            "topic_id": topics[match.topic][0],
+            "topic_id": topics[match.topic],
             "terms": match.terms,
             "snippet": match.snippet,
             "highlights": [list(span) for span in match.highlights],
@@ -231,10 +231,10 @@ def _insert_matches_and_alerts(
     )
     match_ids = {(article_id, topic_id): match_id for match_id, article_id, topic_id in result}
     hits = [
-        alerting.Hit(story_id, article_id, topics[m.topic][0], m.topic, match_id)
+        alerting.Hit(story_id, article_id, topics[m.topic], m.topic, match_id)
         for article_id, story_id, m in matched
         if m.topic in topics
-        and (match_id := match_ids.get((article_id, topics[m.topic][0]))) is not None
+        and (match_id := match_ids.get((article_id, topics[m.topic]))) is not None
     ]
     return len(match_ids), alerting.queue_alerts(session, hits, at)
 
