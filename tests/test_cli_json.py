@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from conftest import Mailbox
 from helpers import EMPTY_RSS, seed_alerts
@@ -83,8 +86,44 @@ def test_topics_backtest_json_lists_each_hit(settings: Settings) -> None:
     assert hit["at"] == "2026-11-20T12:00:00+00:00"
 
 
-def test_db_url_json(settings: Settings) -> None:
-    assert as_json("db", "url") == {"url": settings.database_url}
+def test_db_url_json_is_the_libpq_form_and_the_sqlalchemy_one_on_request(
+    settings: Settings,
+) -> None:
+    assert settings.database_url is not None
+    assert as_json("db", "url", "--sqlalchemy") == {"url": settings.database_url}
+    libpq = settings.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    assert as_json("db", "url") == {"url": libpq}
+
+
+def test_db_url_is_one_psql_and_libpq_accept(settings: Settings) -> None:
+    result = CliRunner().invoke(app, ["db", "url"])
+    assert result.exit_code == 0, result.output
+    url = result.stdout.strip()
+    assert url.startswith("postgresql://") and "\n" not in url
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select 1").fetchone() == (1,)
+    psql = shutil.which("psql")
+    if psql is None:
+        pytest.skip("psql is not installed")
+    done = subprocess.run(
+        [psql, url, "-Atc", "select 1"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert (done.returncode, done.stdout) == (0, "1\n"), done.stderr
+
+
+def test_db_url_of_the_embedded_server_is_its_socket_folder(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NEWSWATCH_DATABASE_URL")
+    result = CliRunner().invoke(app, ["db", "url"])
+    try:
+        assert result.exit_code == 0, result.output
+        url = result.stdout.strip()
+        assert url == f"host={settings.var_dir / 'pgdata'} dbname=newswatch user=postgres"
+        with psycopg.connect(url) as conn:
+            assert conn.execute("select current_database()").fetchone() == ("newswatch",)
+    finally:
+        assert CliRunner().invoke(app, ["db", "stop"]).exit_code == 0
 
 
 def test_run_shows_no_progress_bar_off_a_terminal_or_in_json() -> None:
@@ -149,6 +188,15 @@ def test_feeds_disable_json_lists_the_feeds_switched_off(
     config_copy(settings, tmp_path, monkeypatch)
     got = as_json("feeds", "disable", "AloJapan")
     assert got == {"disabled": [{"name": "AloJapan", "url": "https://alojapan.com/feed/"}]}
+
+
+def test_feeds_enable_json_lists_the_feeds_switched_on(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_copy(settings, tmp_path, monkeypatch)
+    as_json("feeds", "disable", "AloJapan")
+    got = as_json("feeds", "enable", "https://alojapan.com/feed/")
+    assert got == {"enabled": [{"name": "AloJapan", "url": "https://alojapan.com/feed/"}]}
 
 
 def test_feeds_discover_json_lists_the_linked_feeds_and_the_update(

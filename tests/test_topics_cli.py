@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
@@ -69,6 +71,39 @@ def test_test_command_points_at_the_error_in_a_bad_query() -> None:
     result = CliRunner().invoke(app, ["topics", "test", "tariff AND (war", "--text", "x"])
     assert result.exit_code == 2
     assert "position 15" in result.output
+
+
+TAIWAN_PAGE = (
+    "<html><body><article><p>Taipei answered the summit in Taiwan.</p></article></body></html>"
+)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_test_command_says_a_loopback_page_is_refused_not_disallowed_by_robots(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    monkeypatch.delenv("NEWSWATCH_ALLOW_HOSTS", raising=False)
+    httpserver.expect_request("/page").respond_with_data(TAIWAN_PAGE, content_type="text/html")
+    url = f"http://{host}:{httpserver.port}/page"
+    result = CliRunner().invoke(app, ["topics", "test", "Taiwan", "--url", url])
+    assert result.exit_code == 1
+    assert f"cannot read {url}: refused: " in result.output
+    assert "a non-public address (loopback); allow it with NEWSWATCH_ALLOW_HOSTS" in result.output
+    assert "robots" not in result.output
+    assert httpserver.log == []  # nothing was asked, not even robots.txt
+
+
+def test_test_command_reads_a_loopback_page_once_it_is_allowed(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSWATCH_ALLOW_HOSTS", "localhost,127.0.0.1,::1")
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    httpserver.expect_request("/page").respond_with_data(TAIWAN_PAGE, content_type="text/html")
+    result = CliRunner().invoke(
+        app, ["topics", "test", "Taiwan", "--url", httpserver.url_for("/page")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "[Taiwan]" in result.output
 
 
 def add_articles(settings: Settings, articles: list[tuple[str, str, int]]) -> None:

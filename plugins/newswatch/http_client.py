@@ -79,9 +79,26 @@ class AddressGuard:
             return None
         if ip.is_global and not ip.is_multicast and ip not in CGNAT:
             return None
+        named = "" if host.strip("[]") == address else f"{host} resolves to "
         return (
-            f"{host} resolves to {ip}, a non-public address (allow it with NEWSWATCH_ALLOW_HOSTS)"
+            f"{named}{ip}, a non-public address ({_kind(ip)}); allow it with NEWSWATCH_ALLOW_HOSTS"
         )
+
+
+def _kind(ip: IPAddress) -> str:
+    """Which non-public range ip is in, in the words an operator knows it by."""
+    for kind, inside in (
+        ("unspecified", ip.is_unspecified),
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("carrier-grade NAT", ip in CGNAT),
+        ("reserved", ip.is_reserved),
+        ("private", ip.is_private),
+    ):
+        if inside:
+            return kind
+    return "not globally routed"
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):

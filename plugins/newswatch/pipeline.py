@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from newswatch import clock, store
@@ -19,27 +21,47 @@ from newswatch.settings import Settings
 from newswatch.store import db
 from newswatch.timing import Stopwatch, summed
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 log = logging.getLogger(__name__)
 
 
 def open_run(settings: Settings, trigger: str = "cli") -> int:
     """Validate config (stops here on any error), migrate, sync config to the store, open a run."""
+    with sync_store(settings) as session:
+        return store.runs.start_run(session, trigger, clock.now())
+
+
+@contextmanager
+def sync_store(settings: Settings) -> Iterator[Session]:
+    """Validate config (raising on any error), migrate, and write the config to the store in a
+    transaction that the caller may go on using."""
     config = load_config(settings.config_dir)
     db.upgrade(db.database_url(settings))
     with db.transaction(db.session_factory(settings)) as session:
         store.config.sync_config(session, config)
-        return store.runs.start_run(session, trigger, clock.now())
+        yield session
 
 
-def feed_batches(settings: Settings) -> list[list[int]]:
+def feed_batches(
+    settings: Settings, force: bool | Collection[int | str] = False
+) -> list[list[int]]:
     """The feeds due now, split into at most `feed_shards` batches (one mapped task each).
 
+    With `force`, the schedule is skipped: True polls every enabled feed, a collection of feed
+    ids or names polls those (ValueError when one is unknown or disabled). Politeness still holds.
     A host's feeds share a batch, so the per-host politeness limits of one worker hold for it;
     hosts go, largest first, to the batch with the fewest feeds so far, so batches stay even.
     """
     slack = timedelta(minutes=settings.poll_slack_minutes)
     with db.transaction(db.session_factory(settings)) as session:
-        due = store.feeds.due_feeds(session, clock.now(), slack)
+        if isinstance(force, bool) and not force:
+            due = store.feeds.due_feeds(session, clock.now(), slack)
+        else:
+            due = _forced(
+                store.feeds.feeds_by_key(session, None if force is True else force), force
+            )
     by_host: dict[str, list[int]] = {}
     for feed_id, url in due:
         by_host.setdefault(urlsplit(url).hostname or "", []).append(feed_id)
@@ -47,6 +69,21 @@ def feed_batches(settings: Settings) -> list[list[int]]:
     for host in sorted(by_host, key=lambda h: (-len(by_host[h]), h)):
         min(batches, key=len).extend(by_host[host])
     return [sorted(batch) for batch in batches if batch]
+
+
+def _forced(
+    feeds: list[store.feeds.FeedRef], force: bool | Collection[int | str]
+) -> list[tuple[int, str]]:
+    """(id, url) of the feeds a forced poll takes; refuses a named feed it cannot poll."""
+    if not isinstance(force, bool):
+        found = {feed.id for feed in feeds} | {feed.name for feed in feeds}
+        unknown = sorted((key for key in force if key not in found), key=str)
+        if unknown:
+            raise ValueError(f"no feed {', '.join(map(repr, unknown))} in the store")
+        disabled = sorted(feed.name for feed in feeds if not feed.enabled)
+        if disabled:
+            raise ValueError(f"feed {', '.join(map(repr, disabled))} is disabled")
+    return [(feed.id, feed.url) for feed in feeds if feed.enabled]
 
 
 def deliver(settings: Settings) -> StageReport:
@@ -172,14 +209,16 @@ def run_once(
     settings: Settings,
     trigger: str = "cli",
     track: Callable[[list[list[int]]], Iterable[list[int]]] | None = None,
+    force: bool | Collection[int | str] = False,
 ) -> RunSummary:
     """One full pass without Airflow, through the same functions the DAG calls; `track` wraps
-    the feed batches as they are processed (the CLI's progress bar)."""
+    the feed batches as they are processed (the CLI's progress bar); `force` polls feeds
+    whatever their schedule, as `feed_batches` takes it."""
     run_id = open_run(settings, trigger)
     batches: list[list[int]] = []
     reports: list[StageReport] = []
     try:
-        batches = feed_batches(settings)
+        batches = feed_batches(settings, force)
         for batch in (track or iter)(batches):
             try:
                 from newswatch.ingest import process_feeds  # only when a feed is due

@@ -61,9 +61,14 @@ def publishing_interval(published: Sequence[datetime]) -> timedelta | None:
     return timedelta(seconds=statistics.median(gaps)) if gaps else None
 
 
-def items_per_day(published: Sequence[datetime], now: datetime) -> float | None:
-    recent = [t for t in published if now - timedelta(days=7) <= t <= now]
-    return round(len(recent) / 7, 2) if published else None
+def publishing_rate(published: Sequence[datetime]) -> float | None:
+    """Items a day over the span the feed's dated items cover (at least a day); None with fewer
+    than two. Counting only the last 7 days and dividing by 7 showed 0.0 for a feed whose listed
+    items are older, and a seventh of the rate for a busy feed that lists only its last hours."""
+    if len(published) < 2:
+        return None
+    span = max(max(published) - min(published), timedelta(days=1))
+    return round(len(published) / (span / timedelta(days=1)), 2)
 
 
 def after_success(

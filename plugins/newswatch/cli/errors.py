@@ -27,7 +27,15 @@ DEBUG_HINT = "run with NEWSWATCH_DEBUG=1 for the traceback"
 
 
 class NewswatchGroup(typer.core.TyperGroup):
-    """The top-level command: every subcommand runs inside its `main`, so one boundary serves all."""
+    """The top-level command: every subcommand runs inside its `main`, so one boundary serves all.
+
+    It also gives every command plain help (click's): Rich markup would take `[brackets]` in a help
+    text for a style and drop them, and typer's Rich panels show each flag as `--json <bool>`.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _plain_help(self)
 
     def main(
         self,
@@ -57,6 +65,13 @@ class NewswatchGroup(typer.core.TyperGroup):
         if not standalone_mode:
             return code
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _plain_help(command: Any) -> None:
+    """Typer hands its markup mode to each command as it builds it: undo it for the whole tree."""
+    command.rich_markup_mode = None
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
 
 
 def report(exc: Exception) -> int:

@@ -1,4 +1,5 @@
-"""`newswatch feeds …`: what each feed is doing, and adding, disabling or re-pointing feeds."""
+"""`newswatch feeds …`: what each feed is doing, and adding, enabling, disabling or re-pointing
+feeds."""
 
 from __future__ import annotations
 
@@ -9,23 +10,31 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from newswatch.cli.options import JsonOption, get_settings
+from newswatch.cli.options import ConfigOption, JsonOption, settings_for
 
 if TYPE_CHECKING:
     from newswatch.http_client import Download, Downloader
     from newswatch.settings import Settings
 
-feeds_app = typer.Typer(help="Feeds: health, add, disable, discover.", no_args_is_help=True)
+feeds_app = typer.Typer(
+    help="Feeds: list, health, add, enable, disable, discover.", no_args_is_help=True
+)
+
+NOT_POLLED = "not yet polled"
 
 
 def feed_rows(settings: Settings) -> list[dict[str, Any]]:
+    """Every feed: feeds.yaml says which feeds there are and which are on (what the next run
+    polls, even before any run has), the store what each one did."""
     from newswatch import store
     from newswatch.store import db
 
-    with db.read(settings) as session:
-        feeds = store.reads.feed_health(session, failing_first=False)
-    return [
-        {
+    feeds = []
+    if db.current_revision(db.database_url(settings)) is not None:
+        with db.read(settings) as session:
+            feeds = store.reads.feed_health(session, failing_first=False)
+    rows: dict[str, dict[str, Any]] = {
+        f.name: {
             "name": f.name,
             "url": f.url,
             "enabled": f.enabled,
@@ -38,7 +47,45 @@ def feed_rows(settings: Settings) -> list[dict[str, Any]]:
             "last_error": f.last_error,
         }
         for f in feeds
-    ]
+    }
+    configured = _configured(settings)
+    if configured is not None:
+        for name, row in rows.items():
+            # feeds.yaml decides: a feed taken out of it is off, like the next run will have it.
+            row["enabled"] = name in configured and configured[name][1]
+        for name, (url, enabled) in configured.items():
+            rows.setdefault(name, _unpolled(name, url, enabled))
+    return [rows[name] for name in sorted(rows)]
+
+
+def _configured(settings: Settings) -> dict[str, tuple[str, bool]] | None:
+    """name -> (url, enabled) as feeds.yaml says; None (and a note on stderr) when the config
+    cannot be read, so the listing still shows what the store knows."""
+    from newswatch.config.load import ConfigError, load_config
+
+    try:
+        config = load_config(settings.config_dir)
+    except ConfigError as exc:
+        first = str(exc).splitlines()[0]
+        typer.echo(f"config not read, showing the store only: {first}", err=True)
+        return None
+    return {feed.name: (feed.url, feed.enabled) for feed in config.feeds}
+
+
+def _unpolled(name: str, url: str, enabled: bool) -> dict[str, Any]:
+    """The row of a feed in feeds.yaml that no run has stored yet."""
+    return {
+        "name": name,
+        "url": url,
+        "enabled": enabled,
+        "last_status": None,
+        "last_polled_at": None,
+        "last_success_at": None,
+        "consecutive_failures": 0,
+        "next_poll_at": None,
+        "items_per_day": None,
+        "last_error": None,
+    }
 
 
 def _iso(value: Any) -> str | None:
@@ -46,12 +93,15 @@ def _iso(value: Any) -> str | None:
 
 
 def _print_rows(
-    as_json: bool, line: Callable[[dict[str, Any]], str], header: str | None = None
+    settings: Settings,
+    as_json: bool,
+    line: Callable[[dict[str, Any]], str],
+    header: str | None = None,
 ) -> None:
     """The feed rows as JSON, or one line each (after the header, if any)."""
-    rows = feed_rows(get_settings())
+    rows = feed_rows(settings)
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     if header is not None:
         typer.echo(header)
@@ -60,36 +110,87 @@ def _print_rows(
 
 
 @feeds_app.command("list")
-def list_feeds(as_json: JsonOption = False) -> None:
-    """Every feed with its URL and last status."""
+def list_feeds(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Every feed in feeds.yaml or the store, on or off, with its last status and URL."""
 
     def line(row: dict[str, Any]) -> str:
         state = "on " if row["enabled"] else "off"
-        return f"{state} {row['name']:<24} {row['last_status'] or 'never polled':<18} {row['url']}"
+        status = row["last_status"] or NOT_POLLED
+        return f"{state} {_fit(row['name'], 24)} {_fit(status, 16)} {row['url']}"
 
-    _print_rows(as_json, line)
+    _print_rows(settings_for(config), as_json, line)
+
+
+# Each `feeds health` column but the last (the problem): heading, width in cells, right-aligned.
+# Times are UTC to the minute ("2026-12-04 22:35").
+HEALTH_COLUMNS = (
+    ("feed", 24, False),
+    ("status", 16, False),
+    ("last success UTC", 16, False),
+    ("fails", 5, True),
+    ("next poll UTC", 16, False),
+    ("items/d", 7, True),
+)
+UNKNOWN = "—"
 
 
 @feeds_app.command("health")
-def health(as_json: JsonOption = False) -> None:
-    """Per feed: last status, last success, failures in a row, next poll, items per day, last error."""
+def health(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Per feed: last status, last success, failures in a row, next poll, items per day (from
+    the dates of the items it lists), last error."""
 
     def line(r: dict[str, Any]) -> str:
-        return (
-            f"{r['name'][:22]:<22} {(r['last_status'] or 'never polled')[:18]:<18} "
-            f"{r['last_success_at'] or '-':<17} {r['consecutive_failures']:>5} "
-            f"{r['next_poll_at'] or 'now':<17} {r['items_per_day'] if r['items_per_day'] is not None else '-':>7}  "
-            f"{r['last_error'] or ''}"
-        )
+        if not r["enabled"]:
+            next_poll = "disabled"
+        else:
+            next_poll = _minute(r["next_poll_at"]) if r["next_poll_at"] else "next run"
+        rate = r["items_per_day"]
+        cells = [
+            r["name"],
+            r["last_status"] or NOT_POLLED,
+            _minute(r["last_success_at"]) if r["last_success_at"] else UNKNOWN,
+            str(r["consecutive_failures"]),
+            next_poll,
+            UNKNOWN if rate is None else f"{rate:.1f}",
+        ]
+        return _health_line(cells, r["last_error"] or "")
 
-    header = f"{'feed':<22} {'status':<18} {'last success':<17} {'fails':>5} {'next poll':<17} {'items/d':>7}  problem"
-    _print_rows(as_json, line, header)
+    header = _health_line([title for title, _, _ in HEALTH_COLUMNS], "problem")
+    _print_rows(settings_for(config), as_json, line, header)
+
+
+def _health_line(cells: list[str], problem: str) -> str:
+    fitted = [
+        _fit(cell, width, right)
+        for cell, (_, width, right) in zip(cells, HEALTH_COLUMNS, strict=True)
+    ]
+    return " ".join([*fitted, problem]).rstrip()
+
+
+def _minute(iso: str) -> str:
+    """An ISO time from the rows, as the text listings show it: UTC, to the minute."""
+    from datetime import UTC, datetime
+
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _fit(text: str, width: int, right: bool = False) -> str:
+    """text in exactly `width` terminal cells: padded, or cut with an ellipsis (wide CJK
+    characters count two cells, so a Japanese feed name keeps the columns aligned)."""
+    from rich.cells import cell_len, set_cell_size
+
+    if cell_len(text) > width:
+        # Cropped to whole characters; a wide one that does not fit leaves padding, stripped.
+        text = set_cell_size(text, width - 1).rstrip() + "…"
+    padding = " " * (width - cell_len(text))
+    return padding + text if right else text + padding
 
 
 @feeds_app.command("add")
 def add(
     url: str,
     name: Annotated[str | None, typer.Option(help="display name")] = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add a feed to feeds.yaml; a web page is replaced by the feed it links."""
@@ -97,7 +198,7 @@ def add(
     from newswatch.config.models import FEED_NAME_CHARS
     from newswatch.sanitize import clean_line
 
-    settings = get_settings()
+    settings = settings_for(config)
     _refuse_unless_valid(lambda: check_feed(name, url))
     feed_url, title = asyncio.run(_resolve(settings, url))
     # The feed's own title is the publisher's text: one clean line that fits feeds.name.
@@ -114,24 +215,45 @@ def add(
 
 
 @feeds_app.command("disable")
-def disable(url_or_name: str, as_json: JsonOption = False) -> None:
+def disable(url_or_name: str, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Stop polling a feed (by URL or name); what it stored stays."""
-    settings = get_settings()
-    disabled: list[dict[str, Any]] = []
+    switched = _switch(settings_for(config), url_or_name, on=False)
+    if as_json:
+        typer.echo(json.dumps({"disabled": switched}, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"disabled {url_or_name}")
 
-    def switch_off(entries: list[dict[str, Any]]) -> None:
+
+@feeds_app.command("enable")
+def enable(url_or_name: str, config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Poll a disabled feed (by URL or name) again, from its next scheduled poll."""
+    import shlex
+
+    switched = _switch(settings_for(config), url_or_name, on=True)
+    if as_json:
+        typer.echo(json.dumps({"enabled": switched}, indent=2, ensure_ascii=False))
+        return
+    names = " ".join(f"--feed {shlex.quote(str(feed['name']))}" for feed in switched)
+    typer.echo(f"enabled {url_or_name} (`newswatch run {names}` polls it now)")
+
+
+def _switch(settings: Settings, url_or_name: str, on: bool) -> list[dict[str, Any]]:
+    """Turn the feeds.yaml entries named or at url_or_name on or off; the entries switched."""
+    switched: list[dict[str, Any]] = []
+
+    def change(entries: list[dict[str, Any]]) -> None:
         matches = [e for e in entries if url_or_name in (e.get("url"), e.get("name"))]
         if not matches:
             raise typer.BadParameter(f"no feed named or at {url_or_name!r} in feeds.yaml")
         for entry in matches:
-            entry["enabled"] = False
-        disabled.extend({"name": e.get("name"), "url": e.get("url")} for e in matches)
+            if on:
+                entry.pop("enabled", None)  # on is the default: the entry reads as it was
+            else:
+                entry["enabled"] = False
+        switched.extend({"name": e.get("name"), "url": e.get("url")} for e in matches)
 
-    _edit(settings, switch_off)
-    if as_json:
-        typer.echo(json.dumps({"disabled": disabled}, indent=2, ensure_ascii=False))
-        return
-    typer.echo(f"disabled {url_or_name}")
+    _edit(settings, change)
+    return switched
 
 
 @feeds_app.command("discover")
@@ -140,10 +262,11 @@ def discover(
     update: Annotated[
         str | None, typer.Option(help="point this feed (name) at the feed found")
     ] = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List the feeds a web page links; with --update NAME, re-point that feed in feeds.yaml."""
-    settings = get_settings()
+    settings = settings_for(config)
     found = asyncio.run(_discover(settings, url))
     if not found:
         if as_json:
@@ -171,9 +294,28 @@ def discover(
 
 
 def _edit(settings: Settings, change: Any) -> None:
+    """Change feeds.yaml (only when the result is valid), then tell the store at once, so
+    `feeds list`, `feeds health` and the dashboard show the change before the next run."""
     from newswatch.config.edit import edit_feeds
 
     _refuse_unless_valid(lambda: edit_feeds(settings.config_dir, change))
+    _sync_store(settings)
+
+
+def _sync_store(settings: Settings) -> None:
+    """The config written to the store, as a run starts by doing. The file is what counts: when
+    the database cannot be reached, the next run learns the change, and this says so."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from newswatch.cli.errors import describe
+    from newswatch.pipeline import sync_store
+
+    try:
+        with sync_store(settings):
+            pass
+    except (SQLAlchemyError, OSError) as exc:
+        why = describe(exc)[1].removeprefix("newswatch: ")
+        typer.echo(f"feeds.yaml changed; the store learns it at the next run ({why})", err=True)
 
 
 def _refuse_unless_valid(attempt: Callable[[], object]) -> None:

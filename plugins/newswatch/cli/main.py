@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable
-from typing import TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
@@ -17,6 +17,9 @@ from newswatch.cli.feeds import feeds_app
 from newswatch.cli.options import ConfigOption, JsonOption, get_settings, settings_for
 from newswatch.cli.readers import readers_app
 from newswatch.cli.topics import topics_app
+
+if TYPE_CHECKING:
+    from newswatch.settings import Settings
 
 # NewswatchGroup is the error boundary: bad input one line and exit 2, a failure exit 1.
 app = typer.Typer(
@@ -36,14 +39,35 @@ app.command("stats")(stats.stats_command)
 app.command("search")(search.search_command)
 
 
+NowOption = Annotated[
+    bool, typer.Option("--now", help="poll every enabled feed now, whatever its schedule")
+]
+FeedOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--feed", metavar="<name>", help="poll this feed now (feeds.yaml name; repeat for more)"
+    ),
+]
+
+
 @app.command()
-def run(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    """Poll every feed once, store and tag new articles, send pending alerts."""
+def run(
+    config: ConfigOption = None,
+    now: NowOption = False,
+    feed: FeedOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Poll the feeds that are due (all enabled ones with --now, or each --feed NAME), store and
+    tag new articles, send pending alerts."""
     from newswatch import pipeline
 
     settings = settings_for(config)
+    force: bool | set[str] = now
+    if feed:
+        force = set(feed)
+        check_feed_names(settings, force)
     # A ConfigError (exit 2) or a database failure (exit 1) is reported by the error boundary.
-    summary = pipeline.run_once(settings, track=batch_progress(sys.stdout, as_json))
+    summary = pipeline.run_once(settings, track=batch_progress(sys.stdout, as_json), force=force)
     if as_json:
         typer.echo(json.dumps(summary.to_xcom(), default=str, indent=2))
         return
@@ -54,6 +78,40 @@ def run(config: ConfigOption = None, as_json: JsonOption = False) -> None:
         typer.echo(f"  ! {error}")
     for where in summary.delivered_to:
         typer.echo(f"  emails went to {where}")
+
+
+KNOWN_SHOWN = 10  # names listed after an unknown --feed; a long feeds.yaml is cut, not pasted
+
+
+def check_feed_names(settings: Settings, names: set[str]) -> None:
+    """Refuse a --feed that feeds.yaml does not name, or names disabled, before the run opens."""
+    import shlex
+
+    from newswatch.config.load import load_config
+    from newswatch.config.models import shown
+
+    feeds = {entry.name: entry for entry in load_config(settings.config_dir).feeds}
+    unknown = sorted(names - feeds.keys())
+    if unknown:
+        known = sorted(feeds)
+        listed = ", ".join(known[:KNOWN_SHOWN]) + (
+            f" … ({len(known) - KNOWN_SHOWN} more: newswatch feeds list)"
+            if len(known) > KNOWN_SHOWN
+            else ""
+        )
+        raise typer.BadParameter(
+            f"no feed named {', '.join(map(shown, unknown[:3]))} in feeds.yaml; "
+            f"known: {listed or 'none'}",
+            param_hint="--feed",
+        )
+    disabled = sorted(name for name in names if not feeds[name].enabled)
+    if disabled:
+        which = "feed " if len(disabled) == 1 else "feeds "
+        which += ", ".join(map(shown, disabled)) + (" is" if len(disabled) == 1 else " are")
+        enable = "; ".join(f"newswatch feeds enable {shlex.quote(name)}" for name in disabled)
+        raise typer.BadParameter(
+            f"{which} disabled in feeds.yaml; to poll again: {enable}", param_hint="--feed"
+        )
 
 
 @db_app.command("upgrade")
@@ -70,11 +128,20 @@ def db_upgrade(as_json: JsonOption = False) -> None:
 
 
 @db_app.command("url")
-def db_url(as_json: JsonOption = False) -> None:
-    """Print the database URL (starting the embedded server when none is configured)."""
+def db_url(
+    as_sqlalchemy: Annotated[
+        bool,
+        typer.Option("--sqlalchemy", help="the SQLAlchemy form (postgresql+psycopg://…)"),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the database URL for psql and libpq (starting the embedded server when none is
+    configured): psql "$(newswatch db url)"."""
     from newswatch.store import db
 
     url = db.database_url(get_settings())
+    if not as_sqlalchemy:
+        url = db.libpq_url(url)
     typer.echo(json.dumps({"url": url}) if as_json else url)
 
 

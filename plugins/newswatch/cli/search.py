@@ -16,7 +16,12 @@ MAX_LIMIT = 500  # the dashboard's largest page
 
 
 def search_command(
-    query: Annotated[str, typer.Argument(help='websearch syntax: words, "a phrase", -word, or')],
+    query: Annotated[
+        str,
+        typer.Argument(
+            help='websearch syntax: words (all of them), "a phrase", -word (not it), a or b (either)'
+        ),
+    ],
     topic: Annotated[str | None, typer.Option(help="only articles that matched this topic")] = None,
     since: Annotated[
         str | None, typer.Option(help="only articles of the last 30d, 12h, 2w …")
@@ -24,7 +29,7 @@ def search_command(
     limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="most articles to list")] = 20,
     as_json: JsonOption = False,
 ) -> None:
-    """Full-text search over stored articles, best ranked first, each hit between brackets."""
+    """Full-text search over stored articles, best ranked first, each hit in [brackets]."""
     from newswatch import clock
     from newswatch.backtest import parse_duration
     from newswatch.store import db

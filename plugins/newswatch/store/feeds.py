@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
@@ -27,6 +28,26 @@ def due_feeds(session: Session, now: datetime, slack: timedelta) -> list[tuple[i
         .order_by(models.Feed.id)
     )
     return [(feed_id, url) for feed_id, url in session.execute(query)]
+
+
+@dataclass(frozen=True)
+class FeedRef:
+    """A feed as a forced poll names it: by id or by its feeds.yaml name."""
+
+    id: int
+    name: str
+    url: str
+    enabled: bool
+
+
+def feeds_by_key(session: Session, keys: Collection[int | str] | None) -> list[FeedRef]:
+    """The feeds whose id or name is in keys (every feed when keys is None), enabled or not."""
+    query = select(models.Feed.id, models.Feed.name, models.Feed.url, models.Feed.enabled)
+    if keys is not None:
+        ids = [key for key in keys if isinstance(key, int)]
+        names = [key for key in keys if isinstance(key, str)]
+        query = query.where(or_(models.Feed.id.in_(ids), models.Feed.name.in_(names)))
+    return [FeedRef(*row) for row in session.execute(query.order_by(models.Feed.id))]
 
 
 def feed_states(session: Session, feed_ids: Sequence[int]) -> list[FeedState]:
@@ -101,7 +122,7 @@ def record_poll(session: Session, poll: FeedPoll, at: datetime, settings: Settin
         if not poll.unstored:
             feed.etag = poll.etag
             feed.last_modified = poll.last_modified
-        feed.items_per_day = schedule.items_per_day(published, at)
+        feed.items_per_day = schedule.publishing_rate(published)
         if poll.unconditional:
             feed.last_full_poll_at = at
     if poll.title:
