@@ -1,5 +1,6 @@
 """`newswatch topics check | test | backtest`, the last on real PostgreSQL full-text search."""
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -8,11 +9,12 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
-from newswatch import clock, models, sample_day
+from newswatch import clock, models, pipeline, sample_day
 from newswatch.backtest import tsquery
 from newswatch.cli.main import app
 from newswatch.query import parse_query
-from newswatch.settings import Settings
+from newswatch.sample_day import SampleDay
+from newswatch.settings import Settings, get_settings
 from newswatch.store import db
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,6 +73,86 @@ def test_test_command_points_at_the_error_in_a_bad_query() -> None:
     result = CliRunner().invoke(app, ["topics", "test", "tariff AND (war", "--text", "x"])
     assert result.exit_code == 2
     assert "position 15" in result.output
+
+
+TAIPEI_SAID = "Taipei said on Monday it would respond."
+TAIWAN_RULE = 'topic taiwan (Taiwan): query Taiwan OR Taipei OR "Taiwan Strait" OR "Lai Ching-te"'
+
+
+def test_test_command_tests_the_rule_of_the_topic_it_names() -> None:
+    result = CliRunner().invoke(app, ["topics", "test", "taiwan", "--text", TAIPEI_SAID])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == TAIWAN_RULE
+    assert "Taipei ×1  at 0-6" in result.output
+    assert "[Taipei] said on Monday" in result.output
+    assert "add --query" in result.output  # how to test the word itself
+
+
+def test_test_command_reads_a_topic_name_as_a_query_with_the_query_flag() -> None:
+    result = CliRunner().invoke(app, ["topics", "test", "taiwan", "--query", "--text", TAIPEI_SAID])
+    assert result.exit_code == 1
+    assert result.output == "no match\n"
+    result = CliRunner().invoke(
+        app, ["topics", "test", "--query", "taiwan", "--text", "In Taiwan."]
+    )
+    assert result.exit_code == 0 and "[Taiwan]" in result.output and "topic" not in result.output
+
+
+def test_test_command_reads_anything_but_an_exact_topic_name_as_a_query() -> None:
+    for query in ("Taiwan", "taiwa", "taiwan OR Seoul"):
+        result = CliRunner().invoke(app, ["topics", "test", query, "--text", TAIPEI_SAID])
+        assert result.exit_code == 1 and result.output == "no match\n", query
+
+
+def write_topics(folder: Path, topics: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    (folder / "feeds.yaml").write_text("feeds: []\n")
+    (folder / "topics.yaml").write_text(f"recipients: [a@b.co]\ntopics:\n{topics}")
+    return folder
+
+
+def test_test_command_applies_keywords_exclusions_and_min_hits_of_a_disabled_topic(
+    tmp_path: Path,
+) -> None:
+    config = write_topics(
+        tmp_path,
+        "  - {name: quakes, keywords: [earthquake, tremor], exclude: [drill], min_hits: 2,\n"
+        "     enabled: false}\n",
+    )
+
+    def run(text: str) -> tuple[int, str]:
+        args = ["topics", "test", "quakes", "--config", str(config), "--text", text]
+        result = CliRunner().invoke(app, args)
+        return result.exit_code, result.output
+
+    code, output = run("An earthquake, then a tremor.")
+    assert code == 0, output
+    assert output.splitlines()[0] == (
+        "topic quakes: keywords earthquake, tremor; exclude drill; at least 2 hits; disabled"
+    )
+    assert "An [earthquake], then a [tremor]." in output
+    for fewer_hits_or_excluded in ("An earthquake.", "An earthquake, a tremor, a drill."):
+        code, output = run(fewer_hits_or_excluded)
+        assert code == 1 and output.splitlines()[-1] == "no match", output
+
+
+def test_test_command_json_names_the_topic_and_its_rule() -> None:
+    result = CliRunner().invoke(app, ["topics", "test", "taiwan", "--json", "--text", TAIPEI_SAID])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.output)
+    assert got["topic"]["name"] == "taiwan" and got["topic"]["query"].startswith("Taiwan OR")
+    assert got["match"]["terms"] == {"Taipei": 1}
+
+
+def test_test_command_reads_a_name_as_a_query_when_topics_yaml_is_broken(tmp_path: Path) -> None:
+    config = write_topics(tmp_path, "  - {name: taiwan, query: 'Taiwan AND ('}\n")
+    result = CliRunner().invoke(
+        app, ["topics", "test", "taiwan", "--config", str(config), "--text", "In taiwan."]
+    )
+    assert result.exit_code == 0, result.output
+    assert "note: topics not read (" in result.output
+    assert "'taiwan' is tested as a query" in result.output
+    assert "In [taiwan]." in result.output
 
 
 TAIWAN_PAGE = (
@@ -140,18 +222,81 @@ def test_backtest_lists_what_a_draft_query_would_have_matched(settings: Settings
     )
     result = CliRunner().invoke(app, ["topics", "backtest", "Taiwan AND NOT baseball"])
     assert result.exit_code == 0, result.output
-    assert "draft query: 1 of 2 candidate articles in the last 30d match" in result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "draft query: Taiwan AND NOT baseball"
+    assert lines[1].startswith("1 of the 3 stored articles dated 2026-11-22 – 2026-11-24 match")
     assert "Strait tension" in result.output and "[TÀIWAN]" in result.output
-    assert "Pineapples" not in result.output.split("match (")[1]
+    assert "Pineapples" not in result.output and "Old news" not in result.output
 
 
 def test_backtest_runs_a_configured_topic(settings: Settings) -> None:
     clock.freeze(NOW)
-    add_articles(settings, [("Trade", "New tariffs on steel.", 5)])
+    add_articles(settings, [("Trade", "New tariffs on steel.", 5), ("Older", "Tariffs.", 20)])
     result = CliRunner().invoke(app, ["topics", "backtest", "tariffs", "--since", "2w"])
     assert result.exit_code == 0, result.output
-    assert "topic 'tariffs': 1 of 1 candidate" in result.output
-    assert "tariff ×1" in result.output
+    assert result.output.startswith("topic tariffs (Tariffs): query tariff OR ")
+    assert "1 of the 1 articles in the last 2w dated 2026-11-20 match" in result.output
+    assert "tariff ×1" in result.output and "Older" not in result.output
+
+
+@pytest.fixture
+def stored_day(settings: Settings, news_day: SampleDay) -> None:
+    """The sample day stored as `make demo` stores it: fetched now, dated a year or more ago."""
+    pipeline.run_once(get_settings())
+
+
+def test_backtest_without_since_covers_the_sample_day_stored_by_the_demo(
+    stored_day: None,
+) -> None:
+    result = CliRunner().invoke(app, ["topics", "backtest", "taiwan"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == TAIWAN_RULE
+    assert lines[1].startswith("2 of the 7 stored articles dated 2025-12-15 – 2025-12-18 match")
+    assert result.output.count("Takaichi") >= 2 and "[Taiwan]" in result.output
+
+
+def test_backtest_output_shows_the_rule_not_the_full_text_prefilter(stored_day: None) -> None:
+    result = CliRunner().invoke(app, ["topics", "backtest", "taiwan"])
+    assert result.exit_code == 0, result.output
+    assert ":*" not in result.output and "prefilter" not in result.output
+    got = json.loads(CliRunner().invoke(app, ["topics", "backtest", "taiwan", "--json"]).output)
+    assert got["rule"]["query"] == 'Taiwan OR Taipei OR "Taiwan Strait" OR "Lai Ching-te"'
+    assert got["tsquery"] == "(taiwan:* | taipei:* | lai:*)"  # each prefix once
+    assert got["since"] is None and got["window"]["articles"] == 7
+    assert got["window"]["oldest"].startswith("2025-12-15") and len(got["hits"]) == 2
+
+
+def test_backtest_reads_a_topic_name_as_a_draft_query_with_the_query_flag(
+    stored_day: None,
+) -> None:
+    result = CliRunner().invoke(app, ["topics", "backtest", "taiwan", "--query", "--json"])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.output)
+    assert got["topic"] is None and got["query"] == "taiwan" and len(got["hits"]) == 2
+
+
+def test_backtest_with_since_still_counts_back_from_now(stored_day: None) -> None:
+    result = CliRunner().invoke(app, ["topics", "backtest", "taiwan", "--since", "30d"])
+    assert result.exit_code == 0, result.output
+    assert "no stored articles in the last 30d; without --since" in result.output
+
+
+def test_backtest_window_ends_at_the_newest_article_not_after_now(settings: Settings) -> None:
+    clock.freeze(NOW)
+    add_articles(settings, [("Trade", "Tariffs.", 0), ("Older trade", "Tariffs.", 35)])
+    clock.freeze(NOW - timedelta(days=10))  # an article dated after now must not move the window
+    result = CliRunner().invoke(app, ["topics", "backtest", "tariffs", "--json"])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.output)
+    assert got["window"]["from"] == "2026-10-16T12:00:00+00:00"  # 30 days before now
+    assert [hit["title"] for hit in got["hits"]] == ["Trade", "Older trade"]
+
+
+def test_backtest_of_an_empty_store_says_there_is_nothing(settings: Settings) -> None:
+    result = CliRunner().invoke(app, ["topics", "backtest", "taiwan"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1] == "no stored articles yet: nothing to backtest"
 
 
 def test_search_column_folds_accents_and_is_indexed(settings: Settings) -> None:
@@ -174,3 +319,9 @@ def test_narrowing_query_is_implied_by_every_match() -> None:
     assert tsquery(parse_query("economies OR taxes")) == "(economi:* | tax:*)"
     assert tsquery(parse_query("Taiwan OR 台湾")) is None  # CJK cannot be narrowed by prefix
     assert tsquery(parse_query("Taiwan AND NOT baseball")) == "(taiwan:*)"
+
+
+def test_narrowing_query_names_each_prefix_once() -> None:
+    query = parse_query('Taiwan OR Taipei OR "Taiwan Strait" OR ("Lai Ching-te" AND Taiwan)')
+    assert tsquery(query) == "(taiwan:* | taipei:* | (lai:* & taiwan:*))"
+    assert tsquery(parse_query('"rare earth" AND rare AND tariff')) == "(rare:* & tariff:*)"

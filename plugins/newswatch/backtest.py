@@ -5,6 +5,9 @@ index) preselects articles holding a word that starts like each required term's 
 exact matching then runs on those candidates only. The prefix query is a superset of what the
 engine can match for Latin-script terms; terms it cannot express (CJK, symbols, NOT, source:,
 lang:) simply do not narrow.
+
+Without --since the window is the DEFAULT_WINDOW up to the newest stored article rather than up to
+now: a store filled months ago (the demo's sample day is dated a year back) is still covered.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from newswatch import store
+from newswatch import clock, store
 from newswatch.query import And, Lang, Near, Node, Not, Term
 from newswatch.records import Match
 from newswatch.topics import TopicMatcher, match_text, pattern_of
@@ -24,6 +27,7 @@ from newswatch.topics import TopicMatcher, match_text, pattern_of
 _DURATION = re.compile(r"^\s*(\d{1,6})\s*([hdw])\s*$")
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 MAX_DURATION = timedelta(days=36_500)  # a century; past that, now - window overflows a date
+DEFAULT_WINDOW = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -36,9 +40,21 @@ class BacktestHit:
 
 
 @dataclass(frozen=True)
+class Window:
+    """The stored articles a backtest covers: those dated (published, else fetched) from `start`;
+    how many, and the oldest and newest of their dates."""
+
+    start: datetime
+    articles: int
+    oldest: datetime | None
+    newest: datetime | None
+
+
+@dataclass(frozen=True)
 class BacktestResult:
     tsquery: str | None
-    candidates: int
+    window: Window
+    candidates: int  # the articles the full-text prefilter kept, at most the limit
     hits: list[BacktestHit]
 
 
@@ -67,12 +83,17 @@ def tsquery(node: Node) -> str | None:
         return _all(parts)
     if any(part is None for part in parts):
         return None
-    return "(" + " | ".join(part for part in parts if part) + ")"
+    return "(" + " | ".join(_unique(parts)) + ")"
 
 
 def _all(parts: list[str | None]) -> str | None:
-    kept = [part for part in parts if part]
+    kept = _unique(parts)
     return "(" + " & ".join(kept) + ")" if kept else None
+
+
+def _unique(parts: list[str | None]) -> list[str]:
+    """Parts in order, each once: `Taiwan OR "Taiwan Strait"` narrows by taiwan:* once."""
+    return list(dict.fromkeys(part for part in parts if part))
 
 
 def _first_word_prefix(term: Term) -> str | None:
@@ -81,14 +102,27 @@ def _first_word_prefix(term: Term) -> str | None:
     return f"{found.group()}:*" if found else None
 
 
+def default_start(newest: datetime | None, now: datetime) -> datetime:
+    """The DEFAULT_WINDOW up to the newest stored article's date, never up to a time after now."""
+    return min(newest or now, now) - DEFAULT_WINDOW
+
+
 def run_backtest(
-    session: Session, matcher: TopicMatcher, query: Node, since: datetime, limit: int = 10_000
+    session: Session,
+    matcher: TopicMatcher,
+    query: Node,
+    since: datetime | None,
+    limit: int = 10_000,
 ) -> BacktestResult:
-    """Candidates from full-text search in the window, then exact matching on each."""
+    """Candidates from full-text search in the window (since `since`, else the default window),
+    then exact matching on each."""
+    if since is None:
+        since = default_start(store.search.article_dates(session, None)[2], clock.now())
+    window = Window(since, *store.search.article_dates(session, since))
     narrowing = tsquery(query)
     rows = store.search.backtest_candidates(session, narrowing, since, limit)
     hits = []
     for row in rows:
         for match in match_text(row.title, row.text, matcher, source=row.source, lang=row.language):
             hits.append(BacktestHit(row.id, row.title, row.url, row.at, match))
-    return BacktestResult(narrowing, len(rows), hits)
+    return BacktestResult(narrowing, window, len(rows), hits)

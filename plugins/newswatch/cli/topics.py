@@ -1,9 +1,11 @@
-"""`newswatch topics`: check topics.yaml, try a query on a text, backtest a topic on stored articles."""
+"""`newswatch topics`: check topics.yaml, try a topic or a query on a text, backtest either on
+stored articles."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -13,10 +15,19 @@ import typer
 from newswatch.cli.options import ConfigOption, JsonOption, get_settings, settings_for
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from newswatch.backtest import Window
     from newswatch.config.models import TopicConfig
     from newswatch.query import Node
     from newswatch.records import FeedItem, Match, Page
     from newswatch.settings import Settings
+    from newswatch.topics import TopicMatcher
+
+# What config.models.TopicConfig allows as a name: only such an argument is looked up as a topic.
+_TOPIC_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+# A rule shown on one line: a query may be up to 20,000 characters.
+_RULE_CHARS = 300
 
 topics_app = typer.Typer(help="Write and try topic queries.", no_args_is_help=True)
 
@@ -54,7 +65,12 @@ def check(config: ConfigOption = None, as_json: JsonOption = False) -> None:
 
 @topics_app.command("test")
 def test(
-    query: Annotated[str, typer.Argument(help="a query, e.g. 'tariff* AND (Japan OR Korea)'")],
+    query: Annotated[
+        str,
+        typer.Argument(
+            help="a topic name from topics.yaml, or a query, e.g. 'tariff* AND (Japan OR Korea)'"
+        ),
+    ],
     text: Annotated[str | None, typer.Option("--text", help="the text to match")] = None,
     file: Annotated[
         Path | None,
@@ -68,15 +84,22 @@ def test(
     ] = None,
     url: Annotated[str | None, typer.Option("--url", help="a page to download and extract")] = None,
     title: Annotated[str, typer.Option("--title", help="a title to match as well")] = "",
+    as_query: Annotated[
+        bool,
+        typer.Option("--query", help="read QUERY as a query even when it names a topic"),
+    ] = False,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show what QUERY hits in a text, a file or a page: terms, counts, offsets, snippet."""
-    from newswatch.topics import compile_queries, match_text
+    """Show what a topic's rule (QUERY is its name) or QUERY hits in a text, a file or a page:
+    terms, counts, offsets, snippet."""
+    from newswatch.topics import match_text
 
     if sum(source is not None for source in (text, file, url)) != 1:
         typer.echo("give exactly one of --text, --file or --url", err=True)
         raise typer.Exit(2)
-    node = _parse_or_exit(query)
+    topic = None if as_query else _configured_topic(query, config)
+    matcher = _topic_matcher(topic) if topic is not None else _query_matcher(_parse_or_exit(query))
     lang = None
     problem = _file_problem(file) if file is not None else None
     if problem:
@@ -99,14 +122,17 @@ def test(
 
         article = extract_article(_bare_item(page.url), page)
         title, text, lang = title or article.title, article.text, article.language
-    matcher = compile_queries([("query", node, 1)])
     matches = match_text(title, text or "", matcher, lang=lang)
     if as_json:
-        typer.echo(json.dumps({"match": match_row(matches[0]) if matches else None}, indent=2))
-    elif matches:
-        typer.echo(format_match(matches[0]))
+        found = {"match": match_row(matches[0]) if matches else None}
+        if topic is not None:
+            found = {"topic": rule_row(topic), **found}
+        typer.echo(json.dumps(found, indent=2, ensure_ascii=False))
     else:
-        typer.echo("no match")
+        if topic is not None:
+            typer.echo(rule_line(topic))
+            typer.echo(f"(to test {query!r} as a query rather than this topic, add --query)")
+        typer.echo(format_match(matches[0]) if matches else "no match")
     if not matches:
         raise typer.Exit(1)
 
@@ -114,10 +140,20 @@ def test(
 @topics_app.command("backtest")
 def backtest(
     topic: Annotated[str, typer.Argument(help="a topic name from topics.yaml, or a draft query")],
-    since: Annotated[str, typer.Option(help="how far back: 30d, 12h, 2w")] = "30d",
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="how far back from now: 30d, 12h, 2w (default: the 30 days up to the newest "
+            "stored article)"
+        ),
+    ] = None,
     limit: Annotated[
         int, typer.Option(min=1, max=1_000_000, help="most candidates to examine")
     ] = 10_000,
+    as_query: Annotated[
+        bool,
+        typer.Option("--query", help="read TOPIC as a draft query even when it names a topic"),
+    ] = False,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -126,25 +162,36 @@ def backtest(
     from newswatch.backtest import parse_duration, run_backtest
     from newswatch.config.load import ConfigError, load_config
     from newswatch.store import db
-    from newswatch.topics import compile_queries, topic_query
+    from newswatch.topics import topic_query
 
     settings = settings_for(config)
     try:
-        window = parse_duration(since)
+        window = parse_duration(since) if since is not None else None
         topics = {t.name: t for t in load_config(settings.config_dir).topics}
     except (ValueError, ConfigError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    known: TopicConfig | None = topics.get(topic)
-    node = topic_query(known.rule) if known is not None else _parse_or_exit(topic)
-    matcher = compile_queries([(topic, node, known.min_hits if known else 1)])
+    known: TopicConfig | None = None if as_query else topics.get(topic)
+    if known is not None:
+        node, matcher = topic_query(known.rule), _topic_matcher(known)
+    else:
+        node = _parse_or_exit(topic)
+        matcher = _query_matcher(node)
+    start = clock.now() - window if window is not None else None
     with db.transaction(db.session_factory(settings)) as session:
-        result = run_backtest(session, matcher, node, clock.now() - window, limit)
+        result = run_backtest(session, matcher, node, start, limit)
     if as_json:
         summary = {
             "topic": topic if known is not None else None,
             "query": None if known is not None else topic,
+            "rule": rule_row(known) if known is not None else None,
             "since": since,
+            "window": {
+                "from": result.window.start.isoformat(timespec="seconds"),
+                "articles": result.window.articles,
+                "oldest": _iso(result.window.oldest),
+                "newest": _iso(result.window.newest),
+            },
             "candidates": result.candidates,
             "tsquery": result.tsquery,
             "hits": [
@@ -160,14 +207,105 @@ def backtest(
         }
         typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
         return
-    what = f"topic {topic!r}" if known is not None else "draft query"
-    typer.echo(
-        f"{what}: {len(result.hits)} of {result.candidates} candidate articles in the last "
-        f"{since} match (full-text prefilter: {result.tsquery or 'none'})"
-    )
+    typer.echo(rule_line(known) if known is not None else f"draft query: {_shortened(topic)}")
+    typer.echo(_window_line(len(result.hits), result.window, since))
+    if result.candidates >= limit:
+        typer.echo(f"only the newest {limit} candidate articles were examined; raise --limit")
     for hit in result.hits:
         typer.echo(f"\n{hit.at:%Y-%m-%d %H:%M}  {hit.title}\n  {hit.url}")
         typer.echo("  " + format_match(hit.match).replace("\n", "\n  "))
+
+
+def _window_line(hits: int, window: Window, since: str | None) -> str:
+    """How many of the articles the backtest covered match, and which articles those were."""
+    from newswatch.backtest import DEFAULT_WINDOW
+
+    default = f"the {DEFAULT_WINDOW.days} days up to the newest"
+    dates = ""
+    if window.oldest is not None and window.newest is not None:
+        first, last = f"{window.oldest:%Y-%m-%d}", f"{window.newest:%Y-%m-%d}"
+        dates = f" dated {first}" + (f" – {last}" if last != first else "")
+    if since is not None:
+        if not window.articles:
+            return (
+                f"no stored articles in the last {since}; without --since the backtest covers "
+                f"{default} stored article"
+            )
+        return f"{hits} of the {window.articles} articles in the last {since}{dates} match"
+    if not window.articles:
+        return "no stored articles yet: nothing to backtest"
+    return (
+        f"{hits} of the {window.articles} stored articles{dates} match ({default}; "
+        f"--since {DEFAULT_WINDOW.days}d counts back from now)"
+    )
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat(timespec="seconds") if at is not None else None
+
+
+def _configured_topic(name: str, config: Path | None) -> TopicConfig | None:
+    """The topic called `name` in topics.yaml, if any; None when the config cannot be read, after
+    a one-line note (a query being tried must not fail because topics.yaml is half edited)."""
+    if not _TOPIC_NAME.fullmatch(name):
+        return None
+    from newswatch.config.load import ConfigError, load_config
+
+    try:
+        topics = load_config(settings_for(config).config_dir).topics
+    except ConfigError as exc:
+        problem = _shortened(str(exc).splitlines()[0])
+        typer.echo(f"note: topics not read ({problem}); {name!r} is tested as a query", err=True)
+        return None
+    return next((topic for topic in topics if topic.name == name), None)
+
+
+def _topic_matcher(topic: TopicConfig) -> TopicMatcher:
+    """The topic's rule compiled as the pipeline compiles it; a disabled topic is tested too."""
+    from dataclasses import replace
+
+    from newswatch.topics import compile_topics
+
+    return compile_topics([replace(topic.rule, enabled=True)])
+
+
+def _query_matcher(node: Node) -> TopicMatcher:
+    from newswatch.topics import compile_queries
+
+    return compile_queries([("query", node, 1)])
+
+
+def rule_line(topic: TopicConfig) -> str:
+    """The topic and its rule on one line: `topic taiwan (Taiwan): query Taiwan OR Taipei`."""
+    name = f"topic {topic.name}" + (f" ({topic.title})" if topic.title else "")
+    if topic.query is not None:
+        rule = "query " + " ".join(topic.query.split())
+    else:
+        rule = "keywords " + ", ".join(topic.keywords)
+        if topic.exclude:
+            rule += "; exclude " + ", ".join(topic.exclude)
+    if topic.min_hits > 1:
+        rule += f"; at least {topic.min_hits} hits"
+    if not topic.enabled:
+        rule += "; disabled"
+    return f"{name}: {_shortened(rule)}"
+
+
+def rule_row(topic: TopicConfig) -> dict[str, Any]:
+    """The topic's rule as plain data, as topics.yaml gives it."""
+    return {
+        "name": topic.name,
+        "title": topic.title,
+        "query": topic.query,
+        "keywords": list(topic.keywords),
+        "exclude": list(topic.exclude),
+        "min_hits": topic.min_hits,
+        "enabled": topic.enabled,
+    }
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= _RULE_CHARS else text[: _RULE_CHARS - 1] + "…"
 
 
 def match_row(match: Match) -> dict[str, Any]:

@@ -115,13 +115,26 @@ def search_articles(
     return [SearchHit(*row) for row in session.execute(statement)]
 
 
+def article_dates(
+    session: Session, since: datetime | None
+) -> tuple[int, datetime | None, datetime | None]:
+    """How many articles are dated (published, else fetched) since `since` (all when None), and
+    the oldest and newest of those dates: the window a backtest covers."""
+    at = reads.article_at()
+    query = select(func.count(), func.min(at), func.max(at)).select_from(models.Article)
+    if since is not None:
+        query = query.where(at >= since)
+    count, oldest, newest = session.execute(query).one()
+    return count, oldest, newest
+
+
 def backtest_candidates(
     session: Session, tsquery: str | None, since: datetime, limit: int
 ) -> list[Any]:
     """Articles published (else fetched) since `since`, narrowed by the GIN-indexed `search`
     tsvector when a tsquery is given; newest first. Rows: id, title, text, language, url, at,
     source."""
-    at = func.coalesce(models.Article.published_at, models.Article.fetched_at)
+    at = reads.article_at()
     query = (
         select(
             models.Article.id,
