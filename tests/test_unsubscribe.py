@@ -180,6 +180,14 @@ def test_any_payload_under_our_own_signature_gives_a_request_or_bad_token(payloa
     assert asked.expires > T0
 
 
+@pytest.mark.parametrize("expires", [67768036191676800, 2**70, -1, 0, 1.5e300])
+def test_an_expiry_out_of_any_calendar_is_a_bad_token(expires: float) -> None:
+    """datetime.fromtimestamp raises OSError, not ValueError, past the platform's range."""
+    encoded = _b64(json.dumps(["email:a@example.com", "alerts", expires]).encode())
+    with pytest.raises(BadToken):
+        verify(SECRET, f"{encoded}.{_mac(SECRET, encoded)}", T0)
+
+
 # The dashboard's page, over the store.
 
 

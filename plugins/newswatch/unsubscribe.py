@@ -19,6 +19,7 @@ from urllib.parse import quote
 ALERTS = "alerts"
 TOKEN_DAYS = 90  # a link in a three-month-old message still works
 MAX_TOKEN_CHARS = 2000
+MAX_EXPIRY = 2**36  # seconds since 1970: beyond the year 4000
 
 
 def digest_subscription(subscriber: str) -> str:
@@ -67,8 +68,11 @@ def verify(secret: str, token: str, now: datetime) -> Unsubscription:
         raise BadToken("This unsubscribe link is not one newswatch made, or was cut short.")
     try:
         reader, subscription, expires = json.loads(_unb64(payload))
-        when = datetime.fromtimestamp(int(expires), UTC)
-    except (ValueError, TypeError, OverflowError):
+        seconds = int(expires)
+        if not 0 < seconds < MAX_EXPIRY:  # fromtimestamp raises OSError past the platform's range
+            raise ValueError(expires)
+        when = datetime.fromtimestamp(seconds, UTC)
+    except (ValueError, TypeError, OverflowError, OSError):
         raise BadToken("This unsubscribe link is not one newswatch made.") from None
     if not (isinstance(reader, str) and isinstance(subscription, str)):
         raise BadToken("This unsubscribe link is not one newswatch made.")
