@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 
 import pytest
@@ -67,6 +68,15 @@ def test_unreachable_robots_txt_disallows_for_now(threaded_httpserver: HTTPServe
     assert got[threaded_httpserver.url_for("/a")].error == (
         "robots.txt could not be read (HTTP 503); the site is skipped until it can"
     )
+
+
+def test_a_site_that_does_not_answer_is_skipped_saying_why() -> None:
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/a"
+    error = pages(LOOPBACK, [url])[url].error or ""
+    assert error.startswith("robots.txt could not be read (")
+    assert "no answer" not in error and error.endswith("; the site is skipped until it can")
 
 
 def test_requests_to_one_host_are_spaced_by_the_minimum_interval(

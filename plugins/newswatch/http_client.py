@@ -229,7 +229,7 @@ class Downloader:
             return None if rules.can_fetch(url, ROBOTS_AGENT) else "disallowed by robots.txt"
         if rules:
             return None
-        got = f"HTTP {robots.status}" if robots.status else "no answer"
+        got = f"HTTP {robots.status}" if robots.status else robots.error or "no answer"
         return f"robots.txt could not be read ({got}); the site is skipped until it can"
 
     async def _robots_file(self, origin: str) -> RobotsFile:
@@ -246,8 +246,8 @@ class Downloader:
             got = await self.get(f"{origin}/robots.txt", max_bytes=MAX_ROBOTS_BYTES)
         except AddressRefused:
             raise  # not robots.txt's answer: the page itself is refused, and says why
-        except FetchError:
-            return RobotsFile(status=None)
+        except FetchError as exc:
+            return RobotsFile(status=None, error=str(exc)[:300])
         text = got.body.decode("utf-8", errors="replace") if got.status == 200 else None
         return RobotsFile(status=got.status, text=text)
 

@@ -19,6 +19,7 @@ class RobotsFile:
 
     status: int | None
     text: str | None = None
+    error: str | None = None  # why no response came (not stored: a remembered one says "no answer")
 
     @property
     def reachable(self) -> bool:
