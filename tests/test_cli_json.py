@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -95,20 +93,15 @@ def test_db_url_json_is_the_libpq_form_and_the_sqlalchemy_one_on_request(
     assert as_json("db", "url") == {"url": libpq}
 
 
-def test_db_url_is_one_psql_and_libpq_accept(settings: Settings) -> None:
+def test_db_url_is_one_libpq_accepts(settings: Settings) -> None:
+    """psycopg hands the string to libpq itself (as psql does), unparsed."""
     result = CliRunner().invoke(app, ["db", "url"])
     assert result.exit_code == 0, result.output
     url = result.stdout.strip()
     assert url.startswith("postgresql://") and "\n" not in url
+    assert psycopg.conninfo.conninfo_to_dict(url)["dbname"]  # libpq's own parser
     with psycopg.connect(url) as conn:
         assert conn.execute("select 1").fetchone() == (1,)
-    psql = shutil.which("psql")
-    if psql is None:
-        pytest.skip("psql is not installed")
-    done = subprocess.run(
-        [psql, url, "-Atc", "select 1"], capture_output=True, text=True, timeout=30, check=False
-    )
-    assert (done.returncode, done.stdout) == (0, "1\n"), done.stderr
 
 
 def test_db_url_of_the_embedded_server_is_its_socket_folder(
