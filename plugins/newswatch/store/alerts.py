@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from newswatch import models
 from newswatch.config.models import reader_key
 from newswatch.store.outbox import queue_digest
-from newswatch.store.readers import unsubscribed
+from newswatch.store.readers import left, unsubscribed
 from newswatch.unsubscribe import ALERTS, digest_subscription
 
 OPEN = ("pending", "held")  # not yet told: a new topic joins the message
@@ -42,10 +42,11 @@ class Hit:
 
 def queue_alerts(session: Session, hits: Sequence[Hit], at: datetime) -> int:
     """Queue what the hits tell each reader following their topics; how many messages are new."""
+    gone = left(session, ALERTS)
     readers = {
         reader.key: reader
         for reader in session.scalars(select(models.Reader).order_by(models.Reader.key))
-        if reader.topics and not unsubscribed(session, reader.key, ALERTS)
+        if reader.topics and reader.key not in gone
     }
     wanted: dict[tuple[int, str], dict[int, Hit]] = {}
     for hit in hits:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from newswatch import clock, models
 from newswatch.config.models import SubscriberConfig, reader_key
 from newswatch.records import Attempt
+from newswatch.store import readers
 from newswatch.unsubscribe import digest_subscription
 
 Row = TypeVar("Row", models.Alert, models.DigestMail, models.Notice)
@@ -37,13 +38,7 @@ def plan_digest(
     addresses that unsubscribed from it; how many rows were new (0 when all are queued)."""
     # An Apprise row keeps the names of the variables holding its URLs, as an email row keeps
     # its address: the row is a snapshot of the subscriber, sendable whatever the config says later.
-    left = set(
-        session.scalars(
-            select(models.Unsubscribe.reader).where(
-                models.Unsubscribe.subscription == digest_subscription(subscriber.name)
-            )
-        )
-    )
+    left = readers.left(session, digest_subscription(subscriber.name))
     # One message per mailbox: Desk@Example.com and desk@example.com are one reader.
     mailboxes: dict[str, str] = {}
     for address in subscriber.emails:

@@ -108,3 +108,12 @@ def listing(session: Session) -> list[ReaderRow]:
         if key not in rows:
             rows[key] = ReaderRow(key, None, None, (), (), False, None, tuple(subscriptions))
     return [rows[key] for key in sorted(rows)]
+
+
+def left(session: Session, subscription: str) -> set[str]:
+    """The readers who unsubscribed from `subscription`, in one query (for a whole batch)."""
+    return set(
+        session.scalars(
+            select(models.Unsubscribe.reader).where(models.Unsubscribe.subscription == subscription)
+        )
+    )
