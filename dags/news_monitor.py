@@ -3,7 +3,8 @@
 
 Poll every feed, fetch and extract new articles, tag topics, store them, email alerts.
 
-`open_run` validates config and opens a run; `feed_batches` splits the enabled feeds;
+`open_run` validates config and opens a run; `apply_topics` re-tags the recent articles with
+each new or edited topic (no alerts); `feed_batches` splits the enabled feeds;
 `process_feeds` runs once per batch (mapped);
 `deliver` sends pending alerts even when a batch failed; `finish` records the run's counts and
 fails the DAG run if a batch did not finish. Only ids and counts travel between tasks.
@@ -48,6 +49,12 @@ def news_monitor() -> None:
             raise AirflowFailException(str(exc)) from None
 
     @task
+    def apply_topics() -> StageReportXCom:
+        from newswatch.pipeline import apply_changed_topics
+
+        return apply_changed_topics(get_settings()).to_xcom()
+
+    @task
     def feed_batches() -> list[list[int]]:
         from newswatch.pipeline import feed_batches
 
@@ -72,21 +79,24 @@ def news_monitor() -> None:
         planned: list[list[int]],
         reports: list[StageReportXCom],
         sent: StageReportXCom,
+        retagged: StageReportXCom | None,
     ) -> RunSummaryXCom:
         from newswatch.outcomes import StageReport
         from newswatch.pipeline import finish_run
 
-        stages = [StageReport.from_xcom(report) for report in [*reports[:], sent]]
+        done = [*reports[:], sent, *([retagged] if retagged else [])]  # None: apply_topics failed
+        stages = [StageReport.from_xcom(report) for report in done]
         return finish_run(get_settings(), news_run, stages, planned).to_xcom()
 
     news_run = open_run()
+    retagged = apply_topics()
     planned = feed_batches()
-    news_run >> planned
+    news_run >> [retagged, planned]
     reports = process_feeds.expand(feed_ids=planned)
     sent = deliver()
-    reports >> sent
+    [reports, retagged] >> sent  # an alert a topic edit withdrew is not sent first
     # XComArgs here; Airflow hands finish the values they resolve to when it runs.
-    finish(news_run, planned, reports, sent)  # type: ignore[arg-type]
+    finish(news_run, planned, reports, sent, retagged)  # type: ignore[arg-type]
 
 
 news_monitor()

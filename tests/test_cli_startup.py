@@ -29,6 +29,7 @@ HELPS = [
     ["topics", "--help"],
     ["topics", "test", "--help"],
     ["topics", "backtest", "--help"],
+    ["topics", "apply", "--help"],
     ["search", "--help"],
     ["stats", "--help"],
 ]

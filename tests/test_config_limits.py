@@ -68,6 +68,7 @@ UNBOUNDED = {  # Text or JSONB columns, or never stored
     (SubscriberConfig, "apprise_env"),
     (SubscriberConfig, "topics"),
     (SubscriberConfig, "mode"),
+    (TopicConfig, "stemming"),  # a Literal: one of three short words
     (SubscriberConfig, "timezone"),  # one of zoneinfo's names, all shorter than readers.timezone
 }
 

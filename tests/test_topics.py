@@ -1,5 +1,8 @@
 """Topic matching: the golden table of tricky cases, keyword lists, explanations and snippets."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 from newswatch.config.models import TopicConfig
@@ -215,3 +218,25 @@ def test_snippet_prefers_the_text_and_never_runs_the_title_into_it() -> None:
     (hit,) = match_text("Taiwan vote looms", "Voters head to the polls on Saturday.", taiwan)
     assert hit.snippet == "Taiwan vote looms — Voters head to the polls on Saturday."
     assert [hit.snippet[a:b] for a, b in hit.highlights] == ["Taiwan"]
+
+
+def _stemming_table() -> list[list[str]]:
+    """The rows of config/README.md's table of what each `stemming` matches."""
+    readme = (Path(__file__).resolve().parents[1] / "config" / "README.md").read_text()
+    table = readme.split("How the last word of a term may vary", 1)[1].split("\n\n", 2)[1]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()]
+    assert rows[0] == ["term", "text", "`plural` (default)", "`none`", "`full`"]
+    return rows[2:]
+
+
+@pytest.mark.parametrize("row", _stemming_table(), ids=lambda row: f"{row[0]}:{row[1]}")
+def test_stemming_table_in_the_config_readme_is_what_matching_does(row: list[str]) -> None:
+    terms, texts = re.findall(r"`([^`]+)`", row[0]), row[1].split(", ")
+    pairs = (
+        list(zip(terms, texts, strict=True)) if len(terms) > 1 else [(terms[0], t) for t in texts]
+    )
+    for stemming, cell in zip(("plural", "none", "full"), row[2:], strict=True):
+        for term, text in pairs:
+            rule = TopicRule(name="t", query=term, stemming=stemming)  # type: ignore[arg-type]
+            hit = bool(match_text("", text, compile_topics([rule])))
+            assert hit == cell.startswith("✓"), (term, text, stemming, cell)

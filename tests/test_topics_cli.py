@@ -44,7 +44,7 @@ def test_check_reports_each_bad_query_with_topic_and_position(tmp_path: Path) ->
     assert "position 18" in result.output and "expected ')'" in result.output
 
 
-def test_test_command_shows_terms_offsets_and_marked_snippet() -> None:
+def test_test_command_shows_terms_the_words_they_matched_offsets_and_marked_snippet() -> None:
     result = CliRunner().invoke(
         app,
         [
@@ -56,9 +56,28 @@ def test_test_command_shows_terms_offsets_and_marked_snippet() -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "tariff* ×1  at 4-11" in result.output
-    assert "rare earth ×1  at 15-25" in result.output
+    assert 'tariff* ×1 ("tariffs")  at 4-11' in result.output
+    assert 'rare earth ×1 ("rare-earth")  at 15-25' in result.output
     assert "New [tariffs] on [rare-earth] magnets" in result.output
+
+
+@pytest.mark.parametrize(
+    ("stemming", "matched"),
+    [
+        (None, 'election ×2 ("Elections", "election")  at 0-9, 37-45'),
+        ("plural", 'election ×2 ("Elections", "election")  at 0-9, 37-45'),
+        ("none", "election ×1  at 37-45"),  # the possessive: an apostrophe ends the word
+        ("full", 'election ×3 ("Elections", "elected", "election")'),
+    ],
+)
+def test_test_command_shows_which_form_of_a_word_matched_under_each_stemming(
+    stemming: str | None, matched: str
+) -> None:
+    text = "Elections loom. She was elected; the election's date is set."
+    options = ["--stemming", stemming] if stemming else []
+    result = CliRunner().invoke(app, ["topics", "test", "election", "--text", text, *options])
+    assert result.exit_code == 0, result.output
+    assert matched in result.output
 
 
 def test_test_command_reads_an_html_file_and_says_when_nothing_matches(tmp_path: Path) -> None:
@@ -316,7 +335,8 @@ def test_search_column_folds_accents_and_is_indexed(settings: Settings) -> None:
 
 def test_narrowing_query_is_implied_by_every_match() -> None:
     assert tsquery(parse_query('"rare earth" AND tariff*')) == "(rare:* & tariff:*)"
-    assert tsquery(parse_query("economies OR taxes")) == "(economi:* | tax:*)"
+    assert tsquery(parse_query("economies OR taxes")) == "(econom:* | tax:*)"
+    assert tsquery(parse_query("elections"), "full") == "elect:*"  # "elected" is a candidate
     assert tsquery(parse_query("Taiwan OR 台湾")) is None  # CJK cannot be narrowed by prefix
     assert tsquery(parse_query("Taiwan AND NOT baseball")) == "(taiwan:*)"
 

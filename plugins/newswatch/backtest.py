@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from newswatch import clock, store
 from newswatch.query import And, Lang, Near, Node, Not, Term
-from newswatch.records import Match
+from newswatch.records import Match, Stemming
 from newswatch.topics import TopicMatcher, match_text, pattern_of
 
 # Six digits at most, so timedelta cannot overflow before MAX_DURATION is checked.
@@ -70,15 +70,15 @@ def parse_duration(text: str) -> timedelta:
     return window
 
 
-def tsquery(node: Node) -> str | None:
+def tsquery(node: Node, stemming: Stemming = "plural") -> str | None:
     """A PostgreSQL tsquery every article the query can match satisfies; None: no narrowing."""
     if isinstance(node, Term):
-        return None if node.field == "source" else _first_word_prefix(node)
+        return None if node.field == "source" else _first_word_prefix(node, stemming)
     if isinstance(node, Near):
-        return _all([tsquery(term) for term in node.terms])
+        return _all([tsquery(term, stemming) for term in node.terms])
     if isinstance(node, Lang | Not):
         return None
-    parts = [tsquery(child) for child in node.children]
+    parts = [tsquery(child, stemming) for child in node.children]
     if isinstance(node, And):
         return _all(parts)
     if any(part is None for part in parts):
@@ -96,8 +96,8 @@ def _unique(parts: list[str | None]) -> list[str]:
     return list(dict.fromkeys(part for part in parts if part))
 
 
-def _first_word_prefix(term: Term) -> str | None:
-    word = pattern_of(term).anchor if len(term.words) == 1 else term.words[0]
+def _first_word_prefix(term: Term, stemming: Stemming) -> str | None:
+    word = pattern_of(term, stemming).anchor if len(term.words) == 1 else term.words[0]
     found = re.match(r"[a-z0-9]+", word)
     return f"{found.group()}:*" if found else None
 
@@ -113,13 +113,14 @@ def run_backtest(
     query: Node,
     since: datetime | None,
     limit: int = 10_000,
+    stemming: Stemming = "plural",
 ) -> BacktestResult:
     """Candidates from full-text search in the window (since `since`, else the default window),
-    then exact matching on each."""
+    then exact matching on each; `stemming` is the one `matcher` was compiled with."""
     if since is None:
         since = default_start(store.search.article_dates(session, None)[2], clock.now())
     window = Window(since, *store.search.article_dates(session, since))
-    narrowing = tsquery(query)
+    narrowing = tsquery(query, stemming)
     rows = store.search.backtest_candidates(session, narrowing, since, limit)
     hits = []
     for row in rows:

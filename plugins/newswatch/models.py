@@ -130,6 +130,8 @@ class Topic(Base):
     rule: Mapped[dict[str, Any]] = mapped_column()
     recipients: Mapped[list[Any]] = mapped_column()
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    # The rule as last applied to stored articles (retag.py); null for a topic never applied.
+    applied_rule: Mapped[dict[str, Any] | None] = mapped_column()
 
 
 class Match(Base):
@@ -207,7 +209,11 @@ class AlertTopic(Base):
         ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True
     )
     topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), primary_key=True)
-    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
+    # Null once a re-tag removed the match (retag.py): a sent alert still records the topic it
+    # carried (migration 0018).
+    match_id: Mapped[int | None] = mapped_column(ForeignKey("matches.id", ondelete="SET NULL"))
+
+    __table_args__ = (Index("alert_topics_match_id", "match_id"),)
 
 
 class Reader(Base):

@@ -37,6 +37,9 @@ class Outcome(StrEnum):
     STORIES_NEW = "stories_new"
     STORY_COPIES = "story_copies"
     MATCHES_NEW = "matches_new"
+    TOPICS_APPLIED = "topics_applied"  # new or edited topics applied to the story window
+    MATCHES_RETAGGED = "matches_retagged"  # stored matches they added, rewrote or removed
+    ALERTS_WITHDRAWN = "alerts_withdrawn"  # unsent alerts of stories they no longer match
     ALERTS_NEW = "alerts_new"
     ALERTS_SENT = "alerts_sent"
     ALERTS_RETRYING = "alerts_retrying"

@@ -1,4 +1,5 @@
-"""The one place that knows the order: open run -> batch feeds -> process batches -> deliver -> finish.
+"""The one place that knows the order: open run -> apply edited topics, batch feeds -> process
+batches -> deliver -> finish.
 
 Airflow tasks and `newswatch run` call these same functions; only ids and counts pass between them.
 """
@@ -42,6 +43,46 @@ def sync_store(settings: Settings) -> Iterator[Session]:
     with db.transaction(db.session_factory(settings)) as session:
         store.config.sync_config(session, config)
         yield session
+
+
+def apply_changed_topics(settings: Settings) -> StageReport:
+    """Apply each new or edited topic (its synced rule differs from the one last applied) to the
+    articles of the last `story_window_days`, without alerts; each topic is its own failure
+    domain, and one not applied is tried again by the next run."""
+    from newswatch import retag
+
+    factory = db.session_factory(settings)
+    topics = {topic.name: topic for topic in load_config(settings.config_dir).topics}
+    with db.transaction(factory) as session:
+        names = store.config.unapplied_topics(session)
+    since = clock.now() - timedelta(days=settings.story_window_days)
+    counts: Counter[str] = Counter()
+    errors: list[str] = []
+    for name in names:
+        topic = topics.get(name)
+        if topic is None or not topic.enabled:
+            continue  # topics.yaml changed since the sync; the next run syncs and applies it
+        try:
+            done = retag.apply_topic(factory, topic.rule, since, alert=False, at=clock.now())
+            with db.transaction(factory) as session:
+                store.config.mark_applied(session, name, store.config.stored_rule(topic))
+        except Exception as exc:
+            log.exception("topic=%r not applied to stored articles", name)
+            errors.append(f"topic {name!r} not applied to stored articles: {failure(exc)}")
+            continue
+        log.info(
+            "topic=%r applied since %s: %d examined, %d added, %d updated, %d removed",
+            name,
+            since.isoformat(timespec="seconds"),
+            done.examined,
+            done.added,
+            done.updated,
+            done.removed,
+        )
+        counts[Outcome.TOPICS_APPLIED] += 1
+        counts[Outcome.MATCHES_RETAGGED] += done.changed
+        counts[Outcome.ALERTS_WITHDRAWN] += done.alerts_cancelled
+    return StageReport(counts={k: n for k, n in counts.items() if n}, errors=errors)
 
 
 def feed_batches(
@@ -218,6 +259,11 @@ def run_once(
     batches: list[list[int]] = []
     reports: list[StageReport] = []
     try:
+        try:
+            reports.append(apply_changed_topics(settings))
+        except Exception as exc:  # its own failure domain: the feeds are polled all the same
+            log.exception("applying edited topics failed")
+            reports.append(StageReport(errors=[f"applying edited topics: {failure(exc)}"]))
         batches = feed_batches(settings, force)
         for batch in (track or iter)(batches):
             try:

@@ -92,6 +92,11 @@ class Article:
     claimed_published_at: datetime | None = None  # a future date the feed gave; published_at is now
 
 
+# How a term's last word may vary (config/README.md, "How terms match"): not at all, to its
+# singular and plurals (the default), or to any word with its Snowball stem.
+Stemming = Literal["none", "plural", "full"]
+
+
 @dataclass(frozen=True)
 class TopicRule:
     """What topic matching needs of a topic: a query or a keyword list, and how many hits count;
@@ -103,6 +108,7 @@ class TopicRule:
     exclude: tuple[str, ...] = ()
     min_hits: int = 1
     enabled: bool = True
+    stemming: Stemming = "plural"
 
 
 @dataclass(frozen=True)

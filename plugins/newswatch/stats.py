@@ -26,6 +26,7 @@ class Totals:
     articles_new: int = 0
     fallback_used: int = 0
     matches_new: int = 0
+    matches_retagged: int = 0  # by new or edited topics applied to stored articles
     alerts_sent: int = 0
     alerts_pending: int = 0
     alerts_failed: int = 0
@@ -47,6 +48,7 @@ class Totals:
             articles_new=get(Outcome.ARTICLES_NEW),
             fallback_used=get(Outcome.FALLBACK_USED),
             matches_new=get(Outcome.MATCHES_NEW),
+            matches_retagged=get(Outcome.MATCHES_RETAGGED),
             alerts_sent=get(Outcome.ALERTS_SENT),
             alerts_pending=get(Outcome.ALERTS_PENDING),
             alerts_failed=get(Outcome.ALERTS_FAILED),

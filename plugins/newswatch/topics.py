@@ -21,8 +21,9 @@ from typing import Any
 
 import ahocorasick
 
+from newswatch.plurals import plural_forms
 from newswatch.query import And, Lang, Near, Node, Not, Term, keywords_query, leaves, parse_query
-from newswatch.records import Match, TopicRule
+from newswatch.records import Match, Stemming, TopicRule
 from newswatch.textfold import (
     WORD_CHARS,
     WORD_START,
@@ -42,8 +43,8 @@ TITLE, TEXT = "title", "text"
 class Ending(Enum):
     """How the last word of a term may end in the text."""
 
-    EXACT = "exact"  # the word itself, then a word boundary (or CJK: anything)
-    STEM = "stem"  # any word with the same Snowball stem ("tariff" = "tariffs")
+    EXACT = "exact"  # one of its spellings, then a word boundary (or CJK: anything)
+    STEM = "stem"  # any word with the same Snowball stem (`stemming: full`)
     PREFIX = "prefix"  # any continuation (tariff* = "tariffs", "tariffed")
 
 
@@ -53,8 +54,16 @@ class Pattern:
 
     words: tuple[str, ...]
     ending: Ending
-    stem: str  # the last word's stem (STEM only)
-    anchor: str  # the last word's spelling up to its stem: what the automaton looks for
+    # What the automaton looks for as the last word: its spellings (EXACT: the word, and with
+    # `stemming: plural` its singular and plurals), its spelling up to its stem (STEM), or the
+    # prefix itself (PREFIX).
+    lasts: tuple[str, ...]
+    stem: str = ""  # the last word's Snowball stem (STEM only)
+
+    @property
+    def anchor(self) -> str:
+        """What every word the last word matches starts with."""
+        return os.path.commonprefix(list(self.lasts))
 
     @property
     def keys(self) -> list[tuple[str, int]]:
@@ -70,21 +79,24 @@ class Pattern:
         keys = []
         for joins in choices:
             lead = "".join(word + join for word, join in zip(head, joins, strict=True))
-            keys.append((lead + self.anchor, len(lead)))
+            keys += [(lead + last, len(lead)) for last in self.lasts]
         return keys
 
 
-def pattern_of(term: Term) -> Pattern:
-    """Decide how a term's last word matches: prefix, stemmed (alphabetic non-CJK), or exact."""
+def pattern_of(term: Term, stemming: Stemming = "plural") -> Pattern:
+    """Decide how a term's last word matches: prefix, its plural forms (the default), stemmed
+    (`full`, alphabetic non-CJK words), or exactly."""
     last = term.words[-1]
     if term.prefix:
-        return Pattern(term.words, Ending.PREFIX, "", last)
-    if last.isalpha() and not any(is_cjk(c) for c in last):
+        return Pattern(term.words, Ending.PREFIX, (last,))
+    if stemming == "full" and last.isalpha() and not any(is_cjk(c) for c in last):
         stemmed = stem(last)
         anchor = os.path.commonprefix([last, stemmed])
         if anchor:
-            return Pattern(term.words, Ending.STEM, stemmed, anchor)
-    return Pattern(term.words, Ending.EXACT, "", last)
+            return Pattern(term.words, Ending.STEM, (anchor,), stemmed)
+    if stemming == "plural":
+        return Pattern(term.words, Ending.EXACT, plural_forms(last))
+    return Pattern(term.words, Ending.EXACT, (last,))
 
 
 # A query compiled for matching, as nested tuples (no hashing of dataclasses per article):
@@ -123,19 +135,23 @@ def topic_query(topic: TopicRule) -> Node:
 
 def compile_topics(topics: Iterable[TopicRule]) -> TopicMatcher:
     return compile_queries(
-        [(topic.name, topic_query(topic), topic.min_hits) for topic in topics if topic.enabled]
+        [
+            (topic.name, topic_query(topic), topic.min_hits, topic.stemming)
+            for topic in topics
+            if topic.enabled
+        ]
     )
 
 
-def compile_queries(queries: Sequence[tuple[str, Node, int]]) -> TopicMatcher:
-    """Compile (name, query, min_hits) triples; equal terms of different topics share keys."""
+def compile_queries(queries: Sequence[tuple[str, Node, int, Stemming]]) -> TopicMatcher:
+    """Compile (name, query, min_hits, stemming); equal terms of different topics share keys."""
     ids: dict[Pattern, int] = {}
     patterns: list[Pattern] = []
     topics: list[CompiledTopic] = []
     topics_of: dict[int, list[int]] = {}
 
-    def pid(term: Term) -> int:
-        pattern = pattern_of(term)
+    def pid(term: Term, stemming: Stemming) -> int:
+        pattern = pattern_of(term, stemming)
         if pattern not in ids:
             ids[pattern] = len(patterns)
             patterns.append(pattern)
@@ -144,21 +160,22 @@ def compile_queries(queries: Sequence[tuple[str, Node, int]]) -> TopicMatcher:
             users.append(len(topics))
         return ids[pattern]
 
-    def build(node: Node) -> Compiled:
+    def build(node: Node, stemming: Stemming) -> Compiled:
         if isinstance(node, Term):
-            return ("t", pid(node), node.field)
+            return ("t", pid(node, stemming), node.field)
         if isinstance(node, Near):
-            return ("n", tuple(pid(t) for t in node.terms), node.slop, node.field)
+            return ("n", tuple(pid(t, stemming) for t in node.terms), node.slop, node.field)
         if isinstance(node, Lang):
             return ("l", node.code)
         if isinstance(node, Not):
-            return ("!", build(node.child))
-        return ("&" if isinstance(node, And) else "|", tuple(build(c) for c in node.children))
+            return ("!", build(node.child, stemming))
+        kind = "&" if isinstance(node, And) else "|"
+        return (kind, tuple(build(c, stemming) for c in node.children))
 
-    for name, query, min_hits in queries:
-        tree = build(query)
+    for name, query, min_hits, stemming in queries:
+        tree = build(query, stemming)
         shown = tuple(
-            (leaf.label, build(leaf))
+            (leaf.label, build(leaf, stemming))
             for leaf, negated in leaves(query)
             if not negated and not isinstance(leaf, Lang)
         )

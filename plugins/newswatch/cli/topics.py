@@ -1,5 +1,5 @@
 """`newswatch topics`: check topics.yaml, try a topic or a query on a text, backtest either on
-stored articles."""
+stored articles, apply a topic to them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import asyncio
 import json
 import re
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,13 +17,40 @@ import typer
 
 from newswatch.cli.options import ConfigOption, JsonOption, get_settings, settings_for
 
+SinceOption = Annotated[
+    str | None,
+    typer.Option(
+        help="how far back from now: 30d, 12h, 2w (default: the 30 days up to the newest "
+        "stored article)"
+    ),
+]
+
+
+class StemmingChoice(StrEnum):
+    """records.Stemming as a command-line choice."""
+
+    none = "none"
+    plural = "plural"
+    full = "full"
+
+
+StemmingOption = Annotated[
+    StemmingChoice | None,
+    typer.Option(
+        "--stemming",
+        help="how a term's last word may vary: none, plural (a topic's default) or full "
+        "(Snowball); overrides the topic's own to try another",
+    ),
+]
+
 if TYPE_CHECKING:
     from datetime import datetime
 
     from newswatch.backtest import Window
     from newswatch.config.models import TopicConfig
     from newswatch.query import Node
-    from newswatch.records import FeedItem, Match, Page
+    from newswatch.records import FeedItem, Match, Page, Stemming
+    from newswatch.retag import Progress, RetagSummary
     from newswatch.settings import Settings
     from newswatch.topics import TopicMatcher
 
@@ -28,6 +58,7 @@ if TYPE_CHECKING:
 _TOPIC_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 # A rule shown on one line: a query may be up to 20,000 characters.
 _RULE_CHARS = 300
+TOPICS_SHOWN = 10  # names listed after an unknown topic; a long topics.yaml is cut, not pasted
 
 topics_app = typer.Typer(help="Write and try topic queries.", no_args_is_help=True)
 
@@ -88,18 +119,24 @@ def test(
         bool,
         typer.Option("--query", help="read QUERY as a query even when it names a topic"),
     ] = False,
+    stemming: StemmingOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show what a topic's rule (QUERY is its name) or QUERY hits in a text, a file or a page:
-    terms, counts, offsets, snippet."""
+    terms, counts, the words they matched, offsets, snippet."""
     from newswatch.topics import match_text
 
     if sum(source is not None for source in (text, file, url)) != 1:
         typer.echo("give exactly one of --text, --file or --url", err=True)
         raise typer.Exit(2)
     topic = None if as_query else _configured_topic(query, config)
-    matcher = _topic_matcher(topic) if topic is not None else _query_matcher(_parse_or_exit(query))
+    topic = _with_stemming(topic, stemming)
+    matcher = (
+        _topic_matcher(topic)
+        if topic is not None
+        else _query_matcher(_parse_or_exit(query), _stemming(stemming))
+    )
     lang = None
     problem = _file_problem(file) if file is not None else None
     if problem:
@@ -132,7 +169,8 @@ def test(
         if topic is not None:
             typer.echo(rule_line(topic))
             typer.echo(f"(to test {query!r} as a query rather than this topic, add --query)")
-        typer.echo(format_match(matches[0]) if matches else "no match")
+        body = f"{title}\n\n{text}" if title else text or ""
+        typer.echo(format_match(matches[0], body) if matches else "no match")
     if not matches:
         raise typer.Exit(1)
 
@@ -140,13 +178,7 @@ def test(
 @topics_app.command("backtest")
 def backtest(
     topic: Annotated[str, typer.Argument(help="a topic name from topics.yaml, or a draft query")],
-    since: Annotated[
-        str | None,
-        typer.Option(
-            help="how far back from now: 30d, 12h, 2w (default: the 30 days up to the newest "
-            "stored article)"
-        ),
-    ] = None,
+    since: SinceOption = None,
     limit: Annotated[
         int, typer.Option(min=1, max=1_000_000, help="most candidates to examine")
     ] = 10_000,
@@ -154,6 +186,7 @@ def backtest(
         bool,
         typer.Option("--query", help="read TOPIC as a draft query even when it names a topic"),
     ] = False,
+    stemming: StemmingOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -171,15 +204,15 @@ def backtest(
     except (ValueError, ConfigError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    known: TopicConfig | None = None if as_query else topics.get(topic)
+    known = _with_stemming(None if as_query else topics.get(topic), stemming)
     if known is not None:
-        node, matcher = topic_query(known.rule), _topic_matcher(known)
+        node, matcher, stems = topic_query(known.rule), _topic_matcher(known), known.stemming
     else:
-        node = _parse_or_exit(topic)
-        matcher = _query_matcher(node)
+        node, stems = _parse_or_exit(topic), _stemming(stemming)
+        matcher = _query_matcher(node, stems)
     start = clock.now() - window if window is not None else None
     with db.transaction(db.session_factory(settings)) as session:
-        result = run_backtest(session, matcher, node, start, limit)
+        result = run_backtest(session, matcher, node, start, limit, stems)
     if as_json:
         summary = {
             "topic": topic if known is not None else None,
@@ -214,6 +247,131 @@ def backtest(
     for hit in result.hits:
         typer.echo(f"\n{hit.at:%Y-%m-%d %H:%M}  {hit.title}\n  {hit.url}")
         typer.echo("  " + format_match(hit.match).replace("\n", "\n  "))
+
+
+@topics_app.command("apply")
+def apply(
+    topic: Annotated[str, typer.Argument(help="a topic name from topics.yaml")],
+    since: SinceOption = None,
+    alert: Annotated[
+        bool,
+        typer.Option(
+            "--alert",
+            help="tell readers of the stories the topic now hits that they were not told of "
+            "(default: no mail for old news)",
+        ),
+    ] = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Tag the stored articles with TOPIC as topics.yaml now reads it: matches it now makes are
+    added or rewritten, matches it no longer makes removed. Running it again changes nothing."""
+    from datetime import timedelta
+
+    from newswatch import clock, retag, store
+    from newswatch.backtest import default_start, parse_duration
+    from newswatch.config.load import ConfigError, load_config
+    from newswatch.config.models import shown
+    from newswatch.pipeline import sync_store
+    from newswatch.store import db
+
+    settings = settings_for(config)
+    try:
+        window = parse_duration(since) if since is not None else None
+        topics = {t.name: t for t in load_config(settings.config_dir).topics}
+    except (ValueError, ConfigError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    known = topics.get(topic)
+    if known is None:
+        names = ", ".join(list(topics)[:TOPICS_SHOWN])
+        names += " …" if len(topics) > TOPICS_SHOWN else ""
+        typer.echo(f"no topic {shown(topic)} in topics.yaml; known: {names or 'none'}", err=True)
+        raise typer.Exit(2)
+    if not known.enabled:
+        typer.echo(
+            f"topic {topic} is disabled in topics.yaml (enabled: false): it tags nothing; "
+            "enable it first",
+            err=True,
+        )
+        raise typer.Exit(2)
+    with sync_store(settings) as session:  # the store gets the topic as the file now reads
+        newest = store.search.article_dates(session, None)[2]
+    now = clock.now()
+    start = now - window if window is not None else default_start(newest, now)
+    factory = db.session_factory(settings)
+    with _retag_progress(topic, as_json) as progress:
+        summary = retag.apply_topic(
+            factory, known.rule, start, alert=alert, at=now, progress=progress
+        )
+    if start <= now - timedelta(days=settings.story_window_days):
+        # This covered what the next run would apply for an edited topic: it need not.
+        with db.transaction(factory) as session:
+            store.config.mark_applied(session, topic, store.config.stored_rule(known))
+    if as_json:
+        typer.echo(json.dumps(retag_row(summary, alert), indent=2, ensure_ascii=False))
+        return
+    typer.echo(retag_line(summary, alert))
+
+
+def retag_row(summary: RetagSummary, alert: bool) -> dict[str, Any]:
+    """What `topics apply` did, as plain data."""
+    return {
+        "topic": summary.topic,
+        "since": summary.since.isoformat(timespec="seconds"),
+        "alert": alert,
+        "articles_examined": summary.examined,
+        "matches_added": summary.added,
+        "matches_updated": summary.updated,
+        "matches_removed": summary.removed,
+        "matches_unchanged": summary.unchanged,
+        "alerts_queued": summary.alerts_queued,
+        "alerts_cancelled": summary.alerts_cancelled,
+    }
+
+
+def retag_line(summary: RetagSummary, alert: bool) -> str:
+    """`taiwan: 412 articles examined since 2026-10-26; 7 matches added, 2 updated, 1 removed;
+    no alerts (add --alert to send them)`."""
+    examined = _count(summary.examined, "article")
+    line = (
+        f"{summary.topic}: {examined} examined since {summary.since:%Y-%m-%d}; "
+        f"{_count(summary.added, 'match', 'matches')} added, {summary.updated} updated, "
+        f"{summary.removed} removed; "
+    )
+    if alert:
+        queued = _count(summary.alerts_queued, "alert")
+        line += f"{queued} queued" + (" (the next run sends them)" if summary.alerts_queued else "")
+    else:
+        hits = summary.added + summary.updated + summary.unchanged
+        line += "no alerts" + (" (add --alert to send them)" if hits else "")
+    if summary.alerts_cancelled:
+        line += f"; {_count(summary.alerts_cancelled, 'unsent alert')} withdrawn"
+    return line
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+@contextmanager
+def _retag_progress(topic: str, as_json: bool) -> Iterator[Progress | None]:
+    """A progress bar on stderr over the articles examined, only for a person at a terminal."""
+    import sys
+
+    if as_json or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress as Bar
+
+    with Bar(console=Console(file=sys.stderr), transient=True) as bar:
+        task = bar.add_task(f"{topic}: articles", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
 
 
 def _window_line(hits: int, window: Window, since: str | None) -> str:
@@ -269,10 +427,21 @@ def _topic_matcher(topic: TopicConfig) -> TopicMatcher:
     return compile_topics([replace(topic.rule, enabled=True)])
 
 
-def _query_matcher(node: Node) -> TopicMatcher:
+def _stemming(choice: StemmingChoice | None) -> Stemming:
+    return "plural" if choice is None else choice.value
+
+
+def _with_stemming(topic: TopicConfig | None, choice: StemmingChoice | None) -> TopicConfig | None:
+    """The topic as --stemming would make it, to try another setting before writing it."""
+    if topic is None or choice is None:
+        return topic
+    return topic.model_copy(update={"stemming": _stemming(choice)})
+
+
+def _query_matcher(node: Node, stemming: Stemming = "plural") -> TopicMatcher:
     from newswatch.topics import compile_queries
 
-    return compile_queries([("query", node, 1)])
+    return compile_queries([("query", node, 1, stemming)])
 
 
 def rule_line(topic: TopicConfig) -> str:
@@ -286,6 +455,8 @@ def rule_line(topic: TopicConfig) -> str:
             rule += "; exclude " + ", ".join(topic.exclude)
     if topic.min_hits > 1:
         rule += f"; at least {topic.min_hits} hits"
+    if topic.stemming != "plural":
+        rule += f"; stemming {topic.stemming}"
     if not topic.enabled:
         rule += "; disabled"
     return f"{name}: {_shortened(rule)}"
@@ -300,6 +471,7 @@ def rule_row(topic: TopicConfig) -> dict[str, Any]:
         "keywords": list(topic.keywords),
         "exclude": list(topic.exclude),
         "min_hits": topic.min_hits,
+        "stemming": topic.stemming,
         "enabled": topic.enabled,
     }
 
@@ -318,14 +490,20 @@ def match_row(match: Match) -> dict[str, Any]:
     }
 
 
-def format_match(match: Match) -> str:
-    """Terms with counts and offsets, then the snippet with each hit in [brackets]."""
+def format_match(match: Match, body: str | None = None) -> str:
+    """Terms with counts and offsets, then the snippet with each hit in [brackets]. Given the
+    body matched (title, blank line, text), each term also shows the words it matched there:
+    `election ×2 ("elections", "Election's") at 0-9, 40-48`."""
     from newswatch.delivery.messages.common import mark_spans
 
     lines = []
     for term, count in sorted(match.terms.items()):
-        spans = ", ".join(f"{a}-{b}" for a, b in match.offsets.get(term, []))
-        lines.append(f"{term} ×{count}" + (f"  at {spans}" if spans else ""))
+        found = match.offsets.get(term, [])
+        spans = ", ".join(f"{a}-{b}" for a, b in found)
+        words = list(dict.fromkeys(body[a:b] for a, b in found)) if body is not None else []
+        shown = " (" + ", ".join(json.dumps(w, ensure_ascii=False) for w in words[:5]) + ")"
+        line = f"{term} ×{count}" + (shown if words and words != [term] else "")
+        lines.append(line + (f"  at {spans}" if spans else ""))
     return "\n".join(lines + [mark_spans(match.snippet, match.highlights, "[", "]", str)])
 
 

@@ -26,7 +26,7 @@ from pydantic import (
 
 from newswatch import models
 from newswatch.query import MAX_QUERY_TERMS, parse_query
-from newswatch.records import TopicRule
+from newswatch.records import Stemming, TopicRule
 
 
 def column_length(table: str, column: str) -> int:
@@ -129,6 +129,7 @@ class TopicConfig(_ConfigModel):
     keywords: list[str] = Field(default=[], validate_default=True)
     exclude: list[str] = []
     min_hits: int = Field(default=1, ge=1)
+    stemming: Stemming = "plural"
     recipients: list[EmailStr] = []
     enabled: bool = True
 
@@ -186,6 +187,7 @@ class TopicConfig(_ConfigModel):
             exclude=tuple(self.exclude),
             min_hits=self.min_hits,
             enabled=self.enabled,
+            stemming=self.stemming,
         )
 
 

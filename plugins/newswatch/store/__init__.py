@@ -2,11 +2,11 @@
 
 db (engine, transactions, migrations, advisory locks) · config (feeds.yaml and topics.yaml
 written to their tables, readers among them) · feeds (scheduling, poll outcomes) · topics ·
-articles (known URLs and GUIDs, sources, saving a batch into stories with matches) · alerts (a
-story per reader, the hourly cap, held alerts) · copies (which new articles are copies) · outbox
-(alerts, digests and notices queued, claimed, settled, requeued) · readers (unsubscribes) · runs
-· robots · retention · reads (what the CLI and dashboard list) · views (what one alert or digest
-shows) · search (full text).
+articles (known URLs and GUIDs, sources, saving a batch into stories with matches) · matches
+(one topic's matches as a re-tag rewrites them) · alerts (a story per reader, the hourly cap,
+held alerts) · copies (which new articles are copies) · outbox (alerts, digests and notices
+queued, claimed, settled, requeued) · readers (unsubscribes) · runs · robots · retention · reads
+(what the CLI and dashboard list) · views (what one alert or digest shows) · search (full text).
 """
 
 from importlib import import_module
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         copies,
         db,
         feeds,
+        matches,
         outbox,
         readers,
         reads,
@@ -39,6 +40,7 @@ __all__ = [
     "copies",
     "db",
     "feeds",
+    "matches",
     "outbox",
     "readers",
     "reads",

@@ -27,6 +27,9 @@ from newswatch.unsubscribe import ALERTS, digest_subscription
 
 OPEN = ("pending", "held")  # not yet told: a new topic joins the message
 TOLD = ("sent", "digested")  # the reader has the story: a new topic is at most an update
+# Never told (its topics were withdrawn by a re-tag, or its reader had left): a new topic for a
+# reader who follows it now opens it again, or the unique row would keep them from the story.
+REOPENABLE = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ def queue_alerts(session: Session, hits: Sequence[Hit], at: datetime) -> int:
         rows.setdefault((row.story_id, row.reader), {})[row.kind] = (row.id, row.state)
     new: list[tuple[str, str, list[Hit]]] = []
     joined: list[tuple[int, Hit]] = []
+    reopened: list[int] = []
     for (story_id, key), topics in wanted.items():
         mine = rows.get((story_id, key), {})
         known = set().union(*(told.get(alert_id, set()) for alert_id, _ in mine.values()))
@@ -91,6 +95,10 @@ def queue_alerts(session: Session, hits: Sequence[Hit], at: datetime) -> int:
         if "alert" in mine:
             alert_id, state = mine["alert"]
             if state in OPEN:
+                joined += [(alert_id, hit) for hit in fresh]
+                continue
+            if state == REOPENABLE:
+                reopened.append(alert_id)
                 joined += [(alert_id, hit) for hit in fresh]
                 continue
             if state not in TOLD or not readers[key].updates:
@@ -121,6 +129,12 @@ def queue_alerts(session: Session, hits: Sequence[Hit], at: datetime) -> int:
         )
         for (alert_id,), (_, _, hits_) in zip(result, new, strict=True):
             joined += [(alert_id, hit) for hit in hits_]
+    if reopened:
+        session.execute(
+            update(models.Alert)
+            .where(models.Alert.id.in_(reopened))
+            .values(state="pending", attempts=0, last_error=None, next_attempt_at=at)
+        )
     if joined:
         session.execute(
             insert(models.AlertTopic).on_conflict_do_nothing(),
@@ -129,7 +143,7 @@ def queue_alerts(session: Session, hits: Sequence[Hit], at: datetime) -> int:
                 for alert_id, hit in joined
             ],
         )
-    return len(new)
+    return len(new) + len(reopened)
 
 
 def _left(session: Session, reader: str) -> bool:

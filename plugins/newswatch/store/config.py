@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     case,
     delete,
@@ -12,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from newswatch import models
-from newswatch.config.models import Config
+from newswatch.config.models import Config, TopicConfig
 
 RELEASED = "urn:newswatch:released:"  # a URL given up to the feed that feeds.yaml names it for
 
@@ -67,12 +69,7 @@ def sync_config(session: Session, config: Config) -> None:
             "name": topic.name,
             "title": topic.label,
             "description": topic.description,
-            "rule": {
-                "query": topic.query,
-                "keywords": topic.keywords,
-                "exclude": topic.exclude,
-                "min_hits": topic.min_hits,
-            },
+            "rule": stored_rule(topic),
             "recipients": config.recipients_for(topic),
             "enabled": topic.enabled,
         }
@@ -88,6 +85,36 @@ def sync_config(session: Session, config: Config) -> None:
         update(models.Topic).where(models.Topic.name.not_in(topic_names)).values(enabled=False)
     )
     sync_readers(session, config)
+
+
+def stored_rule(topic: TopicConfig) -> dict[str, Any]:
+    """The part of a topic that decides what it matches, as topics.rule holds it."""
+    return {
+        "query": topic.query,
+        "keywords": topic.keywords,
+        "exclude": topic.exclude,
+        "min_hits": topic.min_hits,
+        "stemming": topic.stemming,
+    }
+
+
+def unapplied_topics(session: Session) -> list[str]:
+    """Enabled topics whose rule, as last synced, differs from the one last applied to stored
+    articles (retag.py), or that were never applied: new ones; in the config's order."""
+    return list(
+        session.scalars(
+            select(models.Topic.name)
+            .where(
+                models.Topic.enabled, models.Topic.applied_rule.is_distinct_from(models.Topic.rule)
+            )
+            .order_by(models.Topic.id)
+        )
+    )
+
+
+def mark_applied(session: Session, name: str, rule: dict[str, Any]) -> None:
+    """Record that the topic's stored articles now carry `rule`'s matches (stored_rule's form)."""
+    session.execute(update(models.Topic).where(models.Topic.name == name).values(applied_rule=rule))
 
 
 def sync_readers(session: Session, config: Config) -> None:
