@@ -92,7 +92,7 @@ def empty_database_url(database_server: str) -> Iterator[str]:
         yield url
 
 
-TABLES = "notices, digests, alert_topics, alerts, readers, unsubscribes, matches, article_sources, stories, articles, topics, feeds, runs, robots_txt"
+TABLES = "feed_findings, notices, digests, alert_topics, alerts, readers, unsubscribes, matches, article_sources, stories, articles, topics, feeds, runs, robots_txt"
 
 
 @pytest.fixture

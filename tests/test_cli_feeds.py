@@ -207,10 +207,12 @@ def test_health_columns_line_up_and_long_names_are_cut(
     assert result.exit_code == 0, result.output
     header, *lines = result.output.splitlines()
     assert header.split() == [
-        "feed", "status", "last", "success", "UTC", "fails", "next", "poll", "UTC", "items/d",
-        "problem",
+        "feed", "status", "last", "item", "UTC", "fails", "next", "poll", "UTC", "items/d",
+        "items", "per", "day,", "28", "d", "problem",
     ]  # fmt: skip
-    starts = [header.index(title) for title in ("status", "last success", "next poll")]
+    starts = [
+        header.index(title) for title in ("status", "last item", "next poll", "items per day")
+    ]
     ends = [header.index(title) + len(title) for title in ("fails", "items/d")]
     for line in lines:
         cells = cell_offsets(line) + " "
@@ -245,7 +247,8 @@ def test_health_shows_items_per_day_for_a_feed_with_items(
     text = CliRunner().invoke(app, ["feeds", "health"]).output
     lines = {line[:24].rstrip(): line for line in text.splitlines()}
     assert "     1.7" in lines["AloJapan"] and "     2.4" in lines["Asia Wire"]
-    assert lines["Broken Times"].endswith("      — HTTP 500")
+    assert lines["Broken Times"].endswith("      — " + "—".ljust(28) + " HTTP 500")
+    assert " " + "▁" * 27 + "█" in lines["AloJapan"]  # its 3 items all reached us today
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 from expected import TAKAICHI
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from newswatch import clock, models, pipeline
 from newswatch.dashboard import create_app, render
@@ -124,6 +125,31 @@ def test_feed_health_shows_the_failing_feed_first(client: TestClient) -> None:
     assert "Broken Times" in rows[0] and "HTTP 500" in rows[0]
     assert '<td class="failures">1</td>' in rows[0]
     assert '<tr class="feed failing">' in html
+
+
+def test_feed_health_lists_the_watchdogs_findings_first_with_a_sparkline(
+    client: TestClient, settings: Settings
+) -> None:
+    with db.transaction(db.session_factory(settings)) as session:
+        feed = session.scalars(select(models.Feed).where(models.Feed.name == "Asia Wire")).one()
+        at = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+        session.add(
+            models.FeedFinding(
+                feed_id=feed.id,
+                kind="blocked",
+                reason="3 of its 4 pages in the last day were a wall <script>",
+                first_seen_at=at,
+                last_seen_at=at,
+            )
+        )
+    html = client.get("/feeds").text
+    rows = re.findall(r'<tr class="feed[^"]*">(.*?)</tr>', html, re.S)
+    assert "Asia Wire" in rows[0]  # findings first, then failures
+    assert "<strong>Pages blocked</strong> since" in rows[0]
+    assert "a wall &lt;script&gt;" in rows[0]
+    assert "1 of 3 feeds need a look" in html
+    spark = re.search(r'<svg[^>]*class="spark">.*?</svg>', rows[1], re.S)
+    assert spark is not None and spark.group().count("<rect") == 28
 
 
 def test_search_ranks_and_highlights(client: TestClient) -> None:

@@ -24,6 +24,7 @@ from newswatch.sanitize import (
     parse_datetime,
 )
 from newswatch.urls import page_canonical
+from newswatch.watchdog import WALL_ERROR
 
 # [^<>] keeps both linear on hostile input: a match attempt never runs past the next "<",
 # and an unclosed script swallows the rest at once instead of being rescanned.
@@ -134,7 +135,7 @@ def extract_article(item: FeedItem, page: Page | None, mode: str = "balanced") -
         page = replace(  # nor does its canonical link name the article
             cast(Page, page),
             html=None,
-            error=f"the page is a wall, not the article ({wall!r}); the feed's text stands in",
+            error=f"{WALL_ERROR}, not the article ({wall!r}); the feed's text stands in",
         )
     feed_content = plain_text(item.content)
     feed_summary = plain_text(item.summary)

@@ -279,6 +279,7 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
                 store.articles.add_sources(
                     session,
                     [(stored[i.url], i.feed_id, i.guid, None) for i in every if i.url in stored],
+                    at,
                 )
         except Exception as exc:
             log.exception("sources not recorded")

@@ -52,6 +52,8 @@ class Feed(Base):
     last_full_poll_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     poll_interval_seconds: Mapped[int | None] = mapped_column(Integer)
     items_per_day: Mapped[float | None] = mapped_column()
+    # A permanent redirect's target that another feed already polls (the watchdog tells).
+    moved_to: Mapped[str | None] = mapped_column(Text)
 
 
 class Story(Base):
@@ -101,6 +103,7 @@ class Article(Base):
             "fetched_at",
             postgresql_where="text_purged_at is null",
         ),
+        Index("articles_feed_fetched", "feed_id", "fetched_at"),
     )
 
 
@@ -118,6 +121,8 @@ class ArticleSource(Base):
     # URL), so the next poll knows this link without fetching the page again.
     url: Mapped[str | None] = mapped_column(Text, index=True)
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("article_sources_feed_seen", "feed_id", "seen_at"),)
 
 
 class Topic(Base):
@@ -290,6 +295,38 @@ class DigestMail(OutboxColumns, Base):
         CheckConstraint(
             "state in ('pending', 'sent', 'failed', 'empty', 'cancelled')", name="digests_state"
         ),
+    )
+
+
+class FeedFinding(Base):
+    """Something wrong with a feed that the watchdog found (watchdog.Kind), while it lasts and
+    after; told_at and told_resolved_at: when the operator's daily message said so."""
+
+    __tablename__ = "feed_findings"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    told_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    told_resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind in ('quiet', 'failing', 'gone', 'moved', 'blocked', 'parse')",
+            name="feed_findings_kind",
+        ),
+        Index(
+            "feed_findings_open",
+            "feed_id",
+            "kind",
+            unique=True,
+            postgresql_where="resolved_at is null",
+        ),
+        Index("feed_findings_feed", "feed_id", "first_seen_at"),
     )
 
 

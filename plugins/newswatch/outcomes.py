@@ -55,6 +55,9 @@ class Outcome(StrEnum):
     NOTICES_SENT = "notices_sent"
     NOTICES_RETRYING = "notices_retrying"
     NOTICES_FAILED = "notices_failed"
+    FINDINGS_OPENED = "findings_opened"  # the watchdog found something new wrong with a feed
+    FINDINGS_RESOLVED = "findings_resolved"
+    WATCH_REPORTS_QUEUED = "watch_reports_queued"  # the day's report to the operator
 
 
 # A feed poll's status (records.FeedPoll.status) and the outcome it is counted under.

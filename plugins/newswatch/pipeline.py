@@ -10,7 +10,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -127,13 +127,86 @@ def _forced(
     return [(feed.id, feed.url) for feed in feeds if feed.enabled]
 
 
+def watch_feeds(settings: Settings) -> StageReport:
+    """Hold every enabled feed against its baseline (watchdog.py) and store what is found; from
+    the digest time on, queue the day's report to the operator when there is news in it."""
+    from newswatch import watchdog
+
+    now = clock.now()
+    with db.transaction(db.session_factory(settings)) as session:
+        histories = store.findings.histories(session, now)
+        found = [
+            finding
+            for history in histories
+            for finding in watchdog.findings(history, now, settings.max_consecutive_failures)
+        ]
+        changes = store.findings.record(session, found, [h.feed_id for h in histories], now)
+        queued = queue_watch_report(session, settings, now)
+    counts = {
+        Outcome.FINDINGS_OPENED: changes.opened,
+        Outcome.FINDINGS_RESOLVED: changes.resolved,
+        Outcome.WATCH_REPORTS_QUEUED: queued,
+    }
+    return StageReport(counts={name: n for name, n in counts.items() if n})
+
+
+def queue_watch_report(session: Session, settings: Settings, now: datetime) -> int:
+    """Queue today's feed-watch report (one per channel) unless it is before the digest time,
+    today's is queued already, nobody is there to tell, or nothing changed since the last one."""
+    from zoneinfo import ZoneInfo
+
+    from newswatch.delivery.messages.watch import REPORT_KIND, watch_key
+
+    local = now.astimezone(ZoneInfo(settings.digest_timezone))
+    due = datetime.combine(local.date(), time.fromisoformat(settings.digest_time), local.tzinfo)
+    routes = ([("email", [settings.operator_email])] if settings.operator_email else []) + [
+        (f"apprise:{name}", [name]) for name in settings.operator_apprise_names
+    ]
+    day = local.date().isoformat()
+    if local < due or not routes or store.outbox.notice_queued(session, watch_key(day)):
+        return 0
+    opened, resolved = store.findings.untold(session)
+    if not opened and not resolved:
+        return 0  # silence on a day without change
+
+    def row(item: store.findings.Told) -> dict[str, str | None]:
+        return {
+            "feed": item.feed,
+            "kind": item.kind,
+            "reason": item.reason,
+            "since": item.since.isoformat(),
+            "resolved": item.resolved.isoformat() if item.resolved else None,
+        }
+
+    report = {
+        "kind": REPORT_KIND,
+        "day": day,
+        "opened": [row(item) for item in opened],
+        "resolved": [row(item) for item in resolved],
+        "still_open": store.findings.still_open(session),
+        "health_url": f"{settings.public_url.rstrip('/')}/feeds" if settings.public_url else None,
+    }
+    queued = 0
+    for channel, recipients in routes:
+        key = watch_key(day) if channel == "email" else f"{watch_key(day)}\n{channel}"
+        queued += store.outbox.queue_notice(session, key, report, recipients, now, channel)
+    store.findings.mark_told(session, [*opened, *resolved], now)
+    return queued
+
+
 def deliver(settings: Settings) -> StageReport:
-    """Send every pending alert that is due; then one "N more stories" message to each reader
-    who went past the hourly cap and has no digest to carry the rest; then any notice to the
-    operator still pending (one written while the mail server was down)."""
+    """Watch the feeds (watch_feeds); send every pending alert that is due; then one "N more
+    stories" message to each reader who went past the hourly cap and has no digest to carry the
+    rest; then any notice to the operator still pending (the day's feed-watch report, or one
+    written while the mail server was down)."""
     factory = db.session_factory(settings)
     apprise, config_errors = apprise_channels(settings)
     watch = Stopwatch()
+    try:
+        watched = watch_feeds(settings)
+    except Exception as exc:  # its own failure domain: alerts go out all the same
+        log.exception("watching the feeds failed")
+        watched = StageReport(errors=[f"feed watch: {failure(exc)}"])
     with watch.stage("deliver"):
         result = send.deliver_pending(
             factory, transports.make_transport(settings), settings, apprise
@@ -167,9 +240,12 @@ def deliver(settings: Settings) -> StageReport:
     with db.transaction(factory) as session:
         counts[Outcome.ALERTS_PENDING] = store.outbox.count_pending_alerts(session)
     return StageReport(
-        counts=counts,
+        counts=counts | watched.counts,
         durations=watch.durations(),
-        errors=config_errors + result.errors + [e for r in extra for e in r.errors],
+        errors=watched.errors
+        + config_errors
+        + result.errors
+        + [e for r in extra for e in r.errors],
         delivered_to=result.where,
     )
 

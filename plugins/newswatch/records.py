@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 
@@ -227,10 +227,15 @@ class Digest:
 
 @dataclass(frozen=True)
 class NoticeView:
-    """What a message to the operator says (delivery.messages.notice.describe) and to whom."""
+    """What a message to the operator says and to whom: a failed DAG run
+    (delivery.messages.notice.describe), or with kind "watch" the daily feed-watch report."""
 
     recipients: list[str]
-    failure: dict[str, str | None]
+    details: dict[str, Any]
+
+    @property
+    def is_watch(self) -> bool:
+        return self.details.get("kind") == "watch"
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,13 @@ class Settings(BaseSettings):
     smtp_default connection when it exists, else the file outbox"""
     mail_from: str = "newswatch <newswatch@localhost>"
     operator_email: str | None = None
-    """who is emailed when a DAG run fails; unset only logs the failure"""
+    """who is emailed when a DAG run fails and gets the daily feed-watch report; unset only logs
+    a failure"""
+    operator_apprise_env: str = Field(
+        "", pattern=r"^[A-Za-z_][A-Za-z0-9_]*(,[A-Za-z_][A-Za-z0-9_]*)*$|^$"
+    )
+    """comma-separated names of environment variables holding Apprise URLs (Slack, Teams…) that
+    get the daily feed-watch report too"""
     alert_max_attempts: int = Field(5, ge=1, le=100)
     digest_time: str = Field("07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     """local time of news_digest"""
@@ -136,6 +142,10 @@ class Settings(BaseSettings):
         ):
             raise ValueError("must be a postgresql:// URL (the news store is PostgreSQL)")
         return url
+
+    @property
+    def operator_apprise_names(self) -> list[str]:
+        return [name for name in self.operator_apprise_env.split(",") if name]
 
     @property
     def list_unsubscribe(self) -> str:

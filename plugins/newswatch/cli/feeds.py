@@ -45,6 +45,11 @@ def feed_rows(settings: Settings) -> list[dict[str, Any]]:
             "next_poll_at": _iso(f.next_poll_at),
             "items_per_day": f.items_per_day,
             "last_error": f.last_error,
+            "last_item_at": _iso(f.last_item_at),
+            "items_28d": list(f.daily),
+            "findings": [
+                {"kind": x.kind, "reason": x.reason, "since": _iso(x.since)} for x in f.findings
+            ],
         }
         for f in feeds
     }
@@ -85,6 +90,9 @@ def _unpolled(name: str, url: str, enabled: bool) -> dict[str, Any]:
         "next_poll_at": None,
         "items_per_day": None,
         "last_error": None,
+        "last_item_at": None,
+        "items_28d": [],
+        "findings": [],
     }
 
 
@@ -126,18 +134,25 @@ def list_feeds(config: ConfigOption = None, as_json: JsonOption = False) -> None
 HEALTH_COLUMNS = (
     ("feed", 24, False),
     ("status", 16, False),
-    ("last success UTC", 16, False),
+    ("last item UTC", 16, False),
     ("fails", 5, True),
     ("next poll UTC", 16, False),
     ("items/d", 7, True),
+    ("items per day, 28 d", 28, False),
 )
 UNKNOWN = "—"
 
 
 @feeds_app.command("health")
 def health(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    """Per feed: last status, last success, failures in a row, next poll, items per day (from
-    the dates of the items it lists), last error."""
+    """Per feed: last status, when its newest item came, failures in a row, next poll, items
+    per day (from the dates of the items it lists) and a 28-day sparkline of the items that
+    reached us; then what the watchdog finds wrong, in plain words, else the last error."""
+    from newswatch.watchdog import KIND_LABELS, sparkline
+
+    def problem(r: dict[str, Any]) -> str:
+        found = [f"{KIND_LABELS.get(f['kind'], f['kind'])}: {f['reason']}" for f in r["findings"]]
+        return "; ".join(found) or r["last_error"] or ""
 
     def line(r: dict[str, Any]) -> str:
         if not r["enabled"]:
@@ -148,12 +163,13 @@ def health(config: ConfigOption = None, as_json: JsonOption = False) -> None:
         cells = [
             r["name"],
             r["last_status"] or NOT_POLLED,
-            _minute(r["last_success_at"]) if r["last_success_at"] else UNKNOWN,
+            _minute(r["last_item_at"]) if r["last_item_at"] else UNKNOWN,
             str(r["consecutive_failures"]),
             next_poll,
             UNKNOWN if rate is None else f"{rate:.1f}",
+            sparkline(r["items_28d"]) if r["last_item_at"] else UNKNOWN,
         ]
-        return _health_line(cells, r["last_error"] or "")
+        return _health_line(cells, problem(r))
 
     header = _health_line([title for title, _, _ in HEALTH_COLUMNS], "problem")
     _print_rows(settings_for(config), as_json, line, header)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sized
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +15,7 @@ from newswatch.delivery.messages.common import safe_link
 from newswatch.store.reads import DailyHits
 from newswatch.store.search import MARK_END, MARK_START
 from newswatch.unsubscribe import ALERTS, digest_subscription
+from newswatch.watchdog import KIND_LABELS
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -100,6 +101,30 @@ class Pager:
         return "?" + urlencode(params)
 
 
+def sparkline_svg(counts: Sequence[int], width: int = 112, height: int = 24) -> Markup:
+    """A feed's items per day as small bars, the last day on the right; a day without items is
+    a thin baseline mark, so a gap shows as a gap. Presentation attributes only (CSP)."""
+    if not counts:
+        return Markup("")
+    peak = max(1, *counts)
+    slot = width / len(counts)
+    total = sum(counts)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" class="spark">',
+        f"<title>{total} items in {len(counts)} days; {counts[-1]} in the last day</title>",
+    ]
+    for i, count in enumerate(counts):
+        bar = max(1.0, (height - 2) * count / peak) if count else 1.0
+        colour = "#017cee" if count else "#c8c8c8"
+        parts.append(
+            f'<rect x="{i * slot + 0.5:.1f}" y="{height - bar:.1f}" width="{slot - 1:.1f}" '
+            f'height="{bar:.1f}" fill="{colour}"/>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("newswatch.dashboard", "templates"),
@@ -111,6 +136,8 @@ def _environment() -> Environment:
     env.filters["when"] = when
     env.filters["safe_url"] = safe_url
     env.filters["highlight"] = highlight
+    env.filters["sparkline"] = sparkline_svg
+    env.globals["KIND_LABELS"] = KIND_LABELS
     return env
 
 

@@ -38,6 +38,7 @@ from newswatch.delivery.messages.digest import (
     render_digest,
 )
 from newswatch.delivery.messages.notice import failure_email, failure_message_id
+from newswatch.delivery.messages.watch import watch_email, watch_message_id, watch_text
 from newswatch.delivery.transports import (
     MESSAGE_ERRORS,
     Receipt,
@@ -204,7 +205,8 @@ class Digests:
 
 @dataclass(frozen=True)
 class Notices:
-    """A message to the operator goes by email only, to the addresses its row was queued for."""
+    """A message to the operator: a failed DAG run by email; the daily feed-watch report by
+    email or to the operator's Apprise channels (NEWSWATCH_OPERATOR_APPRISE_ENV)."""
 
     name: ClassVar[str] = "notice"
     model: ClassVar[type[models.Notice]] = models.Notice
@@ -213,17 +215,24 @@ class Notices:
         return NoticeView([str(r) for r in row.recipients], dict(row.details))
 
     def email(self, view: NoticeView, head: Letterhead) -> EmailMessage:
-        return rendered(failure_email, view.failure, head.mail_from, view.recipients, clock.now())
+        if view.is_watch:
+            return rendered(watch_email, view.details, head.mail_from, view.recipients, clock.now())
+        return rendered(failure_email, view.details, head.mail_from, view.recipients, clock.now())
 
     def text(self, view: NoticeView, head: Letterhead) -> tuple[str, str]:
+        if view.is_watch:
+            return watch_text(view.details)
         msg = self.email(view, head)
         return str(msg["Subject"]), str(msg.get_content())
 
     def message_id(self, view: NoticeView, head: Letterhead) -> str:
-        return failure_message_id(view.failure, head.mail_from)
+        if view.is_watch:
+            return watch_message_id(view.details, head.mail_from)
+        return failure_message_id(view.details, head.mail_from)
 
     def channels(self, row: models.Notice) -> AppriseChannels:
-        return AppriseChannels()
+        # An Apprise row names the variables holding the operator's URLs, as a digest's does.
+        return AppriseChannels({row.channel: [str(n) for n in row.recipients]})
 
 
 def deliver_pending(

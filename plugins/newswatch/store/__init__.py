@@ -1,7 +1,8 @@
 """The news store in PostgreSQL, one module per aggregate.
 
 db (engine, transactions, migrations, advisory locks) · config (feeds.yaml and topics.yaml
-written to their tables, readers among them) · feeds (scheduling, poll outcomes) · topics ·
+written to their tables, readers among them) · feeds (scheduling, poll outcomes) · findings
+(the watchdog's, with each feed's history aggregated for it) · topics ·
 articles (known URLs and GUIDs, sources, saving a batch into stories with matches) · matches
 (one topic's matches as a re-tag rewrites them) · alerts (a story per reader, the hourly cap,
 held alerts) · copies (which new articles are copies) · outbox (alerts, digests and notices
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
         copies,
         db,
         feeds,
+        findings,
         matches,
         outbox,
         readers,
@@ -40,6 +42,7 @@ __all__ = [
     "copies",
     "db",
     "feeds",
+    "findings",
     "matches",
     "outbox",
     "readers",

@@ -59,11 +59,14 @@ def known_urls(session: Session, urls: Iterable[str]) -> dict[str, int]:
 
 
 def add_sources(
-    session: Session, sources: Iterable[tuple[int, int, str | None, str | None]]
+    session: Session, sources: Iterable[tuple[int, int, str | None, str | None]], at: datetime
 ) -> None:
-    """Record that (article, feed, guid, feed link if not the article's URL) was seen; repeats
-    are ignored."""
-    rows = [{"article_id": a, "feed_id": f, "guid": g, "url": u} for a, f, g, u in sources]
+    """Record that (article, feed, guid, feed link if not the article's URL) was seen at `at`;
+    repeats are ignored, so seen_at is when the feed first brought it (the watchdog's rhythm)."""
+    rows = [
+        {"article_id": a, "feed_id": f, "guid": g, "url": u, "seen_at": at}
+        for a, f, g, u in sources
+    ]
     if rows:
         session.execute(insert(models.ArticleSource).values(rows).on_conflict_do_nothing())
 
@@ -113,7 +116,7 @@ def save_articles(
         twin_id = twin if isinstance(twin, int) else ids.get(twin)
         if twin_id is not None:
             sources.append((twin_id, article))
-    add_sources(session, [(i, a.feed_id, a.guid, a.item_url) for i, a in sources])
+    add_sources(session, [(i, a.feed_id, a.guid, a.item_url) for i, a in sources], at)
     new = [(a, ms, inserted[a.url]) for a, ms in fresh if a.url in inserted]
     story_of = _assign_stories(
         session,

@@ -67,11 +67,15 @@ def record_poll(session: Session, poll: FeedPoll, at: datetime, settings: Settin
         poll.status if poll.http_status is None else f"{poll.status} {poll.http_status}"
     )
     note = None
+    feed.moved_to = None
     if poll.moved_to and poll.moved_to != feed.url:
-        taken = session.scalar(select(models.Feed.id).where(models.Feed.url == poll.moved_to))
+        taken = session.scalar(select(models.Feed.name).where(models.Feed.url == poll.moved_to))
         if taken is None:
             note = f"feed {feed.name!r} moved permanently: {feed.url} -> {poll.moved_to}"
             feed.url = poll.moved_to
+        else:  # it would duplicate that feed: stay, and let the watchdog tell the operator
+            feed.moved_to = poll.moved_to
+            note = f"feed {feed.name!r} redirects permanently to feed {taken!r}'s URL"
     if poll.status in ("error", "gone"):
         feed.consecutive_failures += 1
         # Error messages quote what servers and parsers said: bounded and clean like the rest.

@@ -97,19 +97,33 @@ def queue_digest(
 
 
 def queue_notice(
-    session: Session, key: str, details: Mapping[str, Any], recipients: list[str], at: datetime
+    session: Session,
+    key: str,
+    details: Mapping[str, Any],
+    recipients: list[str],
+    at: datetime,
+    channel: str = "email",
 ) -> bool:
     """Queue a message to the operator, once per `key` (an event told twice is one notice);
-    whether it was new."""
+    whether it was new. An Apprise `channel`'s recipients are the variables holding its URLs."""
     notice_id = session.scalar(
         insert(models.Notice)
         .values(
-            key=key, details=dict(details), recipients=recipients, created_at=at, next_attempt_at=at
+            key=key,
+            details=dict(details),
+            recipients=recipients,
+            channel=channel,
+            created_at=at,
+            next_attempt_at=at,
         )
         .on_conflict_do_nothing()
         .returning(models.Notice.id)
     )
     return notice_id is not None
+
+
+def notice_queued(session: Session, key: str) -> bool:
+    return session.scalar(select(models.Notice.id).where(models.Notice.key == key)) is not None
 
 
 def claim(session: Session, model: type[Row], now: datetime, email_ok: bool = True) -> Row | None:

@@ -11,7 +11,6 @@ from sqlalchemy import ColumnElement, Select, exists, func, literal_column, or_,
 from sqlalchemy.orm import Session
 
 from newswatch import models
-from newswatch.store import db
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,16 @@ class FeedHealth:
     next_poll_at: datetime | None
     items_per_day: float | None
     last_error: str | None
+    last_item_at: datetime | None = None  # when its newest item reached us
+    daily: tuple[int, ...] = ()  # items per day over the watchdog's window, oldest first
+    findings: tuple[OpenFinding, ...] = ()  # what the watchdog finds wrong now
+
+
+@dataclass(frozen=True)
+class OpenFinding:
+    kind: str  # watchdog.Kind
+    reason: str
+    since: datetime
 
 
 @dataclass(frozen=True)
@@ -253,11 +262,45 @@ def feed_names(session: Session) -> list[str]:
     return list(session.scalars(select(models.Feed.name).order_by(models.Feed.name)))
 
 
-def feed_health(session: Session, failing_first: bool = True) -> list[FeedHealth]:
-    """Every feed, failing ones first (unless not `failing_first`), then by name."""
-    order = [models.Feed.consecutive_failures.desc()] if failing_first else []
-    feeds = session.scalars(select(models.Feed).order_by(*order, models.Feed.name))
-    return [db.as_record(feed, FeedHealth, status="last_status") for feed in feeds]
+def feed_health(
+    session: Session, failing_first: bool = True, now: datetime | None = None
+) -> list[FeedHealth]:
+    """Every feed with the watchdog's findings and its items per day up to `now` (default: the
+    database's now); feeds with findings, then failing ones first (unless not
+    `failing_first`), then by name."""
+    from newswatch.store import findings
+
+    now = now or session.scalar(select(func.now()))
+    assert now is not None
+    feeds = session.scalars(select(models.Feed).order_by(models.Feed.name)).all()
+    ids = [feed.id for feed in feeds]
+    found = findings.open_findings(session)
+    daily = findings.daily_items(session, now, ids)
+    last = findings.last_items(session, ids)
+    rows = [
+        FeedHealth(
+            name=feed.name,
+            url=feed.url,
+            enabled=feed.enabled,
+            status=feed.last_status,
+            last_polled_at=feed.last_polled_at,
+            last_success_at=feed.last_success_at,
+            consecutive_failures=feed.consecutive_failures,
+            next_poll_at=feed.next_poll_at,
+            items_per_day=feed.items_per_day,
+            last_error=feed.last_error,
+            last_item_at=last.get(feed.id),
+            daily=tuple(daily[feed.id]),
+            findings=tuple(
+                OpenFinding(row.kind, row.reason, row.first_seen_at)
+                for row in found.get(feed.id, [])
+            ),
+        )
+        for feed in feeds
+    ]
+    if failing_first:
+        rows.sort(key=lambda row: (not row.findings, -row.consecutive_failures))
+    return rows
 
 
 def daily_hits(

@@ -1,0 +1,270 @@
+"""The watchdog on a loopback news web: a feed that goes quiet past its baseline, a site that
+starts serving consent walls, a feed that 301s onto another feed's URL, and recovery; the
+operator hears of it in one message a day over real SMTP, and nothing on a day without change."""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+
+import pytest
+from conftest import Mailbox
+from pytest_httpserver import HTTPServer
+from sqlalchemy import select
+from typer.testing import CliRunner
+from werkzeug import Request, Response
+
+from newswatch import clock, models, pipeline
+from newswatch.cli.main import app
+from newswatch.settings import Settings, get_settings
+from newswatch.store import db
+
+DAY1 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # an hour after the operator's report time
+HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+OPERATOR = "ops@example.com"
+ARTICLE = (
+    "<html lang='en'><body><article><h1>{title}</h1>"
+    + "<p>The harbour authority said the new pier would open in spring, and traders welcomed "
+    "the longer quay for container ships calling at the port. </p>" * 4 + "</article></body></html>"
+)
+WALL = (
+    "<html lang='en'><body><div>We use cookies to improve your visit. By clicking Accept all "
+    "you consent to the use of cookies. Manage your privacy choices in Cookie settings.</div>"
+    "</body></html>"
+)
+
+
+class NewsWeb:
+    """Feeds on loopback whose items, pages and redirects a test changes between runs."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.base = server.url_for("").rstrip("/")
+        self.items: dict[str, list[str]] = {"wire": [], "mover": []}  # feed -> item slugs
+        self.walls: set[str] = set()  # slugs whose page is a consent wall
+        self.moved: dict[str, str] = {}  # feed -> the path it 301s to
+        server.expect_request(re.compile(r"/.*")).respond_with_handler(self.handle)
+
+    def url(self, feed: str) -> str:
+        return f"{self.base}/{feed}/feed"
+
+    def publish(self, feed: str, *slugs: str) -> None:
+        self.items[feed] = [*slugs, *self.items[feed]]
+
+    def handle(self, request: Request) -> Response:
+        path = request.path
+        if path == "/robots.txt":
+            return Response("", status=404)
+        feed = path.removesuffix("/feed").strip("/")
+        if path.endswith("/feed") and feed in self.moved:
+            return Response("", status=301, headers={"Location": self.base + self.moved[feed]})
+        if path.endswith("/feed") and feed in self.items:
+            return Response(self.rss(feed), content_type="application/rss+xml")
+        slug = path.rsplit("/", 1)[-1]
+        body = WALL if slug in self.walls else ARTICLE.format(title=f"Harbour news {slug}")
+        return Response(body, content_type="text/html")
+
+    def rss(self, feed: str) -> str:
+        entries = "".join(
+            f"<item><title>Harbour news {slug}</title><link>{self.base}/{feed}/{slug}</link>"
+            f"<guid>{feed}-{slug}</guid><pubDate>Tue, 01 Dec 2026 06:00:00 GMT</pubDate></item>"
+            for slug in self.items[feed]
+        )
+        return f'<?xml version="1.0"?><rss version="2.0"><channel><title>{feed}</title>{entries}</channel></rss>'
+
+
+@pytest.fixture
+def web(
+    settings: Settings,
+    threaded_httpserver: HTTPServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    smtp: Mailbox,
+) -> Iterator[NewsWeb]:
+    web = NewsWeb(threaded_httpserver)
+    folder = tmp_path / "watch-config"
+    folder.mkdir()
+    (folder / "feeds.yaml").write_text(
+        f"feeds:\n  - {{name: wire, url: '{web.url('wire')}'}}\n"
+        f"  - {{name: mover, url: '{web.url('mover')}'}}\n"
+    )
+    (folder / "topics.yaml").write_text(
+        "recipients: [desk@example.com]\ntopics:\n  - {name: harbour, query: harbour}\n"
+    )
+    monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(folder))
+    monkeypatch.setenv("NEWSWATCH_OPERATOR_EMAIL", OPERATOR)
+    monkeypatch.setenv("NEWSWATCH_DIGEST_TIMEZONE", "UTC")
+    monkeypatch.setenv("NEWSWATCH_DIGEST_TIME", "07:00")
+    yield web
+
+
+def seed_history(feed_name: str, times: list[datetime], read: bool = True) -> None:
+    """Items the feed brought at `times` (and their pages, read or not), as if polled then."""
+    settings = get_settings()
+    with db.transaction(db.session_factory(settings)) as session:
+        feed = session.scalars(select(models.Feed).where(models.Feed.name == feed_name)).one()
+        for at in times:
+            text = f"Old harbour item of {at:%Y-%m-%d %H:%M}. " * 8
+            article = models.Article(
+                url=f"https://old.example/{feed_name}/{at:%Y%m%d%H%M}",
+                feed_id=feed.id,
+                title=f"Old item {at:%Y-%m-%d %H:%M}",
+                published_at=at,
+                fetched_at=at,
+                text=text,
+                text_source="page" if read else "feed_summary",
+                content_hash=hashlib.sha256(text.encode()).hexdigest(),
+            )
+            session.add(article)
+            session.flush()
+            session.add(models.ArticleSource(article_id=article.id, feed_id=feed.id, seen_at=at))
+
+
+def run_at(at: datetime) -> None:
+    clock.freeze(at)
+    pipeline.run_once(get_settings())
+
+
+def findings() -> dict[tuple[str, str], tuple[bool, str]]:
+    """(feed, kind) -> (open, reason) of every finding."""
+    with db.transaction(db.session_factory(get_settings())) as session:
+        rows = session.execute(
+            select(models.Feed.name, models.FeedFinding)
+            .join(models.FeedFinding, models.FeedFinding.feed_id == models.Feed.id)
+            .order_by(models.FeedFinding.id)
+        ).all()
+        return {(name, f.kind): (f.resolved_at is None, f.reason) for name, f in rows}
+
+
+def reports(mailbox: Mailbox) -> list[EmailMessage]:
+    """The operator's messages, oldest first."""
+    found = []
+    for envelope in mailbox.received:
+        if OPERATOR in envelope.rcpt_tos:
+            msg = email.message_from_bytes(envelope.content, policy=default)  # type: ignore[arg-type]
+            found.append(msg)
+    return found
+
+
+def plain(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def every(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
+    times = []
+    while start < end:
+        times.append(start)
+        start += step
+    return times
+
+
+def first_run(web: NewsWeb) -> None:
+    """Both feeds in the store, polled once before the test's history is laid down."""
+    run_at(DAY1 - 28 * DAY - HOUR)
+
+
+def test_a_feed_gone_quiet_is_told_once_that_day_then_silence_then_its_recovery(
+    web: NewsWeb, smtp: Mailbox
+) -> None:
+    first_run(web)
+    seed_history("wire", every(DAY1 - 28 * DAY, DAY1 - 3 * DAY, 2 * HOUR))
+
+    run_at(DAY1)
+    assert findings() == {
+        ("wire", "quiet"): (True, "no new item for 3 days; usually one every 2 h"),
+    }
+    (report,) = reports(smtp)
+    assert report["Subject"] == "[newswatch] Feed watch: 1 new problem"
+    body = plain(report)
+    assert "wire · Gone quiet (since 2026-12-01 08:00 UTC)" in body
+    assert "no new item for 3 days; usually one every 2 h" in body
+    assert report.get_body(preferencelist=("html",)) is not None
+
+    run_at(DAY1 + 3 * HOUR)  # later that day: still quiet, nothing more is said
+    run_at(DAY1 + DAY)  # the next day, unchanged: silence
+    assert len(reports(smtp)) == 1
+
+    web.publish("wire", "pier-opens")
+    clock.freeze(DAY1 + DAY + 2 * HOUR)
+    pipeline.run_once(get_settings(), force=["wire"])  # polled now, not at its next poll
+    assert findings()[("wire", "quiet")][0] is False  # resolved
+    assert [r["Subject"] for r in reports(smtp)] == [
+        "[newswatch] Feed watch: 1 new problem",
+        "[newswatch] Feed watch: 1 resolved",
+    ]
+    assert "wire · Gone quiet (from 2026-12-01 08:00 UTC to 2026-12-02 10:00 UTC)" in plain(
+        reports(smtp)[1]
+    )
+    run_at(DAY1 + 2 * DAY)
+    assert len(reports(smtp)) == 2
+
+
+def test_a_site_serving_consent_walls_is_pages_blocked(web: NewsWeb, smtp: Mailbox) -> None:
+    first_run(web)
+    seed_history("wire", every(DAY1 - 28 * DAY, DAY1 - DAY, 2 * HOUR))  # pages read, always
+    web.publish("wire", "a", "b", "c", "d")
+    web.walls |= {"a", "b", "c"}
+
+    run_at(DAY1)
+
+    is_open, reason = findings()[("wire", "blocked")]
+    assert is_open
+    assert reason.startswith("3 of its 4 pages in the last day were a wall (consent, bot check")
+    assert "'we use cookies'" in reason
+    (report,) = reports(smtp)
+    assert "wire · Pages blocked" in plain(report)
+
+
+def test_a_feed_redirected_onto_another_feeds_url_is_moved_until_it_is_not(
+    web: NewsWeb, smtp: Mailbox
+) -> None:
+    first_run(web)
+    web.moved["mover"] = "/wire/feed"
+
+    run_at(DAY1)
+
+    is_open, reason = findings()[("mover", "moved")]
+    assert is_open and "feed 'wire'" in reason
+    with db.transaction(db.session_factory(get_settings())) as session:
+        mover = session.scalars(select(models.Feed).where(models.Feed.name == "mover")).one()
+        assert mover.url == web.url("mover")  # it does not take the other feed's URL
+    health = CliRunner().invoke(app, ["feeds", "health", "--json"])
+    assert health.exit_code == 0, health.output
+    rows = {row["name"]: row for row in json.loads(health.output)}
+    assert [f["kind"] for f in rows["mover"]["findings"]] == ["moved"]
+    assert rows["wire"]["findings"] == []
+
+    del web.moved["mover"]
+    run_at(DAY1 + DAY)  # mover is not due yet: its poll is forced
+    pipeline.run_once(get_settings(), force=["mover"])
+    assert findings()[("mover", "moved")][0] is False
+    assert [r["Subject"] for r in reports(smtp)] == [
+        "[newswatch] Feed watch: 1 new problem",
+        "[newswatch] Feed watch: 1 resolved",
+    ]
+
+
+def test_the_report_also_goes_to_the_operators_chat_channel_once(
+    web: NewsWeb, smtp: Mailbox, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpserver.expect_request("/ops", method="POST").respond_with_data("ok")
+    monkeypatch.setenv("NEWSWATCH_OPERATOR_APPRISE_ENV", "OPS_CHAT")
+    monkeypatch.setenv("OPS_CHAT", f"json://127.0.0.1:{httpserver.port}/ops")
+    first_run(web)
+    seed_history("wire", every(DAY1 - 28 * DAY, DAY1 - 3 * DAY, 2 * HOUR))
+
+    run_at(DAY1)
+    run_at(DAY1 + HOUR)
+
+    posts = [json.loads(r.get_data()) for r, _ in httpserver.log if r.path == "/ops"]
+    assert [post["title"] for post in posts] == ["[newswatch] Feed watch: 1 new problem"]
+    assert "wire · Gone quiet" in posts[0]["message"]
+    assert len(reports(smtp)) == 1  # and the email, once
