@@ -35,6 +35,9 @@ GOLDEN: list[tuple[str, Stemming, Text, list[str]]] = [
     ("EV", "plural", "sales of EVs rose", ["EVs"]),
     ("tariff", "plural", "New TARIFFS on steel", ["TARIFFS"]),
     ("court", "plural", "one court, two courts", ["court", "courts"]),
+    ('"greenhouse gas"', "plural", "greenhouse gases rose", ["greenhouse gases"]),
+    ("bias", "plural", "hidden biases", ["biases"]),
+    ("lens", "plural", "two lenses", ["lenses"]),
     # possessives: the apostrophe (straight or curly) is a word boundary
     ("court", "plural", "the court's ruling", ["court"]),
     ("court", "plural", "the courts' rulings", ["courts"]),
@@ -66,6 +69,8 @@ GOLDEN: list[tuple[str, Stemming, Text, list[str]]] = [
     ("court", "full", "courting voters", ["courting"]),
     ("court", "full", "the courts ruled", ["courts"]),
     ("spending", "full", "they spend more", ["spend"]),
+    ("policies", "full", "one policy", ["policy"]),
+    ("companies", "full", "a company and two companies", ["company", "companies"]),
     # prefixes: a trailing * lets the last word continue; without it, whole words
     ("tariff*", "plural", "new tariffs", ["tariffs"]),
     ("tariff*", "plural", "tariffed goods", ["tariffed"]),

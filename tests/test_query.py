@@ -1,7 +1,6 @@
 """Query parsing errors, config validation of queries, and the fast engine against a reference."""
 
 import itertools
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,9 +178,8 @@ class Reference:
             return text.startswith(last, at)
         word = re.match(r"[^\W_]*", text[at:])
         assert word is not None
-        anchor = os.path.commonprefix([last, stem(last)])
-        if self.stemming == "full" and last.isalpha() and not is_cjk(last[0]) and anchor:
-            return word.group().startswith(anchor) and stem(word.group()) == stem(last)
+        if self.stemming == "full" and last.isalpha() and not is_cjk(last[0]):
+            return stem(word.group()) == stem(last)  # any word with the same Snowball stem
         if self.stemming == "plural" and word.group() in plural_forms(last):
             return True
         after = at + len(last)

@@ -20,11 +20,13 @@ from sqlalchemy import select
 
 from newswatch import clock, models, pipeline, store, stories
 from newswatch.config.load import load_config
+from newswatch.config.models import reader_key
 from newswatch.dashboard import create_app
 from newswatch.records import Article, Match
 from newswatch.sample_day import SampleDay
 from newswatch.settings import Settings, get_settings
 from newswatch.store import db
+from newswatch.unsubscribe import ALERTS
 
 ANALYST = "analyst@example.com"
 DESK = "desk@example.com"
@@ -160,6 +162,81 @@ def test_later_copies_and_topics_send_nothing_but_one_update_to_who_asked(
     pipeline.deliver(settings)
     pipeline.deliver(settings)
     assert len(messages(smtp)) == 3
+
+
+def alert_topics(settings: Settings, reader: str) -> list[tuple[str, str, list[str]]]:
+    """(kind, state, topic names) of the reader's alerts, oldest first."""
+    with db.transaction(db.session_factory(settings)) as session:
+        return [
+            (
+                alert.kind,
+                alert.state,
+                sorted(
+                    session.scalars(
+                        select(models.Topic.name)
+                        .join(models.AlertTopic, models.AlertTopic.topic_id == models.Topic.id)
+                        .where(models.AlertTopic.alert_id == alert.id)
+                    )
+                ),
+            )
+            for alert in session.scalars(
+                select(models.Alert)
+                .where(models.Alert.reader == reader_key(reader))
+                .order_by(models.Alert.id)
+            )
+        ]
+
+
+def leave_and_return(settings: Settings, reader: str) -> None:
+    """The reader unsubscribes from alerts, a delivery cancels what was queued for them, and
+    they subscribe again."""
+    with db.transaction(db.session_factory(settings)) as session:
+        store.readers.unsubscribe(session, reader_key(reader), ALERTS, clock.now())
+    pipeline.deliver(settings)
+    with db.transaction(db.session_factory(settings)) as session:
+        store.readers.resubscribe(session, reader_key(reader))
+
+
+def test_a_cancelled_update_opens_again_when_the_story_hits_another_topic(
+    settings: Settings, smtp: Mailbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_topics(
+        settings,
+        tmp_path,
+        f"subscribers:\n  - name: desk\n    emails: [{DESK}]\n    updates: true\n",
+        monkeypatch,
+    )
+    settings = get_settings()
+    clock.freeze(T0)
+    store_copy(settings, 1, ["taiwan"], T0)
+    pipeline.deliver(settings)
+    store_copy(settings, 2, ["tariffs"], T0)  # the desk's follow-up, never sent:
+    leave_and_return(settings, DESK)
+    assert alert_topics(settings, DESK)[1] == ("update", "cancelled", ["tariffs"])
+    store_copy(settings, 3, ["defense-spending"], T0)
+    pipeline.deliver(settings)
+    later = messages(smtp)[2:]
+    assert [rcpt for rcpt, _ in later] == [DESK]
+    assert str(later[0][1]["Subject"]).startswith("[newswatch] Update")
+    assert "Defense spending" in str(later[0][1]["Subject"])
+    assert alert_topics(settings, DESK)[1] == ("update", "sent", ["defense-spending", "tariffs"])
+
+
+def test_an_alert_opened_again_tells_only_of_topics_its_reader_follows_now(
+    settings: Settings, smtp: Mailbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = f"subscribers:\n  - name: desk\n    emails: [{DESK}]\n    topics: [{{}}]\n"
+    now = use_topics(settings, tmp_path, desk.format("taiwan, tariffs"), monkeypatch)
+    clock.freeze(T0)
+    store_copy(now, 1, ["taiwan"], T0)
+    leave_and_return(now, DESK)
+    assert alert_topics(now, DESK) == [("alert", "cancelled", ["taiwan"])]
+    now = use_topics(settings, tmp_path, desk.format("tariffs"), monkeypatch)  # not taiwan now
+    store_copy(now, 2, ["tariffs"], T0)
+    assert alert_topics(now, DESK) == [("alert", "pending", ["tariffs"])]
+    pipeline.deliver(now)
+    ((_, msg),) = [(rcpt, msg) for rcpt, msg in messages(smtp) if rcpt == DESK]
+    assert str(msg["Subject"]).startswith("[newswatch] Tariffs:")
 
 
 def test_a_flood_sends_twenty_and_the_rest_in_one_more_stories_message_once(

@@ -4,6 +4,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newswatch.config.models import TopicConfig
 from newswatch.records import TopicRule
@@ -240,3 +242,47 @@ def test_stemming_table_in_the_config_readme_is_what_matching_does(row: list[str
             rule = TopicRule(name="t", query=term, stemming=stemming)  # type: ignore[arg-type]
             hit = bool(match_text("", text, compile_topics([rule])))
             assert hit == cell.startswith("✓"), (term, text, stemming, cell)
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "marked"),
+    [
+        ("Taiwan", "Taiwanese officials met in Taiwan on Monday.", ["Taiwan"]),
+        ("tariff", "The tariffing plan: a tariff.", ["tariff"]),
+        ("court", "court courts court", ["court", "courts", "court"]),
+    ],
+)
+def test_snippet_marks_the_words_that_matched_not_earlier_look_alikes(
+    query: str, text: str, marked: list[str]
+) -> None:
+    (match,) = match_text("", text, compile_topics([topic(query=query)]))
+    spans = [s for spans in match.offsets.values() for s in spans]
+    assert [match.snippet[a:b] for a, b in match.highlights] == marked
+    assert [text[a:b] for a, b in sorted(spans)] == marked
+    assert [a for a, _ in match.highlights] == [a for a, _ in sorted(spans)]  # same places
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    words=st.lists(
+        st.sampled_from(["tariff", "Tariffs", "tariffing", "steel", "the", "—", "«", "x"]),
+        min_size=1,
+        max_size=80,
+    ),
+    gaps=st.lists(
+        st.sampled_from([" ", "  ", "\n", "\n\n", " \t ", "\u00a0", "\u2003 "]), min_size=80
+    ),
+    title=st.sampled_from(["", "Tariff news", "  Steel  "]),
+)
+def test_every_highlight_is_a_word_that_matched_whatever_the_whitespace(
+    words: list[str], gaps: list[str], title: str
+) -> None:
+    text = "".join(word + gap for word, gap in zip(words, gaps, strict=False))
+    matches = match_text(title, text, compile_topics([topic(query="tariff")]))
+    for match in matches:
+        marked = [match.snippet[a:b] for a, b in match.highlights]
+        assert marked and all(word.casefold() in ("tariff", "tariffs") for word in marked)
+        padded = f" {match.snippet} "  # a highlight is a whole word, not a piece of "tariffing"
+        assert all(
+            not padded[a].isalnum() and not padded[b + 1].isalnum() for a, b in match.highlights
+        )

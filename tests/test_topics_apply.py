@@ -17,15 +17,17 @@ from helpers import stored_alerts
 from sqlalchemy import create_engine, select, text
 from typer.testing import CliRunner
 
-from newswatch import clock, models, pipeline, retag, store
+from newswatch import clock, models, pipeline, retag, store, stories
 from newswatch.cli.main import app
 from newswatch.config.load import load_config
+from newswatch.config.models import reader_key
 from newswatch.records import Article, Match
 from newswatch.sample_day import SampleDay
 from newswatch.settings import Settings, get_settings
 from newswatch.store import db
 from newswatch.store.matches import StoredMatch
 from newswatch.topics import compile_topics, match_text
+from newswatch.unsubscribe import ALERTS
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 READER = "analyst@example.com"
@@ -37,7 +39,14 @@ TAIPEI_TRAFFIC = "Taipei traffic eases"
 # The sample day's pineapple story, and the summit story's rewrite by another outlet.
 PINEAPPLE = "Taiwanese pineapple growers expect bumper harvest"
 TAKAICHI_KYODO = "Japan eyes late-March Takaichi trip to U.S. for Trump summit"
+# Two reports of one story (ingest(..., story=True)).
+METRO_TAIPEI = "Metro works begin in Taipei"
+METRO_TAIWAN = "Metro works begin in Taiwan"
+METRO_KEELUNG = "Metro works begin in Keelung"
 TEXTS = {
+    METRO_KEELUNG: "Crowds in Keelung watched the opening.",
+    METRO_TAIPEI: "The mayor of Taipei spoke at the opening.",
+    METRO_TAIWAN: "Officials across Taiwan spoke at the opening.",
     TAIPEI_TRAFFIC: "Traffic in Taipei eased after the holiday.",
     TAIPEI_ONLY: "The mayor of Taipei opened the line on Monday.",
     TAIWAN_ONLY: "Voters across Taiwan went to the polls.",
@@ -66,8 +75,24 @@ def config(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     return folder
 
 
-def ingest(*titles: str, days_ago: int = 1) -> None:
-    """Store articles as ingestion does: tagged by the config's topics, with their alerts."""
+# Reports of one event by several outlets: the same long text but for their last sentence
+# (TEXTS), so stories.py puts them in one story when their titles are related too. No topic
+# of these tests hits it.
+EVENT = (
+    "The city government announced on Monday a broad programme of works on the metro network, "
+    "with new stations, longer trains and later services planned for the coming years across "
+    "the capital, paid for by a special budget the council approved after months of debate "
+    "about fares, contractors and the noise of the building sites near schools and hospitals. "
+    "Officials said the first contracts would be signed before the end of the year and that "
+    "the busiest lines would stay open while the work went on at night and on weekends. "
+)
+
+
+def ingest(
+    *titles: str, days_ago: int = 1, story: bool = False, texts: dict[str, str] = TEXTS
+) -> None:
+    """Store articles as ingestion does: tagged by the config's topics, with their alerts; with
+    `story`, reports of one event (EVENT), so they join one story."""
     settings = get_settings()
     loaded = load_config(settings.config_dir)
     matcher = compile_topics(topic.rule for topic in loaded.topics)
@@ -76,25 +101,40 @@ def ingest(*titles: str, days_ago: int = 1) -> None:
         store.config.sync_config(session, loaded)
         feed = session.scalars(select(models.Feed).order_by(models.Feed.id)).first()
         assert feed is not None
-        tagged = [
-            (
-                Article(
-                    url=f"https://news.example/{hashlib.sha1(title.encode()).hexdigest()[:8]}",
-                    feed_id=feed.id,
-                    title=title,
-                    author=None,
-                    published_at=at,
-                    language="en",
-                    text=TEXTS[title],
-                    text_source="page",
-                    content_hash=hashlib.sha256(TEXTS[title].encode()).hexdigest(),
-                    summary="",
-                ),
-                match_text(title, TEXTS[title], matcher, source=feed.name, lang="en"),
+        tagged = []
+        for title in titles:
+            body = EVENT + texts[title] if story else texts[title]
+            article = Article(
+                url=f"https://news.example/{hashlib.sha1(title.encode()).hexdigest()[:8]}",
+                feed_id=feed.id,
+                title=title,
+                author=None,
+                published_at=at,
+                language="en",
+                text=body,
+                text_source="page",
+                content_hash=hashlib.sha256(body.encode()).hexdigest(),
+                summary="",
+                minhash=stories.to_bytes(stories.signature(body)) if story else None,
             )
-            for title in titles
-        ]
+            tagged.append((article, match_text(title, body, matcher, source=feed.name, lang="en")))
         store.articles.save_articles(session, tagged, at)
+
+
+def match_of(topic: str, title: str) -> int:
+    """The id of the topic's match on the article with this title."""
+    with db.transaction(db.session_factory(get_settings())) as session:
+        return session.scalars(
+            select(models.Match.id)
+            .join(models.Topic, models.Topic.id == models.Match.topic_id)
+            .join(models.Article, models.Article.id == models.Match.article_id)
+            .where(models.Topic.name == topic, models.Article.title == title)
+        ).one()
+
+
+def story_count() -> int:
+    with db.transaction(db.session_factory(get_settings())) as session:
+        return len(set(session.scalars(select(models.Article.story_id))))
 
 
 def matches() -> dict[tuple[str, str], dict[str, int]]:
@@ -137,7 +177,7 @@ def test_apply_tags_stored_articles_with_a_new_topic_from_when_they_were_stored(
     write_topics(config, taiwan="Taiwan OR Taipei", okinawa="Okinawa")
     got = apply("okinawa")
     assert got["matches_added"] == 1 and got["matches_removed"] == 0
-    assert got["articles_examined"] == 1  # full-text search kept only the Okinawa article
+    assert got["articles_examined"] == 2  # every article in the window, as ingestion saw them
     assert matches()[("okinawa", OKINAWA)] == {"Okinawa": 2}
     with db.transaction(db.session_factory(get_settings())) as session:
         match = session.scalars(select(models.Match).where(models.Match.terms.has_key("Okinawa")))
@@ -234,6 +274,117 @@ def test_an_alert_with_another_topic_left_only_loses_the_removed_one(config: Pat
     assert (title, state, [name for name, _ in topics]) == (TAIPEI_ONLY, "pending", ["capital"])
 
 
+@pytest.mark.parametrize("sent", [False, True], ids=["unsent", "sent"])
+def test_an_alert_cites_another_article_of_its_story_that_still_matches(
+    config: Path, smtp: Mailbox, sent: bool
+) -> None:
+    ingest(METRO_TAIPEI, METRO_TAIWAN, story=True)  # the alert cites the Taipei report's match
+    assert story_count() == 1
+    ((_, _, [(_, cited)]),) = alerts()
+    assert cited == match_of("taiwan", METRO_TAIPEI)
+    if sent:
+        pipeline.deliver(get_settings())
+    write_topics(config, taiwan="Taiwan")
+    got = apply("taiwan")
+    assert got["matches_removed"] == 1 and got["alerts_cancelled"] == 0
+    state = "sent" if sent else "pending"
+    assert alerts() == [(METRO_TAIPEI, state, [("taiwan", match_of("taiwan", METRO_TAIWAN))])]
+    pipeline.deliver(get_settings())
+    assert len(smtp.received) == 1  # the story still hits taiwan: its reader is told, once
+
+
+@pytest.mark.parametrize("alert", [False, True], ids=["no-alert", "alert"])
+@pytest.mark.parametrize("stays", ["earlier", "later"])
+def test_a_story_that_still_matches_keeps_its_alert_whatever_batch_its_match_is_in(
+    config: Path, settings: Settings, smtp: Mailbox, stays: str, alert: bool
+) -> None:
+    # The article whose match stays goes in a batch before, or after, the one whose goes.
+    write_topics(config, taiwan="Taipei")
+    if stays == "earlier":
+        ingest(METRO_TAIWAN, METRO_TAIPEI, story=True)
+        write_topics(config, taiwan="Taiwan OR Taipei")
+        apply("taiwan")  # the Taiwan report gains a match; the alert cites the Taipei one's
+    else:
+        ingest(METRO_TAIPEI, METRO_TAIWAN, story=True)  # the Taiwan report gains one below
+    write_topics(config, taiwan="Taiwan")
+    with db.transaction(db.session_factory(settings)) as session:
+        store.config.sync_config(session, load_config(config))
+    (rule,) = [t.rule for t in load_config(config).topics]
+    factory = db.session_factory(settings)
+    done = retag.apply_topic(factory, rule, NOW - timedelta(days=30), alert=alert, at=NOW, batch=1)
+    assert (done.removed, done.alerts_cancelled, done.alerts_queued) == (1, 0, 0)
+    assert alerts() == [(METRO_TAIPEI, "pending", [("taiwan", match_of("taiwan", METRO_TAIWAN))])]
+    pipeline.deliver(get_settings())
+    assert len(smtp.received) == 1
+
+
+def test_an_alert_opened_again_leaves_out_a_topic_whose_match_was_removed(
+    config: Path, smtp: Mailbox
+) -> None:
+    write_topics(config, taiwan="Taiwan OR Taipei", ports="Keelung")
+    ingest(METRO_TAIPEI, story=True)
+    settings = get_settings()
+    with db.transaction(db.session_factory(settings)) as session:
+        store.readers.unsubscribe(session, reader_key(READER), ALERTS, NOW)
+    pipeline.deliver(settings)  # cancelled: the reader unsubscribed
+    write_topics(config, taiwan="Taiwan", ports="Keelung")
+    assert apply("taiwan")["alerts_cancelled"] == 0  # a cancelled alert keeps the topic ...
+    assert alerts() == [(METRO_TAIPEI, "cancelled", [("taiwan", None)])]  # ... without a match
+    with db.transaction(db.session_factory(settings)) as session:
+        store.readers.resubscribe(session, reader_key(READER))
+    ingest(METRO_KEELUNG, story=True)
+    ports = match_of("ports", METRO_KEELUNG)
+    assert alerts() == [(METRO_TAIPEI, "pending", [("ports", ports)])]
+    pipeline.deliver(settings)
+    assert len(smtp.received) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Details: https://news.example/okinawa-ferries today.",  # a URL path is one token
+        "Tokyo/Okinawa ferry talks resumed.",  # so is a word/word pair
+        "Write to press@okinawa.example for details.",  # and an e-mail address
+        "Ferries were full. " * 12_000 + "Okinawa ferries stopped.",  # past what search indexes
+    ],
+    ids=["url", "slash", "email", "long"],
+)
+def test_apply_tags_what_ingestion_tags_where_full_text_search_sees_no_word(
+    config: Path, text: str
+) -> None:
+    write_topics(config, taiwan="Taiwan OR Taipei", okinawa="Okinawa")
+    as_ingested = compile_topics(t.rule for t in load_config(config).topics)
+    assert match_text(OKINAWA, text, as_ingested)  # ingestion tags the article okinawa
+    write_topics(config, taiwan="Taiwan OR Taipei")
+    ingest(OKINAWA, texts={OKINAWA: text.replace("Okinawa", "Naha")})
+    ingest(TAIWAN_ONLY)  # an article that stays as it was
+    with db.transaction(db.session_factory(get_settings())) as session:  # edited in place
+        article = session.scalars(select(models.Article).where(models.Article.title == OKINAWA))
+        article.one().text = text
+    write_topics(config, taiwan="Taiwan OR Taipei", okinawa="Okinawa")
+    got = apply("okinawa")
+    assert (got["articles_examined"], got["matches_added"]) == (2, 1)
+    assert ("okinawa", OKINAWA) in matches()
+
+
+def test_resend_refuses_a_withdrawn_alert(config: Path, smtp: Mailbox) -> None:
+    ingest(TAIPEI_TRAFFIC)
+    write_topics(config, taiwan="Taiwan")
+    assert apply("taiwan")["alerts_cancelled"] == 1
+    with db.transaction(db.session_factory(get_settings())) as session:
+        alert_id = session.scalars(select(models.Alert.id)).one()
+    result = CliRunner().invoke(app, ["alerts", "resend", str(alert_id)])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"alert {alert_id} was withdrawn: its topics no longer match the story "
+        "(the topic was edited); not sent"
+    )
+    as_json = CliRunner().invoke(app, ["alerts", "resend", str(alert_id), "--json"])
+    assert as_json.exit_code == 2 and json.loads(as_json.output)["id"] == alert_id
+    assert [(title, state) for title, state, _ in alerts()] == [(TAIPEI_TRAFFIC, "cancelled")]
+    assert smtp.received == []
+
+
 def test_unknown_topic_is_refused_with_the_known_ones(config: Path) -> None:
     result = CliRunner().invoke(app, ["topics", "apply", "taiwann"])
     assert result.exit_code == 2
@@ -302,8 +453,8 @@ def test_an_apply_cut_short_is_finished_by_the_next(config: Path, settings: Sett
         store.config.sync_config(session, load_config(config))
     (rule,) = [t.rule for t in load_config(config).topics]
 
-    def crash_after_two(done: int, total: int) -> None:
-        if done == 2:
+    def crash_after_three(done: int, total: int) -> None:
+        if done == 3:
             raise KeyboardInterrupt
 
     since = NOW - timedelta(days=30)
@@ -314,12 +465,13 @@ def test_an_apply_cut_short_is_finished_by_the_next(config: Path, settings: Sett
             since,
             alert=False,
             at=NOW,
-            progress=crash_after_two,
+            progress=crash_after_three,
             batch=1,
         )
     rest = retag.apply_topic(db.session_factory(settings), rule, since, alert=False, at=NOW)
-    # The first batch (Taipei only: removed) was committed; what is left is done once.
-    assert (rest.examined, rest.added, rest.updated, rest.removed) == (3, 1, 1, 0)
+    # The first three batches were committed (Both rewritten); the removal of Taipei only's
+    # match waits for the end of the walk, which the crash cut off. What is left is done once.
+    assert (rest.examined, rest.added, rest.updated, rest.removed) == (4, 1, 0, 1)
     assert set(matches()) == {("taiwan", t) for t in (TAIWAN_ONLY, BOTH, OKINAWA)}
 
 

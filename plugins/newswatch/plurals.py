@@ -92,7 +92,9 @@ def plural_forms(word: str) -> tuple[str, ...]:
     candidates = [word]
     for base in sorted(bases):
         candidates.append(base)
-        if singulars(base) == {base} and base not in NOT_PLURALS:  # "tariff", not "tariffs"
+        # The term itself ("gas" -> "gases", "bias" -> "biases") and each singular found for it
+        # ("tariff" for "tariffs"; not "tariffs" again, which only a junk word would match).
+        if base == word or singulars(base) == {base}:
             candidates += _plurals(base)
     return tuple(dict.fromkeys(c for c in candidates if c == word or singulars(c) & bases))
 

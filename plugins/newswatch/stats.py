@@ -26,7 +26,10 @@ class Totals:
     articles_new: int = 0
     fallback_used: int = 0
     matches_new: int = 0
-    matches_retagged: int = 0  # by new or edited topics applied to stored articles
+    topics_applied: int = 0  # new or edited topics applied to stored articles
+    matches_retagged: int = 0  # matches they added, rewrote or removed
+    alerts_withdrawn: int = 0  # unsent alerts of stories they no longer match
+    findings_opened: int = 0  # the feed watchdog's
     alerts_sent: int = 0
     alerts_pending: int = 0
     alerts_failed: int = 0
@@ -48,7 +51,10 @@ class Totals:
             articles_new=get(Outcome.ARTICLES_NEW),
             fallback_used=get(Outcome.FALLBACK_USED),
             matches_new=get(Outcome.MATCHES_NEW),
+            topics_applied=get(Outcome.TOPICS_APPLIED),
             matches_retagged=get(Outcome.MATCHES_RETAGGED),
+            alerts_withdrawn=get(Outcome.ALERTS_WITHDRAWN),
+            findings_opened=get(Outcome.FINDINGS_OPENED),
             alerts_sent=get(Outcome.ALERTS_SENT),
             alerts_pending=get(Outcome.ALERTS_PENDING),
             alerts_failed=get(Outcome.ALERTS_FAILED),

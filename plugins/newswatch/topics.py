@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import itertools
 import os
-from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -91,7 +92,9 @@ def pattern_of(term: Term, stemming: Stemming = "plural") -> Pattern:
         return Pattern(term.words, Ending.PREFIX, (last,))
     if stemming == "full" and last.isalpha() and not any(is_cjk(c) for c in last):
         stemmed = stem(last)
-        anchor = os.path.commonprefix([last, stemmed])
+        # Every word with this stem starts with it, but for its last letter: Snowball ends
+        # "policy" and "policies" alike in "i" ("polici"), so "policies" finds "policy" too.
+        anchor = os.path.commonprefix([last, stemmed[:-1] if len(stemmed) > 2 else stemmed])
         if anchor:
             return Pattern(term.words, Ending.STEM, (anchor,), stemmed)
     if stemming == "plural":
@@ -501,28 +504,68 @@ def _snippet(
     if end < len(body):
         space = body.rfind(" ", start, end)
         end = space if space > best_start else end
-    raw = body[start:end]
+    pieces = [(start, body[start:end])]
     if 0 < text_from <= end and start < text_from - 2:
-        raw = f"{body[start : text_from - 2]} — {body[text_from:end]}"
+        pieces = [
+            (start, body[start : text_from - 2]),
+            (-1, " — "),
+            (text_from, body[text_from:end]),
+        ]
     lead = "… " if start > floor else ""
     trail = " …" if end < len(body) else ""
-    snippet = lead + _squeeze(raw) + trail
-    # Recompute spans on the whitespace-collapsed snippet by locating each hit's text in order.
+    # Each hit's span from the body offsets its characters came from: a search for its text
+    # could mark "Taiwan" inside an earlier "Taiwanese".
+    ordered = sorted(hits)
+    raw = pieces[0][1]
+    if len(pieces) == 1 and raw.isprintable() and "  " not in raw:  # usual: nothing to squeeze
+        squeezed = raw.strip(" ")
+        shift = len(lead) - start - (len(raw) - len(raw.lstrip(" ")))
+        highlights = [(a + shift, b + shift) for a, b, _ in ordered if start <= a and b <= end]
+        return lead + squeezed + trail, highlights
+    squeezed, out_of = _squeeze_mapped(pieces)
     highlights = []
-    cursor = len(lead)
-    for hit_start, hit_end, _ in sorted(hits):
-        if hit_start < start or hit_end > end:
-            continue
-        needle = _squeeze(body[hit_start:hit_end])
-        found = snippet.find(needle, cursor)
-        if found != -1:
-            highlights.append((found, found + len(needle)))
-            cursor = found + len(needle)
-    return snippet, highlights
+    for hit_start, hit_end, _ in ordered:
+        first, last = out_of(hit_start), out_of(hit_end - 1)  # a hit ends in a letter
+        if first is not None and last is not None:
+            highlights.append((len(lead) + first, len(lead) + last + 1))
+    return lead + squeezed + trail, highlights
 
 
-def _squeeze(text: str) -> str:
-    """Runs of whitespace as one space, none at the ends; skips the split when there are none."""
-    if text.isprintable() and "  " not in text:  # other whitespace is never printable
-        return text.strip(" ")
-    return " ".join(text.split())
+_LONG_SPACE = re.compile(r"\s{2,}")
+
+
+def _squeeze_mapped(
+    pieces: Sequence[tuple[int, str]],
+) -> tuple[str, Callable[[int], int | None]]:
+    """The pieces (body offset, or -1 for a joiner of ours, and text) joined with each run of
+    whitespace as one space and none at the ends; and where a body offset lands in that text
+    (None outside the pieces or on a space). Only runs of two or more characters shift
+    offsets, and they are few: the rest is str.split's work in C."""
+    raw = "".join(text for _, text in pieces)
+    squeezed = " ".join(raw.split())
+    lead = len(raw) - len(raw.lstrip())
+    ends: list[int] = []  # raw offset after each long run, and characters dropped up to it
+    dropped: list[int] = []
+    total = lead
+    for run in _LONG_SPACE.finditer(raw, lead):
+        total += len(run.group()) - 1
+        ends.append(run.end())
+        dropped.append(total)
+    where: list[tuple[int, int, int]] = []  # (body offset, raw offset, length) of each piece
+    at = 0
+    for offset, text in pieces:
+        if offset >= 0:
+            where.append((offset, at, len(text)))
+        at += len(text)
+
+    def out_of(body: int) -> int | None:
+        for offset, start, length in where:
+            if offset <= body < offset + length:
+                pos = start + body - offset
+                if raw[pos].isspace():
+                    return None
+                i = bisect_right(ends, pos)
+                return pos - (dropped[i - 1] if i else lead)
+        return None
+
+    return squeezed, out_of

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, NoReturn, cast
 
 import typer
 
@@ -22,7 +22,7 @@ class AlertState(StrEnum):
     failed = "failed"
     held = "held"  # past the reader's hourly cap, waiting for their digest
     digested = "digested"  # a digest carried it instead
-    cancelled = "cancelled"  # the reader unsubscribed or left the config
+    cancelled = "cancelled"  # the reader unsubscribed or left, or a re-tag withdrew it
 
 
 alerts_app = typer.Typer(
@@ -56,18 +56,20 @@ def listing(
 def resend(
     alert_id: Annotated[int, typer.Argument(min=1, max=ALERT_ID_MAX)], as_json: JsonOption = False
 ) -> None:
-    """Queue an alert again (whatever its state) and deliver the pending alerts now."""
+    """Queue an alert again (whatever its state, unless a re-tag withdrew it) and deliver the
+    pending alerts now."""
     from newswatch import pipeline, store
     from newswatch.store import db
 
     settings = get_settings()
     with db.transaction(db.session_factory(settings)) as session:
+        if store.matches.withdrawn(session, alert_id):
+            # Sending it would tell of a story with no topic: none of its topics matches now.
+            _refuse(
+                alert_id, f"alert {alert_id} was {store.matches.WITHDRAWN}; not sent", as_json, 2
+            )
         if not store.outbox.requeue(session, alert_id):
-            if as_json:
-                typer.echo(json.dumps({"id": alert_id, "error": f"no alert {alert_id}"}))
-            else:
-                typer.echo(f"no alert {alert_id}", err=True)
-            raise typer.Exit(1)
+            _refuse(alert_id, f"no alert {alert_id}", as_json, 1)
     report = pipeline.deliver(settings)
     (row,) = [r for r in alert_rows(settings, None, 100_000) if r["id"] == alert_id]
     delivered_to = row["delivered_to"] or report.delivered_to
@@ -80,6 +82,14 @@ def resend(
         typer.echo(f"alert {alert_id}: {row['state']} via {delivered_to}")
     if row["state"] != "sent":
         raise typer.Exit(1)
+
+
+def _refuse(alert_id: int, error: str, as_json: bool, code: int) -> NoReturn:
+    if as_json:
+        typer.echo(json.dumps({"id": alert_id, "error": error}))
+    else:
+        typer.echo(error, err=True)
+    raise typer.Exit(code)
 
 
 def alert_rows(

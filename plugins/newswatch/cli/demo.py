@@ -73,10 +73,12 @@ def run_demo(settings: Settings) -> int:
     print(outbox_summary(settings.outbox_dir))
     config = settings.var_dir / "demo" / "config"
     print(
-        f"\nThe demo's config is {config}; to look further with it:\n"
-        f"  NEWSWATCH_CONFIG_DIR={config} .venv/bin/newswatch digest preview\n"
+        f"\nThe demo's config is {config}. Commands that read the config (topics, feeds, run,\n"
+        "digest) need it, or they read config/ and point the store at its real feeds:\n"
+        f"  export NEWSWATCH_CONFIG_DIR={config}\n"
+        "  .venv/bin/newswatch digest preview    .venv/bin/newswatch topics test taiwan --text '…'\n"
         "  .venv/bin/newswatch alerts    .venv/bin/newswatch readers list    "
-        ".venv/bin/newswatch stats"
+        ".venv/bin/newswatch feeds health    .venv/bin/newswatch stats"
     )
     print(f"demo finished in {time.monotonic() - started:.1f}s, DAG run exit code {returncode}")
     if not settings.database_url:

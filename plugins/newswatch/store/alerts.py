@@ -11,11 +11,11 @@ at the end of the run (plan_overflow).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Update, func, select, update
+from sqlalchemy import Update, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -23,12 +23,14 @@ from newswatch import models
 from newswatch.config.models import reader_key
 from newswatch.store.outbox import queue_digest
 from newswatch.store.readers import left, unsubscribed
+from newswatch.store.topics import topic_ids
 from newswatch.unsubscribe import ALERTS, digest_subscription
 
 OPEN = ("pending", "held")  # not yet told: a new topic joins the message
 TOLD = ("sent", "digested")  # the reader has the story: a new topic is at most an update
 # Never told (its topics were withdrawn by a re-tag, or its reader had left): a new topic for a
-# reader who follows it now opens it again, or the unique row would keep them from the story.
+# reader who follows it now opens it again, alert or follow-up alike, or the unique row would
+# keep them from the story. It keeps only the topics the reader follows now whose match stands.
 REOPENABLE = "cancelled"
 
 
@@ -72,43 +74,48 @@ def queue_alerts(session: Session, hits: Sequence[Hit], at: datetime) -> int:
         .order_by(models.Alert.id)
         .with_for_update()
     ).all()
+    follows = (
+        _followed_topics(session, readers.values())
+        if any(row.state == REOPENABLE for row in existing)
+        else {}
+    )
     told: dict[int, set[int]] = {}
-    for alert_id, topic_id in session.execute(
-        select(models.AlertTopic.alert_id, models.AlertTopic.topic_id).where(
-            models.AlertTopic.alert_id.in_([row.id for row in existing])
-        )
+    unmatched: dict[int, set[int]] = {}
+    for alert_id, topic_id, match_id in session.execute(
+        select(
+            models.AlertTopic.alert_id, models.AlertTopic.topic_id, models.AlertTopic.match_id
+        ).where(models.AlertTopic.alert_id.in_([row.id for row in existing]))
     ):
         told.setdefault(alert_id, set()).add(topic_id)
-    rows: dict[tuple[int, str], dict[str, tuple[int, str]]] = {}
+        if match_id is None:
+            unmatched.setdefault(alert_id, set()).add(topic_id)
+    rows: dict[tuple[int, str], dict[str, tuple[int, str, set[int]]]] = {}
     for row in existing:
-        rows.setdefault((row.story_id, row.reader), {})[row.kind] = (row.id, row.state)
+        carried = told.get(row.id, set())
+        if row.state == REOPENABLE:
+            carried = (carried & follows.get(row.reader, set())) - unmatched.get(row.id, set())
+        rows.setdefault((row.story_id, row.reader), {})[row.kind] = (row.id, row.state, carried)
     new: list[tuple[str, str, list[Hit]]] = []
     joined: list[tuple[int, Hit]] = []
-    reopened: list[int] = []
+    reopened: dict[int, set[int]] = {}  # alert id: the topics it keeps
     for (story_id, key), topics in wanted.items():
         mine = rows.get((story_id, key), {})
-        known = set().union(*(told.get(alert_id, set()) for alert_id, _ in mine.values()))
+        known = set().union(*(kept for _, _, kept in mine.values()))
         fresh = [hit for topic_id, hit in topics.items() if topic_id not in known]
         if not fresh:
             continue
         kind = "alert"
-        if "alert" in mine:
-            alert_id, state = mine["alert"]
-            if state in OPEN:
-                joined += [(alert_id, hit) for hit in fresh]
-                continue
-            if state == REOPENABLE:
-                reopened.append(alert_id)
-                joined += [(alert_id, hit) for hit in fresh]
-                continue
-            if state not in TOLD or not readers[key].updates:
+        if "alert" in mine and mine["alert"][1] in TOLD:
+            if not readers[key].updates:
                 continue
             kind = "update"
-            if "update" in mine:
-                update_id, update_state = mine["update"]
-                if update_state in OPEN:
-                    joined += [(update_id, hit) for hit in fresh]
-                continue  # one follow-up per story, never a second
+        if kind in mine:
+            alert_id, state, kept = mine[kind]
+            if state == REOPENABLE:
+                reopened[alert_id] = kept
+            if state in OPEN or state == REOPENABLE:
+                joined += [(alert_id, hit) for hit in fresh]
+            continue  # told or failed: one message per story, and one follow-up, never a second
         new.append((kind, key, fresh))
     if new:
         result = session.execute(
@@ -135,6 +142,17 @@ def queue_alerts(session: Session, hits: Sequence[Hit], at: datetime) -> int:
             .where(models.Alert.id.in_(reopened))
             .values(state="pending", attempts=0, last_error=None, next_attempt_at=at)
         )
+        stale = [
+            (alert_id, topic_id)
+            for alert_id, kept in reopened.items()
+            for topic_id in told.get(alert_id, set()) - kept
+        ]
+        if stale:
+            session.execute(
+                delete(models.AlertTopic).where(
+                    tuple_(models.AlertTopic.alert_id, models.AlertTopic.topic_id).in_(stale)
+                )
+            )
     if joined:
         session.execute(
             insert(models.AlertTopic).on_conflict_do_nothing(),
@@ -144,6 +162,12 @@ def queue_alerts(session: Session, hits: Sequence[Hit], at: datetime) -> int:
             ],
         )
     return len(new) + len(reopened)
+
+
+def _followed_topics(session: Session, readers: Iterable[models.Reader]) -> dict[str, set[int]]:
+    """The ids of the (enabled) topics each reader follows now, by reader key."""
+    ids = topic_ids(session)
+    return {r.key: {ids[name] for name in r.topics if name in ids} for r in readers}
 
 
 def _left(session: Session, reader: str) -> bool:

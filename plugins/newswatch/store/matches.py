@@ -1,6 +1,6 @@
 """One topic's matches on stored articles, as a re-tag reads and rewrites them (retag.py):
 the articles to examine, the matches they hold, and adding, updating and removing matches
-with what removing one means for alerts not yet sent."""
+with what removing one means for the alerts citing it."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    literal_column,
-    or_,
     select,
     text,
     update,
@@ -83,46 +81,23 @@ def topic_id(session: Session, name: str) -> int | None:
     return session.scalar(select(models.Topic.id).where(models.Topic.name == name))
 
 
-def _examined(topic: int, tsquery: str | None, since: datetime) -> list[ColumnElement[bool]]:
-    """Articles dated (published, else fetched) since `since` whose text is kept, that the
-    full-text narrowing keeps or that hold a match of the topic (a re-tag may remove it)."""
-    conditions: list[ColumnElement[bool]] = [
-        article_at() >= since,
-        models.Article.text_purged_at.is_(None),
-    ]
-    if tsquery is not None:
-        holds = (
-            exists()
-            .where(models.Match.article_id == models.Article.id)
-            .where(models.Match.topic_id == topic)
-        )
-        searched = literal_column("articles.search").bool_op("@@")(
-            func.to_tsquery("simple", tsquery)
-        )
-        conditions.append(or_(searched, holds))
-    return conditions
+def _examined(since: datetime) -> list[ColumnElement[bool]]:
+    """Articles dated (published, else fetched) since `since` whose text is kept: all of them,
+    as ingestion would match them (retag.py says why full-text search does not narrow)."""
+    return [article_at() >= since, models.Article.text_purged_at.is_(None)]
 
 
-def count_candidates(
-    session: Session, topic: int, tsquery: str | None, since: datetime
-) -> tuple[int, int]:
+def count_candidates(session: Session, since: datetime) -> tuple[int, int]:
     """How many articles a re-tag examines, and the highest id among them (0 for none): the
     walk stops there, so articles stored meanwhile (tagged as they arrive) do not prolong it."""
     count, newest = session.execute(
-        select(func.count(), func.max(models.Article.id)).where(*_examined(topic, tsquery, since))
+        select(func.count(), func.max(models.Article.id)).where(*_examined(since))
     ).one()
     return int(count), int(newest or 0)
 
 
 def candidates(
-    session: Session,
-    topic: int,
-    tsquery: str | None,
-    since: datetime,
-    *,
-    after_id: int,
-    upto_id: int,
-    limit: int,
+    session: Session, since: datetime, *, after_id: int, upto_id: int, limit: int
 ) -> list[Candidate]:
     """The next `limit` articles to examine by id after `after_id`, up to `upto_id`."""
     rows = session.execute(
@@ -136,7 +111,7 @@ def candidates(
             models.Feed.name,
         )
         .join(models.Feed, models.Feed.id == models.Article.feed_id)
-        .where(*_examined(topic, tsquery, since))
+        .where(*_examined(since))
         .where(models.Article.id > after_id, models.Article.id <= upto_id)
         .order_by(models.Article.id)
         .limit(limit)
@@ -205,14 +180,24 @@ def update_matches(session: Session, changed: Iterable[tuple[int, Match]]) -> in
     return len(rows)
 
 
+def withdrawn(session: Session, alert_id: int) -> bool:
+    """Whether a re-tag withdrew the alert: cancelled as WITHDRAWN, with no topic left to tell."""
+    alert = session.get(models.Alert, alert_id)
+    if alert is None or alert.state != "cancelled" or alert.last_error is None:
+        return False
+    left = exists().where(models.AlertTopic.alert_id == alert_id)
+    return alert.last_error.startswith(WITHDRAWN) and not session.scalar(select(left))
+
+
 def remove_matches(session: Session, match_ids: Sequence[int]) -> int:
     """Delete matches; returns how many alerts that nobody got were withdrawn.
 
-    An alert not yet sent (UNSENT) stops telling of a removed match's topic, and one left
-    with no topic is cancelled, so nobody is told of a hit that no longer is. A sent or
-    digested alert keeps its topic, without the match (alert_topics.match_id becomes null).
-    Takes db.Lock.STORIES, as queuing alerts does, so no batch joins a topic to an alert
-    being withdrawn.
+    An alert citing a removed match cites instead a match of the same topic that stays on an
+    article of its story, whatever its state: the story still hits the topic. Where none stays,
+    an alert not yet sent (UNSENT) stops telling of the topic, and one left with no topic is
+    cancelled, so nobody is told of a hit that no longer is; a sent or digested alert keeps its
+    topic without the match (alert_topics.match_id becomes null). Takes db.Lock.STORIES, as
+    queuing alerts does, so no batch joins a topic to an alert being withdrawn.
     """
     if not match_ids:
         return 0
@@ -228,6 +213,7 @@ def remove_matches(session: Session, match_ids: Sequence[int]) -> int:
         .order_by(models.Alert.id)
         .with_for_update()
     ).all()
+    _cite_staying_matches(session, match_ids)
     unsent = [alert_id for alert_id, state in affected if state in UNSENT]
     withdrawn = 0
     if unsent:
@@ -245,3 +231,27 @@ def remove_matches(session: Session, match_ids: Sequence[int]) -> int:
         withdrawn = int(result.rowcount or 0)  # type: ignore[attr-defined]
     session.execute(delete(models.Match).where(models.Match.id.in_(match_ids)))
     return withdrawn
+
+
+def _cite_staying_matches(session: Session, match_ids: Sequence[int]) -> None:
+    """Point each alert topic citing one of these matches at a match of its topic on an article
+    of the alert's story that is not among them (the alert's own article first), if any."""
+    table = cast(Table, models.AlertTopic.__table__)
+    staying = (
+        select(models.Match.id)
+        .join(models.Article, models.Article.id == models.Match.article_id)
+        .join(models.Alert, models.Alert.story_id == models.Article.story_id)
+        .where(
+            models.Alert.id == table.c.alert_id,
+            models.Match.topic_id == table.c.topic_id,
+            models.Match.id.not_in(match_ids),
+        )
+        .order_by((models.Match.article_id == models.Alert.article_id).desc(), models.Match.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    session.execute(
+        update(table)
+        .where(table.c.match_id.in_(match_ids))
+        .values(match_id=func.coalesce(staying, table.c.match_id))
+    )
