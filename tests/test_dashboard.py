@@ -123,7 +123,7 @@ def test_feed_health_shows_the_failing_feed_first(client: TestClient) -> None:
     rows = re.findall(r'<tr class="feed[^"]*">(.*?)</tr>', html, re.S)
     assert len(rows) == 3
     assert "Broken Times" in rows[0] and "HTTP 500" in rows[0]
-    assert '<td class="failures">1</td>' in rows[0]
+    assert "error 500, 1 failed in a row" in rows[0]
     assert '<tr class="feed failing">' in html
 
 
@@ -145,9 +145,9 @@ def test_feed_health_lists_the_watchdogs_findings_first_with_a_sparkline(
     html = client.get("/feeds").text
     rows = re.findall(r'<tr class="feed[^"]*">(.*?)</tr>', html, re.S)
     assert "Asia Wire" in rows[0]  # findings first, then failures
-    assert "<strong>Pages blocked</strong> since" in rows[0]
+    assert "<strong>Pages blocked</strong>: 3 of its" in rows[0] and "(noticed" in rows[0]
     assert "a wall &lt;script&gt;" in rows[0]
-    assert "1 of 3 feeds need a look" in html
+    assert "1 of 3 feeds need attention" in html
     spark = re.search(r'<svg[^>]*class="spark">.*?</svg>', rows[1], re.S)
     assert spark is not None and spark.group().count("<rect") == 28
 

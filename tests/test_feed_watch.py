@@ -182,10 +182,10 @@ def test_a_feed_gone_quiet_is_told_once_that_day_then_silence_then_its_recovery(
         ("wire", "quiet"): (True, "no new item for 3 days; usually one every 2 h"),
     }
     (report,) = reports(smtp)
-    assert report["Subject"] == "[newswatch] Feed watch: 1 new problem"
+    assert report["Subject"] == "[newswatch] Feed watch: wire gone quiet"
     body = plain(report)
-    assert "wire · Gone quiet (since 2026-12-01 08:00 UTC)" in body
-    assert "no new item for 3 days; usually one every 2 h" in body
+    assert "wire · Gone quiet (noticed 2026-12-01 08:00 UTC)" in body
+    assert "No new item for 3 days; usually one every 2 h." in body
     assert report.get_body(preferencelist=("html",)) is not None
 
     run_at(DAY1 + 3 * HOUR)  # later that day: still quiet, nothing more is said
@@ -197,10 +197,10 @@ def test_a_feed_gone_quiet_is_told_once_that_day_then_silence_then_its_recovery(
     pipeline.run_once(get_settings(), force=["wire"])  # polled now, not at its next poll
     assert findings()[("wire", "quiet")][0] is False  # resolved
     assert [r["Subject"] for r in reports(smtp)] == [
-        "[newswatch] Feed watch: 1 new problem",
+        "[newswatch] Feed watch: wire gone quiet",
         "[newswatch] Feed watch: 1 resolved",
     ]
-    assert "wire · Gone quiet (from 2026-12-01 08:00 UTC to 2026-12-02 10:00 UTC)" in plain(
+    assert "wire · Gone quiet (noticed 2026-12-01 08:00 UTC, over 2026-12-02 10:00 UTC)" in plain(
         reports(smtp)[1]
     )
     run_at(DAY1 + 2 * DAY)
@@ -217,8 +217,8 @@ def test_a_site_serving_consent_walls_is_pages_blocked(web: NewsWeb, smtp: Mailb
 
     is_open, reason = findings()[("wire", "blocked")]
     assert is_open
-    assert reason.startswith("3 of its 4 pages in the last day were a wall (consent, bot check")
-    assert "'we use cookies'" in reason
+    assert reason.startswith("3 of the 4 pages fetched in the last day were a cookie, login")
+    assert "(one said 'we use cookies')" in reason
     (report,) = reports(smtp)
     assert "wire · Pages blocked" in plain(report)
 
@@ -247,7 +247,7 @@ def test_a_feed_redirected_onto_another_feeds_url_is_moved_until_it_is_not(
     pipeline.run_once(get_settings(), force=["mover"])
     assert findings()[("mover", "moved")][0] is False
     assert [r["Subject"] for r in reports(smtp)] == [
-        "[newswatch] Feed watch: 1 new problem",
+        "[newswatch] Feed watch: mover moved onto another feed",
         "[newswatch] Feed watch: 1 resolved",
     ]
 
@@ -265,6 +265,6 @@ def test_the_report_also_goes_to_the_operators_chat_channel_once(
     run_at(DAY1 + HOUR)
 
     posts = [json.loads(r.get_data()) for r, _ in httpserver.log if r.path == "/ops"]
-    assert [post["title"] for post in posts] == ["[newswatch] Feed watch: 1 new problem"]
+    assert [post["title"] for post in posts] == ["[newswatch] Feed watch: wire gone quiet"]
     assert "wire · Gone quiet" in posts[0]["message"]
     assert len(reports(smtp)) == 1  # and the email, once

@@ -181,6 +181,7 @@ def queue_watch_report(session: Session, settings: Settings, now: datetime) -> i
     report = {
         "kind": REPORT_KIND,
         "day": day,
+        "zone": settings.digest_timezone,
         "opened": [row(item) for item in opened],
         "resolved": [row(item) for item in resolved],
         "still_open": store.findings.still_open(session),

@@ -56,7 +56,7 @@ class PageRead:
     at: datetime
     read: bool
     wall: bool = False
-    why: str | None = None
+    why: str | None = None  # a wall: the phrase that gave it away; else the fetch error
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,8 @@ def findings(history: FeedHistory, now: datetime, dormant_after: int) -> list[Fi
     if history.moved_onto:
         add(
             Kind.MOVED,
-            f"redirects permanently to the URL feed {history.moved_onto!r} polls: remove one "
-            "of the two from feeds.yaml",
+            f"its address now redirects to the one feed {history.moved_onto!r} polls, so both "
+            "read the same feed: remove one of the two from feeds.yaml",
         )
     quiet = _quiet(history, now)
     if quiet:
@@ -153,11 +153,11 @@ def _blocked(history: FeedHistory) -> str | None:
         return None
     walls = [page for page in recent if page.wall]
     if len(walls) >= WALL_SHARE * len(recent):
-        example = next((p.why for p in reversed(walls) if p.why), None)
-        said = f": {example}" if example else ""
+        said = next((f" (one said {p.why!r})" for p in reversed(walls) if p.why), "")
         return (
-            f"{len(walls)} of its {len(recent)} pages in the last day were a wall (consent, "
-            f"bot check or paywall), not the article{said}"
+            f"{len(walls)} of the {len(recent)} pages fetched in the last day were a cookie, "
+            f"login, paywall or bot-check page, not the article{said}; alerts use the feed's "
+            "own text instead"
         )
     share = sum(page.read for page in recent) / len(recent)
     normal = history.read_share

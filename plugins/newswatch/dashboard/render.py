@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence, Sized
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -114,9 +115,11 @@ def sparkline_svg(counts: Sequence[int], width: int = 112, height: int = 24) -> 
         f'width="{width}" height="{height}" role="img" class="spark">',
         f"<title>{total} items in {len(counts)} days; {counts[-1]} in the last day</title>",
     ]
+    # The empty days since the last item: what a quiet feed looks like, so they stand out.
+    silent = len(counts) - len(list(itertools.takewhile(lambda c: c == 0, reversed(counts))))
     for i, count in enumerate(counts):
-        bar = max(1.0, (height - 2) * count / peak) if count else 1.0
-        colour = "#017cee" if count else "#c8c8c8"
+        bar = max(1.0, (height - 2) * count / peak) if count else 2.0
+        colour = "#017cee" if count else "#d55e00" if i >= silent and total else "#c8c8c8"
         parts.append(
             f'<rect x="{i * slot + 0.5:.1f}" y="{height - bar:.1f}" width="{slot - 1:.1f}" '
             f'height="{bar:.1f}" fill="{colour}"/>'

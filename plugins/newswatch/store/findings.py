@@ -8,6 +8,7 @@ day's pages do, as the pages judged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from newswatch import models
 from newswatch.watchdog import BASELINE_DAYS, RECENT, WALL_ERROR, FeedHistory, Finding, PageRead
+
+_QUOTED = re.compile(r"\((['\"])(.*?)\1\)")
 
 _GAPS = text(
     """
@@ -85,7 +88,13 @@ def histories(session: Session, now: datetime) -> list[FeedHistory]:
     )
     for feed_id, at, source, error in rows:
         wall = error is not None and error.startswith(WALL_ERROR)
-        pages.setdefault(feed_id, []).append(PageRead(at, source == "page", wall, error))
+        why = error
+        if (
+            wall and error is not None
+        ):  # the marker extract.py quoted: "…article ('we use cookies');"
+            marker = _QUOTED.search(error)
+            why = marker.group(2) if marker else None
+        pages.setdefault(feed_id, []).append(PageRead(at, source == "page", wall, why))
     moved = {feed.moved_to for feed in feeds if feed.moved_to}
     names = {
         url: name

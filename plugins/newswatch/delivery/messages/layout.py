@@ -74,12 +74,12 @@ def clock_time(moment: datetime, zone: ZoneInfo) -> str:
 def topic_label(titles: list[str], sep: str = " · ") -> str:
     """`Taiwan · Tariffs · Rare earths +2`: the first few topics (or outlets) and how many more;
     each cut to LABEL_CHARS, so long topic titles cannot push the story out of a subject."""
-    shown = sep.join(_short(header_safe(t)) for t in titles[:TOPICS_IN_SUBJECT])
+    shown = sep.join(short_label(header_safe(t)) for t in titles[:TOPICS_IN_SUBJECT])
     more = len(titles) - TOPICS_IN_SUBJECT
     return f"{shown} +{more}" if more > 0 else shown
 
 
-def _short(text: str) -> str:
+def short_label(text: str) -> str:
     return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1].rstrip() + "…"
 
 

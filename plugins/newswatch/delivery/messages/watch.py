@@ -9,16 +9,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from newswatch.delivery.messages.common import fixed_message_id, header_safe, new_message
 from newswatch.delivery.messages.layout import (
     Footer,
     html_part,
     link,
+    local_time,
     plural,
     preheader,
+    short_label,
     subject_line,
     text_part,
+    topic_label,
 )
 from newswatch.watchdog import KIND_LABELS
 
@@ -32,7 +36,7 @@ class Line:
     feed: str
     label: str
     reason: str
-    since: str  # "2026-12-04 09:15 UTC"
+    since: str  # when the watchdog noticed it, in the operator's zone: "2026-12-04 09:15 JST"
     resolved: str | None
 
 
@@ -46,11 +50,22 @@ def watch_message_id(report: Mapping[str, Any], mail_from: str) -> str:
 
 
 def watch_subject(report: Mapping[str, Any]) -> str:
-    """`[newswatch] Feed watch: 2 new problems, 1 resolved`."""
-    opened, resolved = len(report["opened"]), len(report["resolved"])
-    parts = [plural(opened, "new problem")] if opened else []
-    parts += [f"{resolved} resolved"] if resolved else []
-    return subject_line(f"Feed watch: {', '.join(parts) or 'no change'}")
+    """What changed, naming the feeds: `[newswatch] Feed watch: Asia Wire gone quiet; 1
+    resolved`, `… Feed watch: 3 new problems (Kyodo, Nikkei Asia, Asia Wire); 1 resolved`."""
+    opened, resolved = report["opened"], report["resolved"]
+    parts = []
+    if len(opened) == 1:
+        parts.append(f"{opened[0]['feed']} {_label(opened[0]['kind']).lower()}")
+    elif opened:
+        feeds = topic_label(list(dict.fromkeys(str(row["feed"]) for row in opened)), ", ")
+        parts.append(f"{plural(len(opened), 'new problem')} ({feeds})")
+    if resolved:
+        parts.append(f"{len(resolved)} resolved")
+    return subject_line(f"Feed watch: {'; '.join(parts) or 'no change'}")
+
+
+def _label(kind: object) -> str:
+    return KIND_LABELS.get(str(kind), str(kind))
 
 
 def watch_text(report: Mapping[str, Any]) -> tuple[str, str]:
@@ -68,25 +83,30 @@ def watch_email(
     return msg
 
 
-def _lines(rows: Sequence[Mapping[str, Any]]) -> list[Line]:
+def _lines(rows: Sequence[Mapping[str, Any]], zone: ZoneInfo) -> list[Line]:
     return [
         Line(
             feed=header_safe(str(row["feed"])),
-            label=KIND_LABELS.get(str(row["kind"]), str(row["kind"])),
-            reason=header_safe(str(row["reason"])),
-            since=_minute(row["since"]),
-            resolved=_minute(row["resolved"]) if row.get("resolved") else None,
+            label=_label(row["kind"]),
+            reason=_sentence(header_safe(str(row["reason"]))),
+            since=local_time(datetime.fromisoformat(row["since"]), zone),
+            resolved=(
+                local_time(datetime.fromisoformat(row["resolved"]), zone)
+                if row.get("resolved")
+                else None
+            ),
         )
         for row in rows
     ]
 
 
-def _minute(iso: str) -> str:
-    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def _context(report: Mapping[str, Any]) -> dict[str, Any]:
-    opened, resolved = _lines(report["opened"]), _lines(report["resolved"])
+    zone = ZoneInfo(str(report.get("zone") or "UTC"))
+    opened, resolved = _lines(report["opened"], zone), _lines(report["resolved"], zone)
     still = int(report.get("still_open", 0))
     health = link(str(report["health_url"])) if report.get("health_url") else None
     return {
@@ -94,16 +114,21 @@ def _context(report: Mapping[str, Any]) -> dict[str, Any]:
         "opened": opened,
         "resolved": resolved,
         "still_open": still,
+        "before": max(0, still - len(opened)),
         "health": health,
         "footer": Footer(
-            why="you are this newswatch's operator (NEWSWATCH_OPERATOR_EMAIL or "
-            "NEWSWATCH_OPERATOR_APPRISE_ENV); one message a day at most, none without change",
-            dashboard=health,
+            why="you run this newswatch. At most one message a day, and only when something "
+            "changes",
+            dashboard=None,  # the button above goes there already
             unsubscribe=None,
             unsubscribe_label="",
         ),
         "preheader": preheader(
-            ", ".join(f"{line.feed}: {line.label.lower()}" for line in opened),
-            f"resolved: {', '.join(line.feed for line in resolved)}" if resolved else "",
+            f"{len(opened)} new: " + ", ".join(short_label(line.feed) for line in opened)
+            if opened
+            else "",
+            f"{len(resolved)} resolved: " + ", ".join(short_label(line.feed) for line in resolved)
+            if resolved
+            else "",
         ),
     }
