@@ -19,6 +19,14 @@ from newswatch.cli.alerts import alert_rows, format_alerts
 from newswatch.settings import Settings, source_checkout
 from newswatch.store import db
 
+DEPENDENCY_WARNINGS = ",".join(
+    [
+        "ignore:Could not import graphviz",  # airflow's `dags show`, unused here
+        "ignore:GitWildMatchPattern",  # airflow's .airflowignore parser, on pathspec
+        "ignore:Using `httpx` with `starlette.testclient`",  # fastapi, on starlette
+    ]
+)
+
 
 def airflow_env(airflow_home: Path, checkout: Path, extra: dict[str, str]) -> dict[str, str]:
     """Environment for a throwaway Airflow: SQLite metadata, the checkout's dags/ and plugins/,
@@ -31,6 +39,8 @@ def airflow_env(airflow_home: Path, checkout: Path, extra: dict[str, str]) -> di
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(checkout / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+            # Warnings our dependencies give about each other, which a demo user cannot act on.
+            "PYTHONWARNINGS": DEPENDENCY_WARNINGS,
             **extra,
         }
     )
