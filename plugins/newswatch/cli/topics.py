@@ -44,7 +44,7 @@ StemmingOption = Annotated[
 ]
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     from newswatch.backtest import Window
     from newswatch.config.models import TopicConfig
@@ -192,18 +192,12 @@ def backtest(
 ) -> None:
     """List the stored articles TOPIC (or a draft query) would have matched."""
     from newswatch import clock
-    from newswatch.backtest import parse_duration, run_backtest
-    from newswatch.config.load import ConfigError, load_config
+    from newswatch.backtest import run_backtest
     from newswatch.store import db
     from newswatch.topics import topic_query
 
     settings = settings_for(config)
-    try:
-        window = parse_duration(since) if since is not None else None
-        topics = {t.name: t for t in load_config(settings.config_dir).topics}
-    except (ValueError, ConfigError) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+    window, topics = _window_and_topics(settings, since)
     known = _with_stemming(None if as_query else topics.get(topic), stemming)
     if known is not None:
         node, matcher, stems = topic_query(known.rule), _topic_matcher(known), known.stemming
@@ -269,19 +263,13 @@ def apply(
     from datetime import timedelta
 
     from newswatch import clock, retag, store
-    from newswatch.backtest import default_start, parse_duration
-    from newswatch.config.load import ConfigError, load_config
+    from newswatch.backtest import default_start
     from newswatch.config.models import shown
     from newswatch.pipeline import sync_store
     from newswatch.store import db
 
     settings = settings_for(config)
-    try:
-        window = parse_duration(since) if since is not None else None
-        topics = {t.name: t for t in load_config(settings.config_dir).topics}
-    except (ValueError, ConfigError) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+    window, topics = _window_and_topics(settings, since)
     known = topics.get(topic)
     if known is None:
         names = ", ".join(list(topics)[:TOPICS_SHOWN])
@@ -429,6 +417,22 @@ def _topic_matcher(topic: TopicConfig) -> TopicMatcher:
 
 def _stemming(choice: StemmingChoice | None) -> Stemming:
     return "plural" if choice is None else choice.value
+
+
+def _window_and_topics(
+    settings: Settings, since: str | None
+) -> tuple[timedelta | None, dict[str, TopicConfig]]:
+    """--since as a duration and the configured topics by name; exit 2 with one line when
+    either cannot be read."""
+    from newswatch.backtest import parse_duration
+    from newswatch.config.load import ConfigError, load_config
+
+    try:
+        window = parse_duration(since) if since is not None else None
+        return window, {t.name: t for t in load_config(settings.config_dir).topics}
+    except (ValueError, ConfigError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
 
 
 def _with_stemming(topic: TopicConfig | None, choice: StemmingChoice | None) -> TopicConfig | None:
