@@ -244,3 +244,57 @@ def visible(html: str) -> str:
     """What a reader reads of an HTML part: the body's text, tags dropped, spaces collapsed."""
     body = html[html.index("<body") :]
     return " ".join(re.sub(r"<[^>]+>", " ", body).split()).replace(" ,", ",").replace(" .", ".")
+
+
+def watch_report(
+    health_url: str | None = "https://watch.example/newswatch/feeds",
+) -> dict[str, Any]:
+    """An operator's feed-watch report as queue_watch_report stores it: three new findings,
+    one resolved, four open in all."""
+
+    def row(
+        feed: str, kind: str, reason: str, hours: int, resolved: int | None = None
+    ) -> dict[str, Any]:
+        at = NOW - timedelta(hours=hours)
+        gone = NOW - timedelta(hours=resolved) if resolved is not None else None
+        return {
+            "feed": feed,
+            "kind": kind,
+            "reason": reason,
+            "since": at.isoformat(),
+            "resolved": gone.isoformat() if gone else None,
+        }
+
+    return {
+        "kind": "watch",
+        "day": "2026-12-04",
+        "zone": "Asia/Tokyo",
+        "opened": [
+            row(
+                "Kyodo News",
+                "blocked",
+                "5 of the 6 pages fetched in the last day were a cookie, login, paywall or "
+                "bot-check page, not the article (one said 'verify you are human'); alerts use "
+                "the feed's own text instead",
+                3,
+            ),
+            row(
+                "Nikkei Asia",
+                "quiet",
+                "no new item for 2 days 4 hours; usually one every 47 minutes",
+                9,
+            ),
+            row(
+                "The Diplomat",
+                "moved",
+                "its address now redirects to the one feed 'The Diplomat (new)' polls, so both "
+                "read the same feed: remove one of the two from feeds.yaml",
+                20,
+            ),
+        ],
+        "resolved": [
+            row("Focus Taiwan", "failing", "3 failed polls in a row: HTTP 503", 50, resolved=6)
+        ],
+        "still_open": 4,
+        "health_url": health_url,
+    }

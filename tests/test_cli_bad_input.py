@@ -157,6 +157,18 @@ def test_a_bad_setting_names_its_variable(offline: Path, monkeypatch: pytest.Mon
     assert result.output.startswith("newswatch: bad setting: NEWSWATCH_ALERT_MAX_ATTEMPTS: ")
 
 
+def test_an_embedded_database_under_a_path_with_a_space_is_refused_in_one_line(
+    offline: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NEWSWATCH_DATABASE_URL")
+    monkeypatch.setenv("NEWSWATCH_VAR_DIR", str(offline / "My Projects" / "var"))
+    result = CliRunner().invoke(app, ["db", "url"])
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.splitlines()
+    assert "path has a space" in line and "NEWSWATCH_VAR_DIR" in line
+    assert not (offline / "My Projects").exists()  # nothing started, nothing made
+
+
 def test_debug_shows_the_traceback(offline: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSWATCH_DEBUG", "1")
     result = CliRunner().invoke(app, ["stats"])

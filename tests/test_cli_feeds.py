@@ -240,13 +240,14 @@ def test_health_shows_items_per_day_for_a_feed_with_items(
         row["name"]: row
         for row in json.loads(CliRunner().invoke(app, ["feeds", "health", "--json"]).stdout)
     }
-    # AloJapan lists 3 items over 1.77 days; Asia Wire 5 over 2.05 days (a year before "now").
-    assert rows["AloJapan"]["items_per_day"] == 1.69
-    assert rows["Asia Wire"]["items_per_day"] == 2.44
+    # AloJapan lists 3 items (2 gaps) over 1.77 days; Asia Wire 5 over 2.05 days (a year
+    # before "now").
+    assert rows["AloJapan"]["items_per_day"] == 1.13
+    assert rows["Asia Wire"]["items_per_day"] == 1.96
     assert rows["Broken Times"]["items_per_day"] is None
     text = CliRunner().invoke(app, ["feeds", "health"]).output
     lines = {line[:24].rstrip(): line for line in text.splitlines()}
-    assert "     1.7" in lines["AloJapan"] and "     2.4" in lines["Asia Wire"]
+    assert "     1.1" in lines["AloJapan"] and "     2.0" in lines["Asia Wire"]
     assert lines["Broken Times"].endswith("      — " + "—".ljust(28) + " HTTP 500")
     assert " " + "▁" * 27 + "█" in lines["AloJapan"]  # its 3 items all reached us today
 
@@ -256,9 +257,10 @@ def test_health_shows_items_per_day_for_a_feed_with_items(
     [
         ([], None),
         ([0], None),
-        ([0, 24, 48, 72], 1.33),  # one a day: 4 items over 3 days
-        ([0, 1, 2, 3, 4, 5], 6.0),  # a busy feed listing only its last hours: at least a day
-        ([0, 0, 0, 24 * 30], 0.13),
+        ([0, 24, 48, 72], 1.0),  # one a day: 3 gaps over 3 days
+        ([0, 6, 12, 18, 24, 30, 36, 42], 4.0),  # one every 6 hours
+        ([0, 1, 2, 3, 4, 5], 6.0),  # a busy feed listing only its last hours: that day's count
+        ([0, 0, 0, 24 * 30], 0.1),
     ],
 )
 def test_publishing_rate_is_items_over_the_days_they_span(

@@ -26,7 +26,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
-from newswatch import pipeline
+from newswatch import pipeline, watchdog
 from newswatch.sample_day import SampleDay
 from newswatch.settings import Settings, get_settings
 
@@ -40,8 +40,11 @@ USER, PASSWORD = "analyst", "newswatch-test-password"
 def airflow_url(
     settings: Settings, news_day: SampleDay, airflow_db: str, tmp_path: Path
 ) -> Iterator[str]:
-    """`airflow api-server` on a free loopback port, loading plugins/, over the filled store."""
+    """`airflow api-server` on a free loopback port, loading plugins/, over the filled store;
+    Broken Times has failed three polls in a row, so the watchdog has a finding to show."""
     pipeline.run_once(get_settings())
+    for _ in range(watchdog.FAILING_AFTER - 1):
+        pipeline.run_once(get_settings(), force=["Broken Times"])
     passwords = tmp_path / "passwords.json"
     passwords.write_text(json.dumps({USER: PASSWORD}))
     env = {
@@ -218,6 +221,9 @@ def test_dashboard_pages_behind_airflow_login(airflow_url: str, browser: webdriv
     wait_for(browser, "table.feeds")
     failing = texts(browser, "tr.feed.failing")
     assert len(failing) == 1 and "Broken Times" in failing[0] and "HTTP 500" in failing[0]
+    (finding,) = texts(browser, "tr.feed.failing p.finding")
+    assert finding.startswith(f"{watchdog.KIND_LABELS[watchdog.Kind.FAILING]}: ")
+    assert "1 of 3 feeds need attention" in browser.find_element(By.CSS_SELECTOR, ".summary").text
     shot(browser, "04-feed-health")
 
     browser.find_element(By.LINK_TEXT, "Search").click()

@@ -170,9 +170,21 @@ def test_compose_runs_airflow_on_celery_with_one_postgres_and_redis() -> None:
 def test_airflow_services_take_their_settings_from_the_env_file(service: str) -> None:
     definition = compose()["services"][service]
     assert definition["env_file"] in (".env", [".env"])
-    # `environment` wins over env_file: it may set only what the stack itself decides.
-    overridden = {key for key in definition["environment"] if key.startswith("NEWSWATCH_")}
-    assert overridden == {"NEWSWATCH_DATABASE_URL"}
+    # `environment` wins over env_file: it may set only what the stack itself decides, the
+    # database and the folders its volumes are mounted at (the image's, see below).
+    overridden = {
+        key: value
+        for key, value in definition["environment"].items()
+        if key.startswith("NEWSWATCH_")
+    }
+    assert set(overridden) == {
+        "NEWSWATCH_DATABASE_URL",
+        "NEWSWATCH_CONFIG_DIR",
+        "NEWSWATCH_VAR_DIR",
+    }
+    image = dockerfile_env()
+    for key in ("NEWSWATCH_CONFIG_DIR", "NEWSWATCH_VAR_DIR"):
+        assert overridden[key] == image[key], key
 
 
 def test_env_example_lists_every_setting_once_with_a_meaning() -> None:

@@ -1,7 +1,7 @@
 import asyncio
 
 from newswatch import sample_day
-from newswatch.extract import extract_article, plain_text
+from newswatch.extract import extract_article, plain_text, wall_marker
 from newswatch.records import Article, FeedItem, Page
 from newswatch.workers import CpuPool
 
@@ -114,3 +114,22 @@ def test_plain_text_drops_scripts_and_stays_linear_on_unclosed_tags() -> None:
     assert plain_text("<p>Hi <script>alert(1)</script>there</p><style>p{}</style>") == "Hi there"
     assert plain_text("ok <script>never closed") == "ok"
     assert plain_text("<" * 200_000 + "b") == "<" * 200_000 + "b"
+
+
+CONSENT = "We use cookies to improve your visit. Accept all or manage your privacy choices."
+
+
+def test_a_consent_page_is_a_wall_whatever_the_headline() -> None:
+    for headline in ["Toyota warns of tariff hit", "トヨタ、関税で業績悪化を警告", ""]:
+        assert wall_marker(CONSENT, headline) == "we use cookies"
+
+
+def test_an_article_that_tells_its_headline_is_no_wall_though_it_names_cookies() -> None:
+    story = (
+        "The regulator fined three publishers over cookie banners: 'Accept all' was easy, "
+        "refusing was not. The publishers will change their cookie policy pages."
+    )
+    assert wall_marker(story, "Regulator fines publishers over cookie banners") is None
+    japanese = "政府は同意する方針を示し、クッキーを使用する広告の規制を強化した。"
+    assert wall_marker(japanese, "クッキー広告の規制強化") is None
+    assert wall_marker(japanese, "トヨタ決算") == "クッキーを使用"

@@ -469,3 +469,24 @@ def test_a_feed_title_cannot_claim_another_outlet(
         story_id = session.scalars(select(models.Story.id)).one()
         outlets = [name for name, _ in store.reads.story_outlets(session, story_id)]
         assert sorted(outlets) == ["Asia Wire", "Kyodo Desk"]
+
+
+@given(
+    st.text(
+        st.characters(min_codepoint=0x20, max_codepoint=0x2FFF, exclude_categories=["Cs"]),
+        min_size=1,
+        max_size=170,
+    )
+)
+def test_a_subject_reads_back_as_written_at_every_length(text: str) -> None:
+    """No leading space from a line broken right after `Subject:` (70-77 characters did)."""
+    from newswatch.delivery.messages.common import header_safe, new_message
+    from newswatch.delivery.messages.layout import subject_line
+
+    subject = subject_line(text)
+    now = datetime(2026, 12, 4, tzinfo=UTC)
+    msg = new_message("a@news.example", ["b@news.example"], subject, "<x@news.example>", now)
+    raw = msg.as_bytes(policy=policy.SMTP)
+    assert BytesParser(policy=policy.default).parsebytes(raw)["Subject"] == subject
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    assert header_safe(subject) == subject

@@ -187,7 +187,7 @@ def test_test_command_says_a_loopback_page_is_refused_not_disallowed_by_robots(
     httpserver.expect_request("/page").respond_with_data(TAIWAN_PAGE, content_type="text/html")
     url = f"http://{host}:{httpserver.port}/page"
     result = CliRunner().invoke(app, ["topics", "test", "Taiwan", "--url", url])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input, as a URL that is not http(s) is
     assert f"cannot read {url}: refused: " in result.output
     assert "a non-public address (loopback); allow it with NEWSWATCH_ALLOW_HOSTS" in result.output
     assert "robots" not in result.output
@@ -345,3 +345,10 @@ def test_narrowing_query_names_each_prefix_once() -> None:
     query = parse_query('Taiwan OR Taipei OR "Taiwan Strait" OR ("Lai Ching-te" AND Taiwan)')
     assert tsquery(query) == "(taiwan:* | taipei:* | (lai:* & taiwan:*))"
     assert tsquery(parse_query('"rare earth" AND rare AND tariff')) == "(rare:* & tariff:*)"
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://news.example/x", "no url"])
+def test_test_command_refuses_a_url_it_will_not_fetch_as_bad_input(url: str) -> None:
+    result = CliRunner().invoke(app, ["topics", "test", "Taiwan", "--url", url])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"cannot read {url}: refusing URL: ")

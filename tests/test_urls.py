@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newswatch.urls import canonical_url
+from newswatch.urls import address_key, canonical_url
 
 
 @pytest.mark.parametrize(
@@ -66,3 +66,26 @@ def test_tracking_parameters_never_change_the_canonical_form(raw: str, tracker: 
     base, _, fragment = raw.partition("#")
     tracked = base + ("&" if "?" in base else "?") + tracker + (f"#{fragment}" if fragment else "")
     assert canonical_url(tracked) == canonical_url(raw)
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "https://News.Example/wire/feed",
+        "https://news.example/wire/feed/",
+        "https://news.example/wire//feed?utm_source=mover",
+        "https://news.example:443/wire/feed#top",
+    ],
+)
+def test_spellings_of_one_feed_address_share_a_key(spelling: str) -> None:
+    assert address_key(spelling) == address_key("https://news.example/wire/feed")
+
+
+def test_distinct_addresses_keep_distinct_keys() -> None:
+    base = address_key("https://news.example/wire/feed")
+    for other in [
+        "https://news.example/wire/feed?id=2",
+        "https://news.example/wire/feeds",
+        "http://other.example/wire/feed",
+    ]:
+        assert address_key(other) != base

@@ -35,9 +35,11 @@ _HTML_LANG = re.compile(
     rb"<html[^>]*?\blang=[\"']?([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)?)", re.IGNORECASE
 )
 MIN_PAGE_CHARS = 200
-# A page that is a cookie, login, paywall or bot wall instead of the article: short, and saying
-# so. Its text is the same under every headline of a site, so taken for the article it made
-# distinct stories one; the feed's text stands in instead, and the article says why.
+# A page that is a cookie, login, paywall or bot wall instead of the article: short, saying so,
+# and not telling the item's story (an article about cookie banners names its headline's words;
+# a consent page does not). Its text is the same under every headline of a site, so taken for
+# the article it made distinct stories one; the feed's text stands in instead, and the article
+# says why.
 WALL_MAX_CHARS = 5000
 WALL_MARKERS = (
     # German, French, Spanish, Italian, Portuguese, Japanese: the walls of outlets we read
@@ -54,7 +56,6 @@ WALL_MARKERS = (
     "aceitar todos",
     "クッキーを使用",
     "cookieを使用",
-    "同意する",
     "we use cookies",
     "use of cookies",
     "cookie policy",
@@ -118,18 +119,38 @@ class PageText:
     language: str | None
 
 
-def wall_marker(text: str) -> str | None:
-    """The phrase that shows a short page text is a wall (consent, login, paywall, bot check)."""
+def wall_marker(text: str, headline: str = "") -> str | None:
+    """The phrase that shows a short page text is a wall (consent, login, paywall, bot check)
+    rather than the article under `headline`."""
     if len(text) > WALL_MAX_CHARS:
         return None
     folded = " ".join(text.casefold().split())
-    return next((marker for marker in WALL_MARKERS if marker in folded), None)
+    marker = next((marker for marker in WALL_MARKERS if marker in folded), None)
+    if marker is None or tells_headline(folded, headline):
+        return None
+    return marker
+
+
+_WORD_RUN = re.compile(r"\w+")
+_SPACELESS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def tells_headline(folded_text: str, headline: str) -> bool:
+    """Whether at least half the headline's words (of 4 or more letters; in Chinese and Japanese,
+    which have no spaces, its two-character runs) occur in the casefolded text."""
+    words: set[str] = set()
+    for run in _WORD_RUN.findall(headline.casefold()):
+        if _SPACELESS.search(run):
+            words.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
+        elif len(run) >= 4:
+            words.add(run)
+    return bool(words) and 2 * sum(word in folded_text for word in words) >= len(words)
 
 
 def extract_article(item: FeedItem, page: Page | None, mode: str = "balanced") -> Article:
     """Best text for an item: the page when it yields enough, else feed content, summary, title."""
     doc = _extract_page(page, mode) if page is not None and page.html else None
-    wall = wall_marker(doc.text) if doc else None
+    wall = wall_marker(doc.text, item.title) if doc else None
     if wall:
         doc = None
         page = replace(  # nor does its canonical link name the article

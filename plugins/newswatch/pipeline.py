@@ -155,7 +155,7 @@ def queue_watch_report(session: Session, settings: Settings, now: datetime) -> i
     today's is queued already, nobody is there to tell, or nothing changed since the last one."""
     from zoneinfo import ZoneInfo
 
-    from newswatch.delivery.messages.watch import REPORT_KIND, watch_key
+    from newswatch.delivery.messages.watch import REPORT_KIND, REPORT_LINES, watch_key
 
     local = now.astimezone(ZoneInfo(settings.digest_timezone))
     due = datetime.combine(local.date(), time.fromisoformat(settings.digest_time), local.tzinfo)
@@ -163,8 +163,14 @@ def queue_watch_report(session: Session, settings: Settings, now: datetime) -> i
         (f"apprise:{name}", [name]) for name in settings.operator_apprise_names
     ]
     day = local.date().isoformat()
-    if local < due or not routes or store.outbox.notice_queued(session, watch_key(day)):
+    keys = {
+        channel: watch_key(day) if channel == "email" else f"{watch_key(day)}\n{channel}"
+        for channel, _ in routes
+    }
+    if local < due or not routes:
         return 0
+    if any(store.outbox.notice_queued(session, key) for key in keys.values()):
+        return 0  # today's report is queued: what is new since waits for tomorrow's
     opened, resolved = store.findings.untold(session)
     if not opened and not resolved:
         return 0  # silence on a day without change
@@ -182,15 +188,20 @@ def queue_watch_report(session: Session, settings: Settings, now: datetime) -> i
         "kind": REPORT_KIND,
         "day": day,
         "zone": settings.digest_timezone,
-        "opened": [row(item) for item in opened],
-        "resolved": [row(item) for item in resolved],
+        # The first REPORT_LINES of each, and how many in all: a DNS outage fails every feed.
+        "opened": [row(item) for item in opened[:REPORT_LINES]],
+        "resolved": [row(item) for item in resolved[:REPORT_LINES]],
+        "opened_count": len(opened),
+        "resolved_count": len(resolved),
+        "feeds_opened": len({item.feed for item in opened}),
         "still_open": store.findings.still_open(session),
         "health_url": f"{settings.public_url.rstrip('/')}/feeds" if settings.public_url else None,
     }
     queued = 0
     for channel, recipients in routes:
-        key = watch_key(day) if channel == "email" else f"{watch_key(day)}\n{channel}"
-        queued += store.outbox.queue_notice(session, key, report, recipients, now, channel)
+        queued += store.outbox.queue_notice(
+            session, keys[channel], report, recipients, now, channel
+        )
     store.findings.mark_told(session, [*opened, *resolved], now)
     return queued
 

@@ -62,13 +62,15 @@ def publishing_interval(published: Sequence[datetime]) -> timedelta | None:
 
 
 def publishing_rate(published: Sequence[datetime]) -> float | None:
-    """Items a day over the span the feed's dated items cover (at least a day); None with fewer
-    than two. Counting only the last 7 days and dividing by 7 showed 0.0 for a feed whose listed
+    """Items a day: the gaps between the feed's dated items over the span they cover, or the
+    count when they all fall within a day; None with fewer than two. Counting only the last 7 days and dividing by 7 showed 0.0 for a feed whose listed
     items are older, and a seventh of the rate for a busy feed that lists only its last hours."""
     if len(published) < 2:
         return None
-    span = max(max(published) - min(published), timedelta(days=1))
-    return round(len(published) / (span / timedelta(days=1)), 2)
+    span = max(published) - min(published)
+    if span < timedelta(days=1):  # all within a day: that day's count
+        return float(len(published))
+    return round((len(published) - 1) / (span / timedelta(days=1)), 2)  # gaps over their span
 
 
 def after_success(

@@ -88,6 +88,13 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
     return parse_url(url, base).url
 
 
+def address_key(url: str) -> str:
+    """Where two spellings of one address meet (a feed's, say): its canonical form (lower-case
+    host, no trackers), with repeated slashes and a trailing slash dropped from its path."""
+    parts = urlsplit(canonical_url(url) or url)
+    return urlunsplit(parts._replace(path=re.sub(r"/{2,}", "/", parts.path).rstrip("/")))
+
+
 HEAD_BYTES = 256 * 1024  # a canonical link belongs in <head>; never scan a whole page for it
 _LINK_TAG = re.compile(rb"<link\b[^<>]*>", re.IGNORECASE)
 _REL_CANONICAL = re.compile(rb"""\brel\s*=\s*["']?\s*canonical\b""", re.IGNORECASE)

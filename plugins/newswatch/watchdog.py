@@ -3,7 +3,8 @@
 A monitor's worst failure is the silent one: a feed that stops publishing to us, a site that
 starts serving a consent or bot-check page instead of its articles, a feed that moved onto
 another's URL. Each run, every enabled feed's recent history is held against its own baseline
-(the last BASELINE_DAYS days, so weekends and quiet nights are part of what is normal), and the
+(the BASELINE_DAYS up to its newest item, so weekends and quiet nights are part of what is
+normal, and a feed that stays silent keeps the rhythm it had), and the
 findings that hold now are returned; store.findings keeps them with first-seen and resolved
 times, and the operator hears of new and resolved ones once a day (operator.py).
 """
@@ -70,6 +71,8 @@ class FeedHistory:
     consecutive_failures: int
     last_error: str | None  # an error, or on a successful poll the feed's warning
     moved_onto: str | None = None  # another feed's name, whose URL a 301 sent this one to
+    # The baseline: the BASELINE_DAYS up to its newest item, so a feed that stays silent keeps
+    # the rhythm it had and stays quiet until an item comes.
     items: int = 0  # items seen in the window
     median_gap: timedelta | None = None  # between the times items reached us
     long_gap: timedelta | None = None  # the 95th percentile of those gaps
@@ -108,7 +111,7 @@ def findings(history: FeedHistory, now: datetime, dormant_after: int) -> list[Fi
 
     status = history.last_status or ""
     if status.startswith("gone"):
-        add(Kind.GONE, "the site answers 410 Gone: the publisher removed this feed")
+        add(Kind.GONE, "the site answers 410 Gone, so it is now tried only once a month")
     elif history.consecutive_failures >= FAILING_AFTER:
         why = history.last_error or "no reason given"
         failed = history.consecutive_failures

@@ -88,7 +88,9 @@ def run_demo(settings: Settings) -> int:
         f"  export NEWSWATCH_CONFIG_DIR={config}\n"
         "  .venv/bin/newswatch digest preview    .venv/bin/newswatch topics test taiwan --text '…'\n"
         "  .venv/bin/newswatch alerts    .venv/bin/newswatch readers list    "
-        ".venv/bin/newswatch feeds health    .venv/bin/newswatch stats"
+        ".venv/bin/newswatch feeds health    .venv/bin/newswatch stats\n"
+        "The sample site stopped with the demo: `newswatch run` would find its feeds gone and "
+        "record failed polls (`make demo` serves it again for a run)."
     )
     print(f"demo finished in {time.monotonic() - started:.1f}s, DAG run exit code {returncode}")
     if not settings.database_url:

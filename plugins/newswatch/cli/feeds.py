@@ -97,7 +97,7 @@ def _unpolled(name: str, url: str, enabled: bool) -> dict[str, Any]:
 
 
 def _iso(value: Any) -> str | None:
-    return value.isoformat(timespec="minutes") if value else None
+    return value.isoformat(timespec="seconds") if value else None  # RFC 3339
 
 
 def _print_rows(

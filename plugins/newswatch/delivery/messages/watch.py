@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from newswatch.delivery.messages.common import fixed_message_id, header_safe, new_message
 from newswatch.delivery.messages.layout import (
+    TOPICS_IN_SUBJECT,
     Footer,
     html_part,
     link,
@@ -27,6 +28,7 @@ from newswatch.delivery.messages.layout import (
 from newswatch.watchdog import KIND_LABELS
 
 REPORT_KIND = "watch"  # notices.details["kind"] of a feed-watch report
+REPORT_LINES = 30  # findings listed of each section; the rest are counted, and on feed health
 
 
 @dataclass(frozen=True)
@@ -52,16 +54,29 @@ def watch_message_id(report: Mapping[str, Any], mail_from: str) -> str:
 def watch_subject(report: Mapping[str, Any]) -> str:
     """What changed, naming the feeds: `[newswatch] Feed watch: Asia Wire gone quiet; 1
     resolved`, `… Feed watch: 3 new problems (Kyodo, Nikkei Asia, Asia Wire); 1 resolved`."""
-    opened, resolved = report["opened"], report["resolved"]
+    opened = report["opened"]
+    opened_count, resolved_count = _counts(report)
     parts = []
-    if len(opened) == 1:
+    if opened_count == 1:
         parts.append(f"{opened[0]['feed']} {_label(opened[0]['kind']).lower()}")
     elif opened:
-        feeds = topic_label(list(dict.fromkeys(str(row["feed"]) for row in opened)), ", ")
-        parts.append(f"{plural(len(opened), 'new problem')} ({feeds})")
-    if resolved:
-        parts.append(f"{len(resolved)} resolved")
+        names = list(dict.fromkeys(str(row["feed"]) for row in opened))
+        feeds = topic_label(names[:TOPICS_IN_SUBJECT], ", ")
+        more = int(report.get("feeds_opened", len(names))) - TOPICS_IN_SUBJECT
+        parts.append(
+            f"{plural(opened_count, 'new problem')} ({feeds}{f' +{more}' if more > 0 else ''})"
+        )
+    if resolved_count:
+        parts.append(f"{resolved_count} resolved")
     return subject_line(f"Feed watch: {'; '.join(parts) or 'no change'}")
+
+
+def _counts(report: Mapping[str, Any]) -> tuple[int, int]:
+    """How many findings opened and resolved, listed or not."""
+    return (
+        int(report.get("opened_count", len(report["opened"]))),
+        int(report.get("resolved_count", len(report["resolved"]))),
+    )
 
 
 def _label(kind: object) -> str:
@@ -107,14 +122,19 @@ def _sentence(text: str) -> str:
 def _context(report: Mapping[str, Any]) -> dict[str, Any]:
     zone = ZoneInfo(str(report.get("zone") or "UTC"))
     opened, resolved = _lines(report["opened"], zone), _lines(report["resolved"], zone)
+    opened_count, resolved_count = _counts(report)
     still = int(report.get("still_open", 0))
     health = link(str(report["health_url"])) if report.get("health_url") else None
     return {
         "day": str(report["day"]),
         "opened": opened,
         "resolved": resolved,
+        "opened_count": opened_count,
+        "resolved_count": resolved_count,
+        "more_opened": opened_count - len(opened),
+        "more_resolved": resolved_count - len(resolved),
         "still_open": still,
-        "before": max(0, still - len(opened)),
+        "before": max(0, still - opened_count),
         "health": health,
         "footer": Footer(
             why="you run this newswatch. At most one message a day, and only when something "
@@ -124,10 +144,11 @@ def _context(report: Mapping[str, Any]) -> dict[str, Any]:
             unsubscribe_label="",
         ),
         "preheader": preheader(
-            f"{len(opened)} new: " + ", ".join(short_label(line.feed) for line in opened)
+            f"{opened_count} new: " + ", ".join(short_label(line.feed) for line in opened[:5])
             if opened
             else "",
-            f"{len(resolved)} resolved: " + ", ".join(short_label(line.feed) for line in resolved)
+            f"{resolved_count} resolved: "
+            + ", ".join(short_label(line.feed) for line in resolved[:5])
             if resolved
             else "",
         ),
