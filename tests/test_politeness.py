@@ -94,6 +94,32 @@ def test_requests_to_one_host_are_spaced_by_the_minimum_interval(
     assert time.monotonic() - started >= 1.2
 
 
+def test_a_host_waiting_for_its_turn_does_not_hold_back_another_host(
+    threaded_httpserver: HTTPServer,
+) -> None:
+    """One download slot, and four pages of one site queued before one of another: the other
+    site's page goes while the first site waits out its interval, not after all its pages."""
+    threaded_httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    for path in ["/a1", "/a2", "/a3", "/a4", "/b1"]:
+        threaded_httpserver.expect_request(path).respond_with_data(
+            "<p>x</p>", content_type="text/html"
+        )
+    paced = LOOPBACK.model_copy(
+        update={
+            "per_host_interval": 0.3,
+            "fetch_concurrency": 1,
+            "allow_hosts": "127.0.0.1,localhost",
+        }
+    )
+    port = threaded_httpserver.port
+    urls = [f"http://127.0.0.1:{port}/a{n}" for n in range(1, 5)] + [f"http://localhost:{port}/b1"]
+    got = pages(paced, urls)
+    assert all(page.html == b"<p>x</p>" for page in got.values()), got
+    order = [r.path for r, _ in threaded_httpserver.log if r.path != "/robots.txt"]
+    assert order.index("/b1") <= 1, order
+    assert sorted(order) == ["/a1", "/a2", "/a3", "/a4", "/b1"]
+
+
 def test_json_feed_items_are_read(threaded_httpserver: HTTPServer) -> None:
     feed = {
         "version": "https://jsonfeed.org/version/1.1",
@@ -175,3 +201,23 @@ def test_allowlist_by_network_and_by_host_name() -> None:
     assert guard.refusal("a.example", "10.9.8.7") is None
     assert guard.refusal("intranet.example", "192.168.1.5") is None
     assert guard.refusal("other.example", "192.168.1.5") is not None
+
+
+def test_sites_take_turns_in_the_download_queue() -> None:
+    from newswatch.ingest import host_turns
+    from newswatch.records import FeedItem
+
+    def item(link: str | None) -> FeedItem:
+        url = link or "https://feed-only.example/x"
+        return FeedItem(
+            feed_id=1, url=url, link=link, guid=None, title="t", author=None,
+            published_at=None, summary="", content="",
+        )  # fmt: skip
+
+    links = ["http://a.example/1", "http://a.example/2", "http://a.example/3",
+             "http://b.example/1", "http://b.example/2", "http://c.example/1", None]  # fmt: skip
+    turns = [i.link for i in host_turns([item(link) for link in links])]
+    assert turns == [
+        "http://a.example/1", "http://b.example/1", "http://c.example/1", None,
+        "http://a.example/2", "http://b.example/2", "http://a.example/3",
+    ]  # fmt: skip

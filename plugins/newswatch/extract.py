@@ -7,12 +7,12 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any, cast
 
 import trafilatura
 from trafilatura.settings import Document
 
+from newswatch.page_meta import page_author, page_date, page_language, page_title
 from newswatch.records import Article, FeedItem, Page
 from newswatch.sanitize import (
     AUTHOR_CHARS,
@@ -31,9 +31,6 @@ from newswatch.watchdog import WALL_ERROR
 _TAGS = re.compile(r"<[^<>]+>")
 _SCRIPTS = re.compile(r"<(script|style)\b[^<>]*>.*?(?:</\1\s*>|\Z)", re.IGNORECASE | re.DOTALL)
 _SPACES = re.compile(r"[ \t\r\f\v]+")
-_HTML_LANG = re.compile(
-    rb"<html[^>]*?\blang=[\"']?([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)?)", re.IGNORECASE
-)
 MIN_PAGE_CHARS = 200
 # A page that is a cookie, login, paywall or bot wall instead of the article: short, saying so,
 # and not telling the item's story (an article about cookie banners names its headline's words;
@@ -84,18 +81,15 @@ WALL_MARKERS = (
     "checking your browser",
     "access denied",
 )
-# trafilatura's options, in one place: the benchmarks' floor uses the same ones. A pathological
-# page is stopped by the deadline of the worker process it runs in (workers.CpuPool), not by
-# trafilatura's MAX_TREE_SIZE, which only discards an over-long result after the work is done.
-# The feed's date is the article's date; the page's is a fallback. htmldate's extensive search
-# runs its regexes over all the page's text (inline scripts included) and cost about a third of
-# the extraction time in bench/extract_modes.py; without it the reliable sources (meta tags,
-# JSON-LD, <time>, the URL) are still read.
+# trafilatura's options, in one place. A pathological page is stopped by the deadline of the
+# worker process it runs in (workers.CpuPool), not by trafilatura's MAX_TREE_SIZE, which only
+# discards an over-long result after the work is done. No metadata: the feed's title, author
+# and date come first, and page_meta reads the head for what an item lacks (trafilatura's
+# metadata search cost more than a quarter of extraction, for every page).
 EXTRACT_OPTIONS: dict[str, Any] = {
-    "with_metadata": True,
+    "with_metadata": False,
     "include_comments": False,
     "include_tables": True,
-    "date_extraction_params": {"extensive_search": False, "original_date": True},
 }
 # NEWSWATCH_EXTRACT_MODE picks one; bench/extract_modes.py measures their speed and quality.
 EXTRACT_MODES: dict[str, dict[str, Any]] = {
@@ -113,9 +107,6 @@ def extract_options(mode: str) -> dict[str, Any]:
 @dataclass(frozen=True)
 class PageText:
     text: str
-    title: str | None
-    author: str | None
-    date: datetime | None
     language: str | None
 
 
@@ -174,13 +165,18 @@ def extract_article(item: FeedItem, page: Page | None, mode: str = "balanced") -
     canonical = (
         page_canonical(page.html, page.final_url or page.url) if page and page.html else None
     )
+    html_bytes = page.html if doc and page and page.html else None  # the page read, not a wall
     return Article(
         url=canonical or item.url,
         item_url=item.url if canonical and canonical != item.url else None,
         feed_id=item.feed_id,
-        title=item.title or (doc and doc.title) or item.url,
-        author=item.author or (doc.author if doc else None),
-        published_at=item.published_at or (doc.date if doc else None),
+        title=item.title
+        or (optional_line(page_title(html_bytes), TITLE_CHARS) if html_bytes else None)
+        or item.url,
+        author=item.author
+        or (optional_line(page_author(html_bytes), AUTHOR_CHARS) if html_bytes else None),
+        published_at=item.published_at
+        or (parse_datetime(page_date(html_bytes, item.url)) if html_bytes else None),
         language=doc.language if doc else None,
         text=text,
         text_source=source,
@@ -208,16 +204,8 @@ def _extract_page(page: Page, mode: str) -> PageText | None:
     # What the page says is cleaned and bounded here, like a feed's entries (sanitize.py).
     return PageText(
         text=clean_text(doc.text).strip(),
-        title=optional_line(doc.title, TITLE_CHARS),
-        author=optional_line(doc.author, AUTHOR_CHARS),
-        date=parse_datetime(doc.date),  # trafilatura gives YYYY-MM-DD: UTC midnight
-        language=clean_language(doc.language) or _html_lang(page.html),
+        language=clean_language(page_language(page.html or b"")),
     )
-
-
-def _html_lang(html_bytes: bytes | None) -> str | None:
-    found = _HTML_LANG.search(html_bytes[:4096]) if html_bytes else None
-    return clean_language(found.group(1).decode("ascii")) if found else None
 
 
 def plain_text(fragment: str) -> str:

@@ -206,13 +206,21 @@ class Downloader:
         per_host = self._hosts.setdefault(
             host, asyncio.Semaphore(max(1, self.settings.per_host_concurrency))
         )
-        async with per_host, self._slots:
-            await self._wait_turn(host)
-            try:
-                async with asyncio.timeout(self.settings.total_timeout):
-                    return await self._get(url, max_bytes=max_bytes, headers=headers)
-            except TimeoutError:
-                raise FetchError(f"deadline of {self.settings.total_timeout:g}s exceeded") from None
+        async with per_host:
+            # A request waits for its host's turn before it takes one of the global slots: held
+            # while waiting, they let a few busy hosts pace every other host's downloads too.
+            while True:
+                await self._until_turn(host)
+                async with self._slots:
+                    if not self._take_turn(host):
+                        continue  # the other request to this host went first: wait again
+                    try:
+                        async with asyncio.timeout(self.settings.total_timeout):
+                            return await self._get(url, max_bytes=max_bytes, headers=headers)
+                    except TimeoutError:
+                        raise FetchError(
+                            f"deadline of {self.settings.total_timeout:g}s exceeded"
+                        ) from None
 
     async def robots_refusal(self, url: str) -> str | None:
         """Why robots.txt keeps newswatch from url, or None when it may fetch it; read once per
@@ -251,12 +259,18 @@ class Downloader:
         text = got.body.decode("utf-8", errors="replace") if got.status == 200 else None
         return RobotsFile(status=got.status, text=text)
 
-    async def _wait_turn(self, host: str) -> None:
+    async def _until_turn(self, host: str) -> None:
+        delay = self._next_start.get(host, 0.0) - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def _take_turn(self, host: str) -> bool:
+        """Start a request to `host` now if per_host_interval has passed since the last one."""
         now = time.monotonic()
-        start = max(now, self._next_start.get(host, now))
-        self._next_start[host] = start + self.settings.per_host_interval
-        if start > now:
-            await asyncio.sleep(start - now)
+        if now < self._next_start.get(host, 0.0):
+            return False
+        self._next_start[host] = now + self.settings.per_host_interval
+        return True
 
     async def _get(
         self, url: str, *, max_bytes: int, headers: Mapping[str, str] | None

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -91,7 +92,7 @@ async def stream_articles(
 
         polls = list(await asyncio.gather(*(polled(feed) for feed in feeds)))
         last_download = time.perf_counter()
-        new_items = await asyncio.to_thread(unseen_items, settings, polls)
+        new_items = host_turns(await asyncio.to_thread(unseen_items, settings, polls))
         ahead = asyncio.Semaphore(max(1, settings.fetch_ahead))
 
         async def extracted(item: FeedItem) -> Extracted:
@@ -135,6 +136,25 @@ async def stream_articles(
                 task.cancel()
     watch.add("fetch", last_download - started)
     return polls
+
+
+def host_turns(items: list[FeedItem]) -> list[FeedItem]:
+    """The items with their sites taking turns (a site's own in their order): downloads start
+    in this order, at most `fetch_ahead` at a time, and a site's pages are a politeness
+    interval apart, so one site's pages in a row kept every other site waiting behind them."""
+    by_host: dict[str, list[FeedItem]] = {}
+    for item in items:
+        by_host.setdefault(_host(item.link), []).append(item)
+    queues = list(by_host.values())
+    longest = max(map(len, queues), default=0)
+    return [queue[n] for n in range(longest) for queue in queues if n < len(queue)]
+
+
+def _host(link: str | None) -> str:
+    try:
+        return urlsplit(link or "").hostname or ""
+    except ValueError:
+        return ""
 
 
 def unseen_items(settings: Settings, polls: list[FeedPoll]) -> list[FeedItem]:

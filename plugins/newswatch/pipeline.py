@@ -86,9 +86,10 @@ def apply_changed_topics(settings: Settings) -> StageReport:
 
 
 def feed_batches(
-    settings: Settings, force: bool | Collection[int | str] = False
+    settings: Settings, force: bool | Collection[int | str] = False, shards: int | None = None
 ) -> list[list[int]]:
-    """The feeds due now, split into at most `feed_shards` batches (one mapped task each).
+    """The feeds due now, split into at most `shards` (default `feed_shards`) batches, one
+    mapped task each.
 
     With `force`, the schedule is skipped: True polls every enabled feed, a collection of feed
     ids or names polls those (ValueError when one is unknown or disabled). Politeness still holds.
@@ -106,7 +107,7 @@ def feed_batches(
     by_host: dict[str, list[int]] = {}
     for feed_id, url in due:
         by_host.setdefault(urlsplit(url).hostname or "", []).append(feed_id)
-    batches: list[list[int]] = [[] for _ in range(max(1, settings.feed_shards))]
+    batches: list[list[int]] = [[] for _ in range(max(1, shards or settings.feed_shards))]
     for host in sorted(by_host, key=lambda h: (-len(by_host[h]), h)):
         min(batches, key=len).extend(by_host[host])
     return [sorted(batch) for batch in batches if batch]
@@ -352,7 +353,10 @@ def run_once(
         except Exception as exc:  # its own failure domain: the feeds are polled all the same
             log.exception("applying edited topics failed")
             reports.append(StageReport(errors=[f"applying edited topics: {failure(exc)}"]))
-        batches = feed_batches(settings, force)
+        # One batch: the shards are for Airflow's mapped tasks, which may run side by side; one
+        # after another here, each waited on its own sites' politeness while the next batch's
+        # sites could have been fetched.
+        batches = feed_batches(settings, force, shards=1)
         for batch in (track or iter)(batches):
             try:
                 from newswatch.ingest import process_feeds  # only when a feed is due
