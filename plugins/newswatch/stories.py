@@ -12,13 +12,11 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-import numpy as np
-from datasketch import MinHash, MinHashLSH
-
+from newswatch.minhash import LshIndex, Signature, from_bytes, jaccard, to_bytes
+from newswatch.minhash import signature as signature_of
 from newswatch.textfold import CJK_MAIN
 
-NUM_PERM = 128
-SCHEME = "affine32"  # datasketch's default; stored signatures must be read back with the same one
+__all__ = ["StoryIndex", "from_bytes", "signature", "to_bytes"]
 WORD_SHINGLE = 4
 CHAR_SHINGLE = 5
 _WORD = re.compile(r"\w+")
@@ -82,19 +80,8 @@ def shingles(text: str) -> set[str]:
     return {" ".join(words[i : i + WORD_SHINGLE]) for i in range(len(words) - WORD_SHINGLE + 1)}
 
 
-def signature(text: str) -> MinHash:
-    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME)
-    minhash.update_batch([s.encode() for s in shingles(text)])
-    return minhash
-
-
-def to_bytes(minhash: MinHash) -> bytes:
-    return np.asarray(minhash.hashvalues, dtype=np.uint32).tobytes()
-
-
-def from_bytes(data: bytes) -> MinHash:
-    values = np.frombuffer(data, dtype=np.uint32).copy()
-    return MinHash(num_perm=NUM_PERM, scheme=SCHEME, hashvalues=values)
+def signature(text: str) -> Signature:
+    return signature_of(shingles(text))
 
 
 def related_headlines(one: frozenset[str], other: frozenset[str]) -> bool:
@@ -116,11 +103,11 @@ class StoryIndex:
 
     def __init__(self, threshold: float = 0.8) -> None:
         self.threshold = threshold
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
-        self._members: dict[str, tuple[int, MinHash, frozenset[str]]] = {}
+        self._lsh = LshIndex(threshold)
+        self._members: dict[str, tuple[int, Signature, frozenset[str]]] = {}
         self.newest = 0  # highest article id added: later loads need only what came after it
 
-    def add(self, key: str, story_id: int, minhash: MinHash, title: str = "") -> None:
+    def add(self, key: str, story_id: int, minhash: Signature, title: str = "") -> None:
         if key not in self._members:
             self._lsh.insert(key, minhash)
             self._members[key] = (story_id, minhash, headline_words(title))
@@ -136,16 +123,16 @@ class StoryIndex:
         _, minhash, words = self._members[key]
         self._members[key] = (story_id, minhash, words)
 
-    def find(self, minhash: MinHash, title: str = "") -> int | None:
+    def find(self, minhash: Signature, title: str = "") -> int | None:
         """The story of the most similar known article at or above the threshold, among those
         whose headlines are related to `title` (any, when no title is given), if any."""
         words = headline_words(title)
         best: tuple[float, int] | None = None
         for key in self._lsh.query(minhash):
-            story_id, other, other_words = self._members[key]
+            story_id, other, other_words = self._members[str(key)]
             if not related_headlines(words, other_words):
                 continue
-            similarity = minhash.jaccard(other)
+            similarity = jaccard(minhash, other)
             if similarity >= self.threshold and (best is None or similarity > best[0]):
                 best = (similarity, story_id)
         return best[1] if best else None

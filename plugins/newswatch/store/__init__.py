@@ -58,7 +58,7 @@ __all__ = [
 
 def __getattr__(name: str) -> ModuleType:
     """`store.reads` and the others load on first use: a listing command must not pay for
-    story clustering (datasketch, scipy) or migrations (alembic) it never runs."""
+    story clustering (numpy) or migrations (alembic) it never runs."""
     if name in __all__:
         return import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
