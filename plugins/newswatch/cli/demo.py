@@ -143,7 +143,6 @@ def _run_dag(settings: Settings, checkout: Path, url: str, day: sample_day.Sampl
     )
     topics_yaml = config_dir / "topics.yaml"
     topics_yaml.write_text(topics_yaml.read_text() + DEMO_DIGEST_READER)
-    airflow = str(Path(sys.executable).with_name("airflow"))
     with tempfile.TemporaryDirectory(prefix="newswatch-airflow-") as home:
         env = airflow_env(
             Path(home),
@@ -158,12 +157,9 @@ def _run_dag(settings: Settings, checkout: Path, url: str, day: sample_day.Sampl
                 "NEWSWATCH_PER_HOST_INTERVAL": "0.05",
             },
         )
-        subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
-        monitor = subprocess.run([airflow, "dags", "test", "news_monitor"], env=env).returncode
         digest_at = next_digest_time(settings, datetime.now(UTC)).isoformat()
-        print(f"\nnews_digest for the period ending {digest_at} (the next scheduled digest):")
-        digest = subprocess.run([airflow, "dags", "test", "news_digest", digest_at], env=env)
-        return monitor or digest.returncode
+        runner = [sys.executable, "-m", "newswatch.cli.demo_dags", digest_at]
+        return subprocess.run(runner, env=env).returncode
 
 
 def last_run_summary(settings: Settings) -> str:
