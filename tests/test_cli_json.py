@@ -180,7 +180,11 @@ def test_feeds_disable_json_lists_the_feeds_switched_off(
 ) -> None:
     config_copy(settings, tmp_path, monkeypatch)
     got = as_json("feeds", "disable", "AloJapan")
-    assert got == {"disabled": [{"name": "AloJapan", "url": "https://alojapan.com/feed/"}]}
+    feed = {"name": "AloJapan", "url": "https://alojapan.com/feed/"}
+    assert got == {"disabled": [feed | {"changed": True}]}
+    assert as_json("feeds", "disable", "AloJapan") == {"disabled": [feed | {"changed": False}]}
+    again = CliRunner().invoke(app, ["feeds", "disable", "AloJapan"])
+    assert again.exit_code == 0 and again.output == "AloJapan was disabled already\n"
 
 
 def test_feeds_enable_json_lists_the_feeds_switched_on(
@@ -189,7 +193,10 @@ def test_feeds_enable_json_lists_the_feeds_switched_on(
     config_copy(settings, tmp_path, monkeypatch)
     as_json("feeds", "disable", "AloJapan")
     got = as_json("feeds", "enable", "https://alojapan.com/feed/")
-    assert got == {"enabled": [{"name": "AloJapan", "url": "https://alojapan.com/feed/"}]}
+    feed = {"name": "AloJapan", "url": "https://alojapan.com/feed/"}
+    assert got == {"enabled": [feed | {"changed": True}]}
+    again = CliRunner().invoke(app, ["feeds", "enable", "AloJapan"])
+    assert again.output.startswith("already enabled: AloJapan (`newswatch run --feed AloJapan`")
 
 
 def test_feeds_discover_json_lists_the_linked_feeds_and_the_update(

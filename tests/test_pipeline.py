@@ -99,6 +99,9 @@ def test_cli_run_and_alerts_list(settings: Settings, news_day: SampleDay, smtp: 
     result = runner.invoke(app, ["run"])
     assert result.exit_code == 0, result.output
     assert "alerts_sent" in result.output
+    assert "emails went to " in result.output, result.output
+    again = runner.invoke(app, ["run"])  # nothing due, nothing sent: nothing said of emails
+    assert again.exit_code == 0 and "emails went to" not in again.output, again.output
     listing = runner.invoke(app, ["alerts", "--state", "sent"])
     assert listing.exit_code == 0
     assert "rare-earths" in listing.output and "Takaichi" in listing.output

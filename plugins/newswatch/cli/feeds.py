@@ -237,7 +237,11 @@ def disable(url_or_name: str, config: ConfigOption = None, as_json: JsonOption =
     if as_json:
         typer.echo(json.dumps({"disabled": switched}, indent=2, ensure_ascii=False))
         return
-    typer.echo(f"disabled {url_or_name}")
+    typer.echo(
+        f"disabled {url_or_name}"
+        if any(feed["changed"] for feed in switched)
+        else f"{url_or_name} was disabled already"
+    )
 
 
 @feeds_app.command("enable")
@@ -250,7 +254,8 @@ def enable(url_or_name: str, config: ConfigOption = None, as_json: JsonOption = 
         typer.echo(json.dumps({"enabled": switched}, indent=2, ensure_ascii=False))
         return
     names = " ".join(f"--feed {shlex.quote(str(feed['name']))}" for feed in switched)
-    typer.echo(f"enabled {url_or_name} (`newswatch run {names}` polls it now)")
+    done = "enabled" if any(feed["changed"] for feed in switched) else "already enabled:"
+    typer.echo(f"{done} {url_or_name} (`newswatch run {names}` polls it now)")
 
 
 def _switch(settings: Settings, url_or_name: str, on: bool) -> list[dict[str, Any]]:
@@ -262,11 +267,14 @@ def _switch(settings: Settings, url_or_name: str, on: bool) -> list[dict[str, An
         if not matches:
             raise typer.BadParameter(f"no feed named or at {url_or_name!r} in feeds.yaml")
         for entry in matches:
+            changed = (entry.get("enabled", True) is False) == on
             if on:
                 entry.pop("enabled", None)  # on is the default: the entry reads as it was
             else:
                 entry["enabled"] = False
-        switched.extend({"name": e.get("name"), "url": e.get("url")} for e in matches)
+            switched.append(
+                {"name": entry.get("name"), "url": entry.get("url"), "changed": changed}
+            )
 
     _edit(settings, change)
     return switched

@@ -76,8 +76,10 @@ def run(
         typer.echo(f"  {key:<22} {value}")
     for error in summary.errors:
         typer.echo(f"  ! {error}")
-    for where in summary.delivered_to:
-        typer.echo(f"  emails went to {where}")
+    sent = ("alerts_sent", "overflow_sent", "digests_sent", "notices_sent")
+    if any(summary.counts.get(key) for key in sent):
+        for where in dict.fromkeys(summary.delivered_to):
+            typer.echo(f"  emails went to {where}")
 
 
 KNOWN_SHOWN = 10  # names listed after an unknown --feed; a long feeds.yaml is cut, not pasted
