@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import time
 
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 import newswatch.poll
 from newswatch.fetch import fetch_page
@@ -221,3 +223,34 @@ def test_sites_take_turns_in_the_download_queue() -> None:
         "http://a.example/1", "http://b.example/1", "http://c.example/1", None,
         "http://a.example/2", "http://b.example/2", "http://a.example/3",
     ]  # fmt: skip
+
+
+def test_requests_to_each_host_stay_an_interval_apart_under_contention(
+    threaded_httpserver: HTTPServer,
+) -> None:
+    """Two sites, eight pages each, two requests per site allowed at once and three slots in
+    all: however the waits interleave, each site sees its requests at least the interval apart."""
+    arrivals: dict[str, list[float]] = {"127.0.0.1": [], "localhost": []}
+
+    def answer(request: Request) -> Response:
+        arrivals[request.host.split(":")[0]].append(time.monotonic())
+        return Response("<p>x</p>", content_type="text/html")
+
+    threaded_httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    threaded_httpserver.expect_request(re.compile(r"/p\d+")).respond_with_handler(answer)
+    interval = 0.15
+    paced = LOOPBACK.model_copy(
+        update={
+            "per_host_interval": interval,
+            "per_host_concurrency": 2,
+            "fetch_concurrency": 3,
+            "allow_hosts": "127.0.0.1,localhost",
+        }
+    )
+    port = threaded_httpserver.port
+    urls = [f"http://{host}:{port}/p{n}" for n in range(8) for host in arrivals]
+    got = pages(paced, urls)
+    assert all(page.html == b"<p>x</p>" for page in got.values())
+    for host, times in arrivals.items():
+        gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+        assert len(times) == 8 and min(gaps) >= interval - 0.01, (host, gaps)
