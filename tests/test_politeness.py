@@ -108,7 +108,7 @@ def test_a_host_waiting_for_its_turn_does_not_hold_back_another_host(
         )
     paced = LOOPBACK.model_copy(
         update={
-            "per_host_interval": 0.3,
+            "per_host_interval": 0.5,  # wide: a loaded machine must not reorder the turns
             "fetch_concurrency": 1,
             "allow_hosts": "127.0.0.1,localhost",
         }
@@ -238,7 +238,7 @@ def test_requests_to_each_host_stay_an_interval_apart_under_contention(
 
     threaded_httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
     threaded_httpserver.expect_request(re.compile(r"/p\d+")).respond_with_handler(answer)
-    interval = 0.15
+    interval = 0.25
     paced = LOOPBACK.model_copy(
         update={
             "per_host_interval": interval,
@@ -253,4 +253,6 @@ def test_requests_to_each_host_stay_an_interval_apart_under_contention(
     assert all(page.html == b"<p>x</p>" for page in got.values())
     for host, times in arrivals.items():
         gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
-        assert len(times) == 8 and min(gaps) >= interval - 0.01, (host, gaps)
+        # Half the interval: what the server sees may lag what the client sent by a moment on
+        # a loaded machine, while a broken turn shows as two requests at once (a gap near 0).
+        assert len(times) == 8 and min(gaps) >= interval / 2, (host, gaps)

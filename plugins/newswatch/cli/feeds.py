@@ -204,12 +204,15 @@ def _fit(text: str, width: int, right: bool = False) -> str:
 
 @feeds_app.command("add")
 def add(
-    url: str,
-    name: Annotated[str | None, typer.Option(help="display name")] = None,
+    url: Annotated[str, typer.Argument(help="the feed's URL, or a web page that links one")],
+    name: Annotated[
+        str | None, typer.Option(help="display name (default: the feed's own title)")
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Add a feed to feeds.yaml; a web page is replaced by the feed it links."""
+    """Add a feed to feeds.yaml; a web page is replaced by the feed it links. Private and
+    loopback addresses are refused unless NEWSWATCH_ALLOW_HOSTS names them."""
     from newswatch.config.edit import check_feed
     from newswatch.config.models import FEED_NAME_CHARS
     from newswatch.sanitize import clean_line

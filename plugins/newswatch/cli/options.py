@@ -18,7 +18,7 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option(
         "--config",
-        help="config folder (default: NEWSWATCH_CONFIG_DIR or ./config)",
+        help="config folder (default: NEWSWATCH_CONFIG_DIR, else the checkout's config/)",
         exists=True,
         file_okay=False,
     ),
