@@ -97,3 +97,14 @@ def test_every_word_of_an_article_finds_it(settings: Settings, text: str) -> Non
                 select(document.bool_op("@@")(query), func.numnode(query))
             ).one()
             assert found or terms == 0, word
+
+
+@given(st.text(st.characters(exclude_categories=["Cs"]), max_size=300))
+def test_the_fast_fold_is_the_translate_table_character_for_character(text: str) -> None:
+    """ASCII stretches are lower-cased with str.lower and only the rest goes through the
+    table: the same result as the table over all of it, which stored vectors were made with."""
+    from newswatch.search_vector import _fold, _table
+
+    mixed = f"Tokyo {text} STRASSE Straße ﬁnance ＴＯＫＹＯ {text.upper()}"
+    for sample in (text, mixed):
+        assert _fold(sample) == sample.translate(_table())

@@ -15,6 +15,8 @@ application folds and PostgreSQL only splits words (`to_tsvector('simple', …)`
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -30,9 +32,25 @@ def _table() -> dict[int, str]:
     return upper | non_ascii_folds()
 
 
+_NON_ASCII_RUN = re.compile(r"([^\x00-\x7f]+)")
+
+
 def _fold(text: str) -> str:
-    """One character at a time, so a word folds alike alone and inside a document."""
-    return text.translate(_table())
+    """One character at a time, so a word folds alike alone and inside a document. ASCII
+    stretches only lose their capitals, which `str.lower` does several times faster than a
+    translate table; only the runs of other characters go through the table (the same result:
+    the table's only ASCII entries are A-Z)."""
+    if text.isascii():
+        return text.lower()
+    parts = _NON_ASCII_RUN.split(text)  # ASCII, other, ASCII, other, …, ASCII
+    table = _table()
+    return "".join(
+        part.translate(table) if odd else part.lower() for odd, part in _alternating(parts)
+    )
+
+
+def _alternating(parts: list[str]) -> Iterator[tuple[bool, str]]:
+    return ((n % 2 == 1, part) for n, part in enumerate(parts))
 
 
 def search_query_text(text: str) -> str:
