@@ -1,4 +1,5 @@
-"""A scratch news-store database for one benchmark run (PostgreSQL at 127.0.0.1 by default)."""
+"""A scratch news-store database and config folder for one benchmark run (PostgreSQL at
+127.0.0.1 by default)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -31,3 +33,14 @@ def scratch_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'drop database if exists "{name}" with (force)'))
         admin.dispose()
+
+
+def bench_config(folder: Path, feed_urls: list[str]) -> Path:
+    """`folder` as a config folder: one feed per URL ("Site 0", "Site 1", …) and the project's
+    own topics.yaml."""
+    repo = Path(__file__).resolve().parents[1]
+    folder.mkdir(parents=True, exist_ok=True)
+    feeds = "".join(f"  - {{name: 'Site {k}', url: '{url}'}}\n" for k, url in enumerate(feed_urls))
+    (folder / "feeds.yaml").write_text("feeds:\n" + feeds)
+    (folder / "topics.yaml").write_text((repo / "config" / "topics.yaml").read_text())
+    return folder

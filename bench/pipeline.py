@@ -30,15 +30,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import trafilatura
-from benchdb import scratch_database
+from benchdb import bench_config, scratch_database
 from newsweb import generate, serve_elsewhere
 from sqlalchemy import func, select
 
 from newswatch import clock, models, pipeline
 from newswatch.settings import get_settings
 from newswatch.store import db
-
-REPO = Path(__file__).resolve().parents[1]  # the checkout this benchmark belongs to
 
 TABLES = (models.Article, models.ArticleSource, models.Match, models.Alert, models.Story)
 
@@ -181,12 +179,7 @@ def main() -> int:
 
     server, base = serve_elsewhere(args.feeds, args.articles)
     with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp)
-        feeds = "".join(
-            f"  - {{name: 'Site {k}', url: '{base}/feed/{k}'}}\n" for k in range(args.feeds)
-        )
-        (config / "feeds.yaml").write_text("feeds:\n" + feeds)
-        (config / "topics.yaml").write_text((REPO / "config" / "topics.yaml").read_text())
+        config = bench_config(Path(tmp), [f"{base}/feed/{k}" for k in range(args.feeds)])
         env = {
             "NEWSWATCH_DATABASE_URL": url,
             "NEWSWATCH_CONFIG_DIR": str(config),

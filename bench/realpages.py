@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 import trafilatura
-from benchdb import scratch_database
+from benchdb import bench_config, scratch_database
 from pipeline import sample_peak
 from realweb import REPO, RealPage, RealWeb, corpus, serve_forever
 from sqlalchemy import create_engine, text
@@ -94,13 +94,7 @@ def start_web(copies: int, hosts: int, port: int) -> multiprocessing.Process:
 
 
 def run_newswatch(web: RealWeb, folder: Path, url: str) -> dict[str, object]:
-    config = folder / "config"
-    config.mkdir()
-    feeds = "".join(
-        f"  - {{name: 'Site {k}', url: '{web.feed_url(k)}'}}\n" for k in range(web.hosts)
-    )
-    (config / "feeds.yaml").write_text("feeds:\n" + feeds)
-    (config / "topics.yaml").write_text((REPO / "config" / "topics.yaml").read_text())
+    config = bench_config(folder / "config", [web.feed_url(k) for k in range(web.hosts)])
     env = {
         **os.environ,
         "NEWSWATCH_DATABASE_URL": url,

@@ -23,6 +23,7 @@ from newswatch.sanitize import (
     optional_line,
     parse_datetime,
 )
+from newswatch.stories import headline_words
 from newswatch.urls import page_canonical
 from newswatch.watchdog import WALL_ERROR
 
@@ -117,25 +118,16 @@ def wall_marker(text: str, headline: str = "") -> str | None:
         return None
     folded = " ".join(text.casefold().split())
     marker = next((marker for marker in WALL_MARKERS if marker in folded), None)
-    if marker is None or tells_headline(folded, headline):
+    if marker is None or tells_headline(text, headline):
         return None
     return marker
 
 
-_WORD_RUN = re.compile(r"\w+")
-_SPACELESS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-
-
-def tells_headline(folded_text: str, headline: str) -> bool:
-    """Whether at least half the headline's words (of 4 or more letters; in Chinese and Japanese,
-    which have no spaces, its two-character runs) occur in the casefolded text."""
-    words: set[str] = set()
-    for run in _WORD_RUN.findall(headline.casefold()):
-        if _SPACELESS.search(run):
-            words.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
-        elif len(run) >= 4:
-            words.add(run)
-    return bool(words) and 2 * sum(word in folded_text for word in words) >= len(words)
+def tells_headline(text: str, headline: str) -> bool:
+    """Whether the text holds at least half of what the headline is about: its content words
+    (character pairs in Chinese and Japanese), as stories.headline_words takes them."""
+    words = headline_words(headline)
+    return bool(words) and 2 * len(words & headline_words(text)) >= len(words)
 
 
 def extract_article(item: FeedItem, page: Page | None, mode: str = "balanced") -> Article:

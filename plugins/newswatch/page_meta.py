@@ -12,7 +12,8 @@ from __future__ import annotations
 import html
 import re
 
-HEAD_BYTES = 256 * 1024  # meta tags belong in <head>; never scan a whole page for them
+from newswatch.urls import HEAD_BYTES  # what is read of a page's head: its start, bounded
+
 # [^<>] keeps each scan linear on hostile input: a match attempt never runs past the next "<".
 _META = re.compile(rb"<meta\b[^<>]*>", re.IGNORECASE)
 _ATTRIBUTE = re.compile(

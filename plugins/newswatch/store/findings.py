@@ -36,11 +36,11 @@ _GAPS = text(
                seen_at - lag(seen_at) over (partition by feed_id order by seen_at) as gap
         from seen
     )
-    select feed_id, sum(items)::int,
+    select g.feed_id, sum(items)::int,
            percentile_disc(0.5) within group (order by gap),
            percentile_disc(0.95) within group (order by gap),
-           max(gap)
-    from gaps group by feed_id
+           max(gap), max(n.last_at)
+    from gaps g join newest n on n.feed_id = g.feed_id group by g.feed_id
     """
 )
 _LAST_ITEM = text(
@@ -80,7 +80,6 @@ def histories(session: Session, now: datetime) -> list[FeedHistory]:
             _GAPS, {"feeds": ids, "now": now, "window": timedelta(days=BASELINE_DAYS)}
         )
     }
-    last_item = last_items(session, ids)
     before = {
         row[0]: row[1:] for row in session.execute(_PAGES_BEFORE, window | {"recent": recent})
     }
@@ -113,7 +112,9 @@ def histories(session: Session, now: datetime) -> list[FeedHistory]:
     }
     out = []
     for feed in feeds:
-        items, median_gap, long_gap, longest_gap = gaps.get(feed.id, (0, None, None, None))
+        items, median_gap, long_gap, longest_gap, last_item_at = gaps.get(
+            feed.id, (0, None, None, None, None)
+        )
         pages_before, read_before = before.get(feed.id, (0, 0))
         out.append(
             FeedHistory(
@@ -127,7 +128,7 @@ def histories(session: Session, now: datetime) -> list[FeedHistory]:
                 median_gap=median_gap,
                 long_gap=long_gap,
                 longest_gap=longest_gap,
-                last_item_at=last_item.get(feed.id),
+                last_item_at=last_item_at,
                 pages_before=pages_before,
                 read_before=read_before,
                 recent=pages.get(feed.id, ()),
