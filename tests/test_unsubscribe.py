@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from helpers import T0
@@ -16,12 +17,14 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
+from starlette.routing import Mount
 from typer.testing import CliRunner
 
 from newswatch import clock, models, store
 from newswatch.cli.main import app as cli_app
 from newswatch.config.models import Config, SubscriberConfig, TopicConfig
 from newswatch.dashboard import create_app
+from newswatch.dashboard.api import require_api_token
 from newswatch.dashboard.auth import require_airflow_viewer
 from newswatch.settings import Settings
 from newswatch.store import db
@@ -228,7 +231,20 @@ def test_every_other_page_still_needs_the_airflow_login(
         "/feeds": True,
         "/search": True,
         "/unsubscribe": False,
+        # A feed reader has no Airflow login: each feed checks its own token (test_open_outputs).
+        "/feeds/topic/{name}.atom": False,
+        "/feeds/subscriber/{name}.atom": False,
     }
+    # The read API, mounted beside the pages, checks an API token on every route.
+    (api,) = [
+        route.app
+        for route in create_app().routes
+        if isinstance(route, Mount) and isinstance(route.app, FastAPI)
+    ]
+    api_routes = [route for route in api.routes if isinstance(route, APIRoute)]
+    assert {route.path for route in api_routes} >= {"/stories", "/alerts", "/search"}
+    for route in api_routes:
+        assert require_api_token in {dep.call for dep in route.dependant.dependencies}
 
 
 def test_one_click_post_records_the_unsubscribe_and_a_second_is_harmless(

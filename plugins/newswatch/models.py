@@ -359,3 +359,27 @@ class RobotsTxt(Base):
 def _search_on_insert(mapper: Mapper[Article], connection: Connection, article: Article) -> None:
     """An article added through the ORM gets its search vector like a bulk-inserted one."""
     article.search = search_vector(search_document(article.title, article.text or ""))
+
+
+class AccessToken(Base):
+    """A secret that opens one Atom feed (scope "topic" or "subscriber", target its name) or
+    the read API (scope "api"): stored as its SHA-256 only, shown once, revoked by setting
+    revoked_at (migration 0020)."""
+
+    __tablename__ = "access_tokens"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    target: Mapped[str | None] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("scope in ('topic', 'subscriber', 'api')", name="access_tokens_scope"),
+        CheckConstraint(
+            "(scope = 'api') = (target is null)", name="access_tokens_target_for_feeds"
+        ),
+    )

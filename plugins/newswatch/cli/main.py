@@ -16,6 +16,7 @@ from newswatch.cli.errors import NewswatchGroup
 from newswatch.cli.feeds import feeds_app
 from newswatch.cli.options import ConfigOption, JsonOption, get_settings, settings_for
 from newswatch.cli.readers import readers_app
+from newswatch.cli.tokens import tokens_app
 from newswatch.cli.topics import topics_app
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ app.add_typer(feeds_app, name="feeds")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(digest_app, name="digest")
 app.add_typer(readers_app, name="readers")
+app.add_typer(tokens_app, name="tokens")
 app.command("stats")(stats.stats_command)
 app.command("search")(search.search_command)
 

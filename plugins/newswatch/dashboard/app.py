@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import unicodedata
-from datetime import date
 from importlib import resources
-from urllib.parse import unquote_to_bytes
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -17,9 +14,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newswatch import clock
-from newswatch.config.models import FEED_NAME_CHARS, TOPIC_NAME_CHARS
-from newswatch.dashboard import render
+from newswatch.dashboard import params, render
+from newswatch.dashboard.api import PREFIX as API_PREFIX
+from newswatch.dashboard.api import create_api
 from newswatch.dashboard.auth import LoginRequired, login_redirect, require_airflow_viewer
+from newswatch.dashboard.outputs import atom_feeds
 from newswatch.settings import get_settings
 from newswatch.store import db, readers, reads
 from newswatch.store.search import (
@@ -29,7 +28,7 @@ from newswatch.store.search import (
     check_search,
     search_articles,
 )
-from newswatch.unsubscribe import MAX_TOKEN_CHARS, BadToken, Unsubscription, verify
+from newswatch.unsubscribe import BadToken, Unsubscription, verify
 
 # No script at all; styles only from our own stylesheet; framed only by Airflow's UI (same origin).
 SECURITY_HEADERS = {
@@ -61,81 +60,13 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-# Longest value of any parameter (the search has its own, smaller limits in store/search.py);
-# an unsubscribe token names an address and a subscriber, and may be longer.
-MAX_PARAMETER_CHARS = 1000
-LONGER_PARAMETERS = {"token": MAX_TOKEN_CHARS}
-MAX_NAME_CHARS = max(FEED_NAME_CHARS, TOPIC_NAME_CHARS)  # the store holds no longer name
 MAX_CHART_DAYS = 90
-FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
-
-
-def _refuse(message: str) -> HTTPException:
-    return HTTPException(status.HTTP_400_BAD_REQUEST, message)
-
-
-def _shown(value: str) -> str:
-    """A request value quoted for a message, cut short (the page escapes it)."""
-    return repr(value if len(value) <= 40 else value[:40] + "…")
-
-
-def check_parameters(request: Request) -> None:
-    """Every parameter of every page, before any page reads it: valid UTF-8 once percent-decoded,
-    no control characters (PostgreSQL refuses NUL in text), at most MAX_PARAMETER_CHARS."""
-    for pair in request.scope.get("query_string", b"").split(b"&"):
-        raw_name, _, raw_value = pair.partition(b"=")
-        name = _parameter("a query parameter's name", raw_name)
-        _parameter(_shown(name), raw_value, LONGER_PARAMETERS.get(name, MAX_PARAMETER_CHARS))
-
-
-def _parameter(label: str, raw: bytes, limit: int = MAX_PARAMETER_CHARS) -> str:
-    """One name or value of the query string, decoded, or a 400 saying what is wrong with it."""
-    try:
-        value = unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
-    except UnicodeDecodeError:
-        raise _refuse(f"{label}: not valid UTF-8") from None
-    if any(unicodedata.category(char) == "Cc" for char in value):
-        raise _refuse(f"{label}: holds a control character")
-    if len(value) > limit:
-        raise _refuse(f"{label}: longer than {limit} characters")
-    return value
-
-
-def _whole(name: str, value: str | None, default: int, low: int, high: int) -> int:
-    """A whole number from low to high; absent or empty gives the default."""
-    if not value:
-        return default
-    if value.isascii() and value.isdigit() and len(value) <= len(str(high)):
-        if low <= (number := int(value)) <= high:
-            return number
-    raise _refuse(f"{name}: expected a whole number from {low} to {high}, got {_shown(value)}")
-
-
-def _name(name: str, value: str | None) -> str | None:
-    if value and len(value) > MAX_NAME_CHARS:
-        raise _refuse(f"{name}: at most {MAX_NAME_CHARS} characters, got {len(value)}")
-    return value or None
-
-
-def _day(name: str, value: str | None) -> date | None:
-    if not value:
-        return None
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        day = None
-    if day is None or not FIRST_DAY <= day <= LAST_DAY:
-        raise _refuse(
-            f"{name}: expected a date like 2025-12-17 (from {FIRST_DAY} to {LAST_DAY}), "
-            f"got {_shown(value)}"
-        )
-    return day
 
 
 def _pager(page: str | None, size: str | None, keep: dict[str, str | None]) -> render.Pager:
     return render.Pager.of(
-        _whole("page", page, 1, 1, render.MAX_PAGE),
-        _whole("size", size, render.PAGE_SIZE, 1, render.MAX_PAGE_SIZE),
+        params.whole("page", page, 1, 1, render.MAX_PAGE),
+        params.whole("size", size, render.PAGE_SIZE, 1, render.MAX_PAGE_SIZE),
         keep,
     )
 
@@ -210,6 +141,8 @@ def create_app() -> FastAPI:
     # Routes are copied when included, so each router is complete before it is.
     app.include_router(pages())
     app.include_router(unsubscribe_pages())
+    app.include_router(atom_feeds())
+    app.mount(API_PREFIX, create_api())
     return app
 
 
@@ -217,7 +150,7 @@ def pages() -> APIRouter:
     """The dashboard's pages, each behind Airflow's login."""
     router = APIRouter(
         # Login first: a stranger is sent to log in whatever the parameters say.
-        dependencies=[Depends(require_airflow_viewer), Depends(check_parameters)],
+        dependencies=[Depends(require_airflow_viewer), Depends(params.check_parameters)],
     )
 
     @router.get("/", response_class=HTMLResponse)
@@ -230,10 +163,10 @@ def pages() -> APIRouter:
         size: str | None = None,
     ) -> str:
         filters = reads.Filters(
-            topic=_name("topic", topic),
-            feed=_name("feed", feed),
-            since=_day("since", since),
-            until=_day("until", until),
+            topic=params.short_name("topic", topic),
+            feed=params.short_name("feed", feed),
+            since=params.day("since", since),
+            until=params.day("until", until),
         )
         keep = {"topic": topic, "feed": feed, "since": since, "until": until}
         pager = _pager(page, size, keep)
@@ -256,7 +189,7 @@ def pages() -> APIRouter:
         settings = get_settings()
         zone = settings.digest_timezone
         today = clock.now().astimezone(ZoneInfo(zone)).date()
-        span = _whole("days", days, 14, 1, MAX_CHART_DAYS)
+        span = params.whole("days", days, 14, 1, MAX_CHART_DAYS)
         with db.read(settings) as session:
             hits = reads.daily_hits(session, today, span, zone)
         return render.page(
@@ -292,7 +225,7 @@ def pages() -> APIRouter:
 def unsubscribe_pages() -> APIRouter:
     """The one-click unsubscribe link of every message (RFC 8058), answered without a login:
     the signed token names the reader and the subscription, and nothing else is needed."""
-    router = APIRouter(dependencies=[Depends(check_parameters)])
+    router = APIRouter(dependencies=[Depends(params.check_parameters)])
 
     @router.get("/unsubscribe", response_class=HTMLResponse)
     def confirm_unsubscribe(token: str = "") -> HTMLResponse:

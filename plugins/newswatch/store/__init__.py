@@ -7,7 +7,8 @@ articles (known URLs and GUIDs, sources, saving a batch into stories with matche
 (one topic's matches as a re-tag rewrites them) · alerts (a story per reader, the hourly cap,
 held alerts) · copies (which new articles are copies) · outbox (alerts, digests and notices
 queued, claimed, settled, requeued) · readers (unsubscribes) · runs · robots · retention · reads
-(what the CLI and dashboard list) · views (what one alert or digest shows) · search (full text).
+(what the CLI and dashboard list) · views (what one alert or digest shows) · search (full text) · published (what
+the Atom feeds and read API show) · tokens (their access tokens).
 """
 
 from importlib import import_module
@@ -25,12 +26,14 @@ if TYPE_CHECKING:
         findings,
         matches,
         outbox,
+        published,
         readers,
         reads,
         retention,
         robots,
         runs,
         search,
+        tokens,
         topics,
         views,
     )
@@ -45,12 +48,14 @@ __all__ = [
     "findings",
     "matches",
     "outbox",
+    "published",
     "readers",
     "reads",
     "retention",
     "robots",
     "runs",
     "search",
+    "tokens",
     "topics",
     "views",
 ]

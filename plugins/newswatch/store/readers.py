@@ -37,13 +37,11 @@ class ReaderRow:
         return self.channel is not None
 
 
-def secret(session: Session) -> str:
-    """The key that signs unsubscribe links."""
-    value = session.scalar(
-        select(models.Secret.value).where(models.Secret.name == UNSUBSCRIBE_SECRET)
-    )
+def secret(session: Session, name: str = UNSUBSCRIBE_SECRET) -> str:
+    """A value a migration made once: by default the key that signs unsubscribe links."""
+    value = session.scalar(select(models.Secret.value).where(models.Secret.name == name))
     if value is None:
-        raise LookupError("no unsubscribe secret in the store (run `newswatch db upgrade`)")
+        raise LookupError(f"no {name} secret in the store (run `newswatch db upgrade`)")
     return value
 
 

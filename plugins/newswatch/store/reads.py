@@ -113,7 +113,7 @@ def article_at() -> ColumnElement[datetime]:
     return func.coalesce(models.Article.published_at, models.Article.fetched_at)
 
 
-def _narrow(query: Select[Any], filters: Filters) -> Select[Any]:
+def narrow(query: Select[Any], filters: Filters) -> Select[Any]:
     """Apply the feed and date filters to a query that selects from articles."""
     at = article_at()
     if filters.feed:
@@ -162,7 +162,7 @@ def latest_alerts(
             .where(models.Topic.name == filters.topic)
             .correlate(models.Alert)
         )
-    rows = session.execute(_narrow(query, filters)).all()
+    rows = session.execute(narrow(query, filters)).all()
     topics = alert_topics(session, [row.id for row in rows])
     return [
         AlertRow(alert_id, state, reader, topics.get(alert_id, []), *rest)
@@ -250,7 +250,7 @@ def latest_stories(
             at=row[6],
             text_source=row[7],
         )
-        for row in session.execute(_narrow(query, filters))
+        for row in session.execute(narrow(query, filters))
     ]
 
 

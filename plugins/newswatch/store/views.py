@@ -67,7 +67,7 @@ def topic_titles(session: Session, names: Iterable[str]) -> list[str]:
 def alert_view(session: Session, alert: models.Alert, how: Addressing) -> AlertView:
     """What an alert shows: its story, the topics it tells of, and its reader."""
     reader = session.get(models.Reader, alert.reader)
-    hits = _hits(
+    hits = story_hits(
         session,
         select(models.Article.story_id)
         .select_from(models.AlertTopic)
@@ -106,7 +106,7 @@ def story_view(session: Session, story_id: int, topics: list[TopicHit]) -> Story
     )
 
 
-def _hits(session: Session, story_of: Select[Any]) -> dict[int, list[TopicHit]]:
+def story_hits(session: Session, story_of: Select[Any]) -> dict[int, list[TopicHit]]:
     """story -> the topics it hit, each with its first match, in the config's topic order;
     `story_of` selects the story of each match it keeps (its FROM is joined to matches)."""
     query = (
@@ -159,10 +159,10 @@ def digest_view(
                     select(models.Topic.id).where(models.Topic.name.in_(topics))
                 )
             )
-        found = _hits(session, in_period)
+        found = story_hits(session, in_period)
     carried: dict[int, list[TopicHit]] = {}
     if row.id is not None:  # a preview's row is never stored, so it carries nothing
-        carried = _hits(
+        carried = story_hits(
             session,
             select(models.Alert.story_id)
             .select_from(models.AlertTopic)

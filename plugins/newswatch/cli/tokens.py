@@ -1,0 +1,145 @@
+"""`newswatch tokens`: the secrets that open an Atom feed or the read API without an Airflow
+login. A token is shown once, when made; the store keeps only its hash."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from newswatch.cli.options import ConfigOption, JsonOption, get_settings, settings_for
+
+if TYPE_CHECKING:
+    from newswatch.access import Grant
+    from newswatch.settings import Settings
+    from newswatch.store.tokens import TokenRow
+
+tokens_app = typer.Typer(
+    help="Tokens that open an Atom feed or the read API: make, list, revoke.",
+    no_args_is_help=True,
+)
+KINDS = ("topic", "subscriber", "api")
+
+
+@tokens_app.command("create")
+def create(
+    kind: Annotated[str, typer.Argument(help="topic, subscriber (an Atom feed) or api")],
+    name: Annotated[
+        str | None, typer.Argument(help="the topic's or subscriber's name (none for api)")
+    ] = None,
+    label: Annotated[str, typer.Option(help="a note for `tokens list`: who has it")] = "",
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Make a token and print it, with the address it opens; it is never shown again."""
+    from newswatch import clock
+    from newswatch.store import db, tokens
+
+    settings = settings_for(config)
+    grant = _grant(settings, kind, name)
+    with db.transaction(db.session_factory(settings)) as session:
+        token_id, token = tokens.create(session, grant, label, clock.now())
+    where = address(settings, grant, token)
+    if as_json:
+        shown = {"id": token_id, "scope": grant.scope, "target": grant.target, "label": label}
+        typer.echo(json.dumps(shown | {"token": token, "url": where}, indent=2))
+        return
+    typer.echo(f"token {token_id} opens the {grant}; it is shown only now, keep it:\n  {token}")
+    if grant.scope == "api":
+        typer.echo(f"use it as: curl -H 'Authorization: Bearer {token}' {where}/stories")
+    else:
+        typer.echo(f"subscribe a feed reader to:\n  {where}")
+    if not settings.public_url:
+        typer.echo("(set NEWSWATCH_PUBLIC_URL to the dashboard's address for the full URL)")
+
+
+@tokens_app.command("list")
+def list_tokens(as_json: JsonOption = False) -> None:
+    """Every token made: what it opens, its label, when it was made, last used and revoked."""
+    from newswatch.store import db, tokens
+
+    with db.read(get_settings()) as session:
+        rows = [token_row(row) for row in tokens.listing(session)]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        typer.echo("no tokens (make one with `newswatch tokens create`)")
+        return
+    for row in rows:
+        state = f"revoked {row['revoked_at'][:16]}" if row["revoked_at"] else "live"
+        used = f"last used {row['last_used_at'][:16]}" if row["last_used_at"] else "never used"
+        label = f" · {row['label']}" if row["label"] else ""
+        typer.echo(
+            f"{row['id']:>4}  {row['opens']}{label} · made {row['created_at'][:16]} · "
+            f"{used} · {state}"
+        )
+
+
+@tokens_app.command("revoke")
+def revoke(
+    token_id: Annotated[int, typer.Argument(help="the id `tokens list` shows", min=1)],
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke a token: what it opened answers 403 from now on."""
+    from newswatch import clock
+    from newswatch.store import db, tokens
+
+    with db.transaction(db.session_factory(get_settings())) as session:
+        row = tokens.revoke(session, token_id, clock.now())
+    if row is None:
+        raise typer.BadParameter(f"no token {token_id} (see `newswatch tokens list`)")
+    if as_json:
+        typer.echo(json.dumps(token_row(row), indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"token {token_id} ({row.grant}) revoked; it opens nothing from now on")
+
+
+def _grant(settings: Settings, kind: str, name: str | None) -> Grant:
+    """What the token will open, checked against the config: a topic or subscriber it names."""
+    from newswatch.access import Grant
+    from newswatch.config.load import load_config
+
+    if kind not in KINDS:
+        raise typer.BadParameter(f"expected topic, subscriber or api, got {kind!r}")
+    if kind == "api":
+        if name is not None:
+            raise typer.BadParameter("an api token opens the whole read API: give no name")
+        return Grant("api")
+    if not name:
+        raise typer.BadParameter(f"which {kind}? give its name (see topics.yaml)")
+    config = load_config(settings.config_dir)
+    known = (
+        [t.name for t in config.topics] if kind == "topic" else [s.name for s in config.subscribers]
+    )
+    if name not in known:
+        listed = ", ".join(known[:10]) or "none"
+        raise typer.BadParameter(f"no {kind} {name[:100]!r} in topics.yaml (it has: {listed})")
+    return Grant("topic" if kind == "topic" else "subscriber", name)
+
+
+def address(settings: Settings, grant: Grant, token: str) -> str:
+    """What the token opens, under NEWSWATCH_PUBLIC_URL (else under "<dashboard>")."""
+    from urllib.parse import quote
+
+    base = (settings.public_url or "<dashboard>").rstrip("/")
+    if grant.target is None:
+        return f"{base}/api/v1"
+    return f"{base}/feeds/{grant.scope}/{quote(grant.target)}.atom?token={token}"
+
+
+def token_row(row: TokenRow) -> dict[str, Any]:
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": row.id,
+        "scope": row.grant.scope,
+        "target": row.grant.target,
+        "opens": str(row.grant),
+        "label": row.label,
+        "created_at": iso(row.created_at),
+        "last_used_at": iso(row.last_used_at),
+        "revoked_at": iso(row.revoked_at),
+    }

@@ -1,0 +1,83 @@
+"""Every query parameter of the dashboard, the Atom feeds and the read API, checked once: bounded,
+valid UTF-8, no control characters, and parsed into numbers, names and days with a 400 that says
+what is wrong."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+from urllib.parse import unquote_to_bytes
+
+from fastapi import HTTPException, Request, status
+
+from newswatch.config.models import FEED_NAME_CHARS, TOPIC_NAME_CHARS
+from newswatch.unsubscribe import MAX_TOKEN_CHARS
+
+# Longest value of any parameter (the search has its own, smaller limits in store/search.py);
+# an unsubscribe token names an address and a subscriber, and may be longer.
+MAX_PARAMETER_CHARS = 1000
+LONGER_PARAMETERS = {"token": MAX_TOKEN_CHARS}
+MAX_NAME_CHARS = max(FEED_NAME_CHARS, TOPIC_NAME_CHARS)  # the store holds no longer name
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
+def refuse(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_400_BAD_REQUEST, message)
+
+
+def shown(value: str) -> str:
+    """A request value quoted for a message, cut short (the page escapes it)."""
+    return repr(value if len(value) <= 40 else value[:40] + "…")
+
+
+def check_parameters(request: Request) -> None:
+    """Every parameter of every page, before any page reads it: valid UTF-8 once percent-decoded,
+    no control characters (PostgreSQL refuses NUL in text), at most MAX_PARAMETER_CHARS."""
+    for pair in request.scope.get("query_string", b"").split(b"&"):
+        raw_name, _, raw_value = pair.partition(b"=")
+        name = _parameter("a query parameter's name", raw_name)
+        _parameter(shown(name), raw_value, LONGER_PARAMETERS.get(name, MAX_PARAMETER_CHARS))
+
+
+def _parameter(label: str, raw: bytes, limit: int = MAX_PARAMETER_CHARS) -> str:
+    """One name or value of the query string, decoded, or a 400 saying what is wrong with it."""
+    try:
+        value = unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise refuse(f"{label}: not valid UTF-8") from None
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise refuse(f"{label}: holds a control character")
+    if len(value) > limit:
+        raise refuse(f"{label}: longer than {limit} characters")
+    return value
+
+
+def whole(name: str, value: str | None, default: int, low: int, high: int) -> int:
+    """A whole number from low to high; absent or empty gives the default."""
+    if not value:
+        return default
+    if value.isascii() and value.isdigit() and len(value) <= len(str(high)):
+        if low <= (number := int(value)) <= high:
+            return number
+    raise refuse(f"{name}: expected a whole number from {low} to {high}, got {shown(value)}")
+
+
+def short_name(name: str, value: str | None) -> str | None:
+    if value and len(value) > MAX_NAME_CHARS:
+        raise refuse(f"{name}: at most {MAX_NAME_CHARS} characters, got {len(value)}")
+    return value or None
+
+
+def day(name: str, value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        day = None
+    if day is None or not FIRST_DAY <= day <= LAST_DAY:
+        raise refuse(
+            f"{name}: expected a date like 2025-12-17 (from {FIRST_DAY} to {LAST_DAY}), "
+            f"got {shown(value)}"
+        )
+    return day
