@@ -128,6 +128,16 @@ def test_a_name_yaml_would_read_as_something_else_is_quoted(tmp_path: Path, name
     assert load_config(folder).feeds[-1].name == name
 
 
+@pytest.mark.parametrize(
+    "url", ["https://new.example/feed/?region=asia", "https://new.example/a,b"]
+)
+def test_a_url_after_one_line_entries_reads_back_as_written(tmp_path: Path, url: str) -> None:
+    # PyYAML refuses a `?` in a plain value of a one-line mapping, and a `,` ends it.
+    folder = folder_with(tmp_path, "feeds:\n  - {name: A, url: https://a.example/rss}\n")
+    edit_feeds(folder, append("B", url))
+    assert load_config(folder).feeds[-1].url == url
+
+
 def test_feeds_add_keeps_the_users_comments(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer
 ) -> None:

@@ -132,13 +132,18 @@ def _quote_what_pyyaml_would_misread(
         previous = old.get(id(entry), {})
         for key, value in entry.items():
             changed = key not in previous or previous[key] != value
-            if type(value) is str and changed and not _read_back_plain(value):
+            flow = entry.fa.flow_style()
+            if type(value) is str and changed and not _read_back_plain(value, flow):
                 entry[key] = DoubleQuotedScalarString(value)
 
 
-def _read_back_plain(value: str) -> bool:
+def _read_back_plain(value: str, flow: bool) -> bool:
+    """Whether PyYAML reads value written plain as itself: in a one-line entry too, where a `,`
+    ends it and PyYAML refuses a `?` (a feed URL's query)."""
+    document = f"- {{key: {value}}}" if flow else f"- {value}"
+    expected: list[Any] = [{"key": value}] if flow else [value]
     try:
-        return bool(yaml.safe_load(f"- {value}") == [value])
+        return bool(yaml.safe_load(document) == expected)
     except yaml.YAMLError:
         return False
 
