@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from newswatch import models, store
@@ -72,3 +74,13 @@ def seed_alerts(
             for i, title in enumerate(titles)
         ]
         store.articles.save_articles(session, tagged, T0)
+
+
+def copy_config(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the config folder in tmp_path, NEWSWATCH_CONFIG_DIR pointing at it."""
+    folder = tmp_path / "cfg"
+    folder.mkdir()
+    for name in ("feeds.yaml", "topics.yaml"):
+        (folder / name).write_text((settings.config_dir / name).read_text())
+    monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(folder))
+    return folder

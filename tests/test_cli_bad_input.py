@@ -79,6 +79,16 @@ def _invocations(tmp: Path) -> Iterator[list[str]]:
                     yield [*path, *fillers, param.opts[0], value]
 
 
+def _wrote_a_file_so_named(args: list[str], folder: Path) -> bool:
+    """Whether `feeds export -o NAME` wrote NAME; the file is removed, so that no later command
+    finds it."""
+    written = folder / args[3] if args[:3] == ["feeds", "export", "--output"] else None
+    if written is None or not written.is_file():
+        return False
+    written.unlink()
+    return True
+
+
 def _message(output: str) -> list[str]:
     """The lines of output, without `topics test`'s echo of a short query and its caret."""
     lines = output.strip().splitlines()
@@ -97,6 +107,7 @@ def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("NEWSWATCH_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("NEWSWATCH_ALLOW_HOSTS", raising=False)
     monkeypatch.delenv("NEWSWATCH_DEBUG", raising=False)
+    monkeypatch.chdir(tmp_path)  # a file a command writes by a relative name lands here
     return config
 
 
@@ -109,6 +120,8 @@ def test_every_option_of_every_command_answers_bad_input_in_one_line(
     for args in _invocations(tmp_path):
         seen.add(" ".join(a for a in args[:2] if a.isidentifier()))
         result = runner.invoke(app, args)
+        if result.exit_code == 0 and _wrote_a_file_so_named(args, tmp_path):
+            continue  # any name is one `feeds export -o` may write
         lines = _message(result.output)
         crashed = result.exception is not None and not isinstance(result.exception, SystemExit)
         if (

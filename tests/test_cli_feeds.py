@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import EMPTY_RSS
+from helpers import EMPTY_RSS, copy_config
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -38,15 +38,6 @@ def test_health_as_json(settings: Settings, news_day: SampleDay) -> None:
     rows = {row["name"]: row for row in json.loads(result.output)}
     assert rows["Broken Times"]["consecutive_failures"] == 1
     assert rows["Asia Wire"]["last_status"] == "ok 200"
-
-
-def copy_config(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cfg"
-    folder.mkdir()
-    for name in ("feeds.yaml", "topics.yaml"):
-        (folder / name).write_text((settings.config_dir / name).read_text())
-    monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(folder))
-    return folder
 
 
 def test_add_follows_a_web_page_to_its_feed(

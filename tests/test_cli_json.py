@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import Mailbox
-from helpers import EMPTY_RSS, seed_alerts
+from helpers import EMPTY_RSS, copy_config, seed_alerts
 from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
@@ -155,19 +155,10 @@ def test_alerts_resend_json_of_an_unknown_alert_exits_1(settings: Settings) -> N
     assert as_json("alerts", "resend", "99", code=1) == {"id": 99, "error": "no alert 99"}
 
 
-def config_copy(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cfg"
-    folder.mkdir()
-    for name in ("feeds.yaml", "topics.yaml"):
-        (folder / name).write_text((settings.config_dir / name).read_text())
-    monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(folder))
-    return folder
-
-
 def test_feeds_add_json_gives_the_name_and_the_feed_url_stored(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer
 ) -> None:
-    config_copy(settings, tmp_path, monkeypatch)
+    copy_config(settings, tmp_path, monkeypatch)
     httpserver.expect_request("/rss").respond_with_data(
         EMPTY_RSS, content_type="application/rss+xml"
     )
@@ -178,7 +169,7 @@ def test_feeds_add_json_gives_the_name_and_the_feed_url_stored(
 def test_feeds_disable_json_lists_the_feeds_switched_off(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config_copy(settings, tmp_path, monkeypatch)
+    copy_config(settings, tmp_path, monkeypatch)
     got = as_json("feeds", "disable", "AloJapan")
     feed = {"name": "AloJapan", "url": "https://alojapan.com/feed/"}
     assert got == {"disabled": [feed | {"changed": True}]}
@@ -190,7 +181,7 @@ def test_feeds_disable_json_lists_the_feeds_switched_off(
 def test_feeds_enable_json_lists_the_feeds_switched_on(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config_copy(settings, tmp_path, monkeypatch)
+    copy_config(settings, tmp_path, monkeypatch)
     as_json("feeds", "disable", "AloJapan")
     got = as_json("feeds", "enable", "https://alojapan.com/feed/")
     feed = {"name": "AloJapan", "url": "https://alojapan.com/feed/"}
@@ -202,7 +193,7 @@ def test_feeds_enable_json_lists_the_feeds_switched_on(
 def test_feeds_discover_json_lists_the_linked_feeds_and_the_update(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer
 ) -> None:
-    folder = config_copy(settings, tmp_path, monkeypatch)
+    folder = copy_config(settings, tmp_path, monkeypatch)
     httpserver.expect_request("/home").respond_with_data(
         '<html><head><link rel="alternate" type="application/atom+xml" href="/atom.xml"></head></html>',
         content_type="text/html",

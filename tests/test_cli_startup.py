@@ -26,6 +26,8 @@ HELPS = [
     ["feeds", "health", "--help"],
     ["feeds", "enable", "--help"],
     ["feeds", "disable", "--help"],
+    ["feeds", "import", "--help"],
+    ["feeds", "export", "--help"],
     ["topics", "--help"],
     ["topics", "test", "--help"],
     ["topics", "backtest", "--help"],

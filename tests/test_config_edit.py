@@ -138,6 +138,12 @@ def test_a_url_after_one_line_entries_reads_back_as_written(tmp_path: Path, url:
     assert load_config(folder).feeds[-1].url == url
 
 
+def test_a_change_that_changes_nothing_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    folder = folder_with(tmp_path, COMMENTED.replace("\n", "\r\n"))
+    edit_feeds(folder, lambda entries: None)
+    assert (folder / "feeds.yaml").read_bytes() == COMMENTED.replace("\n", "\r\n").encode()
+
+
 def test_feeds_add_keeps_the_users_comments(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer
 ) -> None:

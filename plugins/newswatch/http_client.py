@@ -84,6 +84,18 @@ class AddressGuard:
             f"{named}{ip}, a non-public address ({_kind(ip)}); allow it with NEWSWATCH_ALLOW_HOSTS"
         )
 
+    def literal_refusal(self, host: str) -> str | None:
+        """refusal for a host known without asking DNS (an IP literal, `localhost` and its
+        subdomains, RFC 6761), or None: a URL checked before it is ever fetched."""
+        name = host.lower().rstrip(".")
+        if name == "localhost" or name.endswith(".localhost"):
+            return self.refusal(host, "127.0.0.1")
+        try:
+            ipaddress.ip_address(name.strip("[]").split("%")[0])
+        except ValueError:
+            return None
+        return self.refusal(host, name.strip("[]"))
+
 
 def _kind(ip: IPAddress) -> str:
     """Which non-public range ip is in, in the words an operator knows it by."""

@@ -6,18 +6,21 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from newswatch.cli.options import ConfigOption, JsonOption, settings_for
+from newswatch.cli.options import ConfigOption, JsonOption, settings_for, shown_path
 
 if TYPE_CHECKING:
+    from newswatch.config.opml import Fate
     from newswatch.http_client import Download, Downloader
     from newswatch.settings import Settings
 
 feeds_app = typer.Typer(
-    help="Feeds: list, health, add, enable, disable, discover.", no_args_is_help=True
+    help="Feeds: list, health, add, enable, disable, discover, import, export.",
+    no_args_is_help=True,
 )
 
 NOT_POLLED = "not yet polled"
@@ -214,14 +217,12 @@ def add(
     """Add a feed to feeds.yaml; a web page is replaced by the feed it links. Private and
     loopback addresses are refused unless NEWSWATCH_ALLOW_HOSTS names them."""
     from newswatch.config.edit import check_feed
-    from newswatch.config.models import FEED_NAME_CHARS
-    from newswatch.sanitize import clean_line
+    from newswatch.config.models import feed_name
 
     settings = settings_for(config)
     _refuse_unless_valid(lambda: check_feed(name, url))
     feed_url, title = asyncio.run(_resolve(settings, url))
-    # The feed's own title is the publisher's text: one clean line that fits feeds.name.
-    label = name or clean_line(title or "", FEED_NAME_CHARS) or feed_url[:FEED_NAME_CHARS]
+    label = name or feed_name(title, feed_url)  # the feed's own title is the publisher's text
 
     def append(entries: list[dict[str, Any]]) -> None:
         entries.append({"name": label, "url": feed_url})
@@ -318,6 +319,144 @@ def discover(
     if as_json:
         result = {"url": url, "feeds": found, "updated": update}
         typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+@feeds_app.command("import")
+def import_opml(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="an OPML file, as feed readers export their subscriptions",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="say what would change and write nothing")
+    ] = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add the feeds of an OPML file to feeds.yaml (folders flattened, their names not kept),
+    one line per outline: added, already there (same address), or skipped and why. Private and
+    loopback addresses are skipped unless NEWSWATCH_ALLOW_HOSTS names them."""
+    from urllib.parse import urlsplit
+
+    from newswatch.cli.options import file_problem
+    from newswatch.config.edit import edit_feeds
+    from newswatch.config.opml import MAX_OPML_BYTES, OpmlError, parse_opml, plan_import
+    from newswatch.http_client import AddressGuard
+
+    settings = settings_for(config)
+    problem = file_problem(file, MAX_OPML_BYTES)
+    if problem:
+        typer.echo(problem, err=True)
+        raise typer.Exit(2)
+    try:
+        with file.open("rb") as opened:
+            outlines = parse_opml(opened.read(MAX_OPML_BYTES + 1))
+    except OpmlError as exc:
+        typer.echo(f"{shown_path(file)}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    guard = AddressGuard(settings.allow_hosts)
+    fates: list[Fate] = []
+
+    def add(entries: list[dict[str, Any]]) -> None:
+        there = [(e.get("name"), e.get("url")) for e in entries if isinstance(e, dict)]
+        fates[:] = plan_import(
+            outlines,
+            [(str(name), str(url)) for name, url in there],
+            lambda url: guard.literal_refusal(urlsplit(url).hostname or ""),
+        )
+        for fate in fates:
+            if fate.action == "added":
+                off = {"enabled": False} if fate.outline.commented else {}
+                entries.append({"name": fate.name, "url": fate.url, **off})
+
+    _refuse_unless_valid(lambda: edit_feeds(settings.config_dir, add, dry_run=dry_run))
+    counts = {action: sum(f.action == action for f in fates) for action in IMPORT_ACTIONS}
+    if counts["added"] and not dry_run:
+        _sync_store(settings)
+    if as_json:
+        rows = [_fate_row(fate) for fate in fates]
+        result = {"file": str(file), "dry_run": dry_run, "counts": counts, "outlines": rows}
+        typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    for fate in fates:
+        typer.echo(_fate_line(fate, dry_run))
+    added = f"{counts['added']} {'would be added' if dry_run else 'added'}"
+    summary = f"{added}, {counts['already_there']} already there, {counts['skipped']} skipped"
+    typer.echo(f"dry run, feeds.yaml not changed: {summary}" if dry_run else summary)
+
+
+IMPORT_ACTIONS = ("added", "already_there", "skipped")
+
+
+def _fate_line(fate: Fate, dry_run: bool) -> str:
+    """One outline's fate as the import reports it."""
+    from newswatch.config.models import feed_name, shown
+    from newswatch.sanitize import ERROR_CHARS, clean_line
+
+    if fate.action == "added":
+        notes = [fate.note] if fate.note else []
+        notes += ["disabled, as the file marks it"] if fate.outline.commented else []
+        told = f" ({'; '.join(notes)})" if notes else ""
+        return f"{'would add' if dry_run else 'added'} {fate.name!r}: {fate.url}{told}"
+    if fate.action == "already_there":
+        repeat = f" ({fate.note})" if fate.note else ""
+        return f"already there as {fate.name!r}{repeat}: {fate.url}"
+    label = feed_name(fate.outline.label, "")
+    which = f"outline {fate.outline.number}" + (f" ({shown(label)})" if label else "")
+    return f"skipped {which}: {clean_line(fate.note, ERROR_CHARS)}"
+
+
+def _fate_row(fate: Fate) -> dict[str, Any]:
+    from newswatch.config.models import feed_name
+
+    return {
+        "outline": fate.outline.number,
+        "label": feed_name(fate.outline.label, ""),
+        "folder": fate.outline.folder,
+        "result": fate.action,
+        "name": fate.name or None,
+        "url": fate.url or None,
+        "enabled": not fate.outline.commented if fate.action == "added" else None,
+        "note": fate.note or None,
+    }
+
+
+@feeds_app.command("export")
+def export_opml(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="write to this file (replaced in one step) instead of standard output",
+            dir_okay=False,
+        ),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write every feed in feeds.yaml as OPML 2.0, for another feed reader; a disabled feed is
+    kept, marked isComment="true" (which `feeds import` reads back as disabled)."""
+    from newswatch import clock
+    from newswatch.config.edit import replace_file
+    from newswatch.config.load import load_config
+    from newswatch.config.opml import write_opml
+
+    feeds = load_config(settings_for(config).config_dir).feeds
+    document = write_opml(feeds, clock.now())
+    if output is None:
+        typer.echo(document, nl=False)  # bytes, as they are: UTF-8, as the document declares
+        return
+    try:
+        replace_file(output, document)
+    except OSError as exc:
+        typer.echo(f"{shown_path(output)}: cannot write: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{len(feeds)} feeds written to {output}")
 
 
 def _edit(settings: Settings, change: Any) -> None:

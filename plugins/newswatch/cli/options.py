@@ -6,6 +6,7 @@ The command modules import only typer at their top, and whatever a command needs
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -39,3 +40,20 @@ def settings_for(config: Path | None) -> Settings:
     if config is not None:
         settings = settings.model_copy(update={"config_dir": config.resolve()})
     return settings
+
+
+def file_problem(file: Path, max_bytes: int) -> str | None:
+    """Why a file named on the command line cannot be read whole (a device or pipe would be read
+    forever), or None."""
+    shown = shown_path(file)
+    info = file.stat()
+    if not stat.S_ISREG(info.st_mode):
+        return f"{shown}: not a regular file (a device, pipe or socket is never read)"
+    if info.st_size > max_bytes:
+        return f"{shown}: {info.st_size} bytes, at most {max_bytes} are read"
+    return None
+
+
+def shown_path(path: Path) -> str:
+    """A path as a message shows it: cut, so a 5,000-character name stays one readable line."""
+    return str(path) if len(str(path)) <= 100 else str(path)[:99] + "…"

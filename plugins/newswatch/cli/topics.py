@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -15,7 +14,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from newswatch.cli.options import ConfigOption, JsonOption, get_settings, settings_for
+from newswatch.cli.options import (
+    ConfigOption,
+    JsonOption,
+    file_problem,
+    get_settings,
+    settings_for,
+)
 
 SinceOption = Annotated[
     str | None,
@@ -138,7 +143,7 @@ def test(
         else _query_matcher(_parse_or_exit(query), _stemming(stemming))
     )
     lang = None
-    problem = _file_problem(file) if file is not None else None
+    problem = file_problem(file, MAX_FILE_BYTES) if file is not None else None
     if problem:
         typer.echo(problem, err=True)
         raise typer.Exit(2)
@@ -527,17 +532,6 @@ def _parse_or_exit(query: str) -> Node:
 
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
-
-
-def _file_problem(file: Path) -> str | None:
-    """Why --file cannot be read as a text or page (a device or pipe would be read forever)."""
-    shown = str(file) if len(str(file)) <= 100 else str(file)[:99] + "…"
-    info = file.stat()
-    if not stat.S_ISREG(info.st_mode):
-        return f"{shown}: not a regular file (a device, pipe or socket is never read)"
-    if info.st_size > MAX_FILE_BYTES:
-        return f"{shown}: {info.st_size} bytes, at most {MAX_FILE_BYTES} are read"
-    return None
 
 
 def _page(file: Path | None, url: str | None) -> Page:

@@ -39,9 +39,12 @@ def check_feed(name: str | None, url: str) -> None:
         raise ConfigError(f"new feed {shown(url)}: {problems}") from None
 
 
-def edit_feeds(config_dir: Path, change: Callable[[list[dict[str, Any]]], None]) -> Config:
+def edit_feeds(
+    config_dir: Path, change: Callable[[list[dict[str, Any]]], None], dry_run: bool = False
+) -> Config:
     """Apply change to feeds.yaml's entries, keeping the file's comments and layout; write the file
-    only when the result is valid (else ConfigError, and the file is untouched)."""
+    only when the result is valid (else ConfigError, and the file is untouched) and differs. With
+    dry_run the result is validated and nothing is written."""
     path = config_dir / "feeds.yaml"
     original = read_text(path)
     # The safe loader's checks (alias bombs, repeated keys) run before the round-trip parser.
@@ -66,6 +69,7 @@ def edit_feeds(config_dir: Path, change: Callable[[list[dict[str, Any]]], None])
 
     before = [(entry, dict(entry)) for entry in entries if isinstance(entry, CommentedMap)]
     tail = entries[-1] if entries else None
+    unchanged = _plain(entries)
     change(entries)
     _like_their_neighbours(entries)
     _quote_what_pyyaml_would_misread(entries, before)
@@ -76,10 +80,25 @@ def edit_feeds(config_dir: Path, change: Callable[[list[dict[str, Any]]], None])
     edited = prefix + out.getvalue()
     # Validated as it will be read back, before the file is touched; then replaced in one step.
     config = validate(config_dir, parse_yaml(path, edited))
-    staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    staged.write_text(edited, encoding="utf-8")
-    os.replace(staged, path)
+    if dry_run or _plain(entries) == unchanged:
+        return config  # a change that changes nothing leaves the file as it was, byte for byte
+    replace_file(path, edited.encode("utf-8"))
     return config
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Write path in one step: a reader sees the old file or the new one, never half of it."""
+    staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        staged.write_bytes(data)
+        os.replace(staged, path)
+    except OSError:
+        staged.unlink(missing_ok=True)
+        raise
+
+
+def _plain(entries: list[Any]) -> list[Any]:
+    return [dict(entry) if isinstance(entry, dict) else entry for entry in entries]
 
 
 def _split_document_start(text: str) -> tuple[str, str]:

@@ -27,6 +27,7 @@ from pydantic import (
 from newswatch import models
 from newswatch.query import MAX_QUERY_TERMS, parse_query
 from newswatch.records import Stemming, TopicRule
+from newswatch.sanitize import clean_line
 
 
 def column_length(table: str, column: str) -> int:
@@ -117,6 +118,13 @@ class FeedConfig(_ConfigModel):
         if parts.scheme not in ("http", "https") or not hostname:
             raise ValueError(f"must be an absolute http(s) URL, got {shown(value)}")
         return value
+
+
+def feed_name(text: str | None, fallback: str) -> str:
+    """A feed name from outside text (a feed's own title, an OPML outline's): one clean line
+    without direction overrides, within FEED_NAME_CHARS; the fallback's start when none is left."""
+    name = clean_line("".join(char for char in text or "" if char not in _BIDI), FEED_NAME_CHARS)
+    return name or fallback[:FEED_NAME_CHARS]
 
 
 class TopicConfig(_ConfigModel):
