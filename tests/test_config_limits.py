@@ -48,7 +48,8 @@ feeds:
 BOUNDED = {
     (FeedConfig, "name"): [("feeds", "name")],
     (TopicConfig, "name"): [("topics", "name")],
-    # digests.subscriber, and "apprise:<name>" in digests.channel and alerts.channel
+    # digests.subscriber, and "apprise:<name>" or "webhook:<name>" in digests.channel and
+    # alerts.channel
     (SubscriberConfig, "name"): [
         ("digests", "subscriber"),
         ("digests", "channel"),
@@ -66,6 +67,7 @@ UNBOUNDED = {  # Text or JSONB columns, or never stored
     (TopicsFile, "recipients"),
     (SubscriberConfig, "emails"),
     (SubscriberConfig, "apprise_env"),
+    (SubscriberConfig, "webhook_env"),  # a variable name, kept in recipients (JSONB)
     (SubscriberConfig, "topics"),
     (SubscriberConfig, "mode"),
     (TopicConfig, "stemming"),  # a Literal: one of three short words
@@ -138,7 +140,7 @@ def test_names_at_the_limit_are_stored_and_one_more_is_refused_before_any_work(
     url = "https://example.com/" + "u" * (FEED_URL_BYTES - len("https://example.com/"))
     topics = TOPICS.replace("name: taiwan", f"name: {topic_name}") + (
         f"subscribers:\n  - {{name: {subscriber}, emails: [a@example.com], "
-        "apprise_env: [SLACK_URL], mode: digest}\n"
+        "apprise_env: [SLACK_URL], webhook_env: HOOK_URL, mode: digest}\n"
     )
     feeds = f"feeds:\n  - name: {feed_name}\n    url: {url}\n"
     config = load_config(write(tmp_path / "ok", feeds, topics))
@@ -149,7 +151,7 @@ def test_names_at_the_limit_are_stored_and_one_more_is_refused_before_any_work(
         queued = store.outbox.plan_digest(
             session, config.subscribers[0], now - timedelta(days=1), now, now
         )
-    assert queued == 2  # the email row and the 200-character "apprise:…" channel row
+    assert queued == 3  # the email row and the 200-character "apprise:…" and "webhook:…" rows
     with db.transaction(factory) as session:
         assert session.scalar(select(models.Feed.name)) == feed_name
         assert session.scalar(select(models.Topic.name)) == topic_name

@@ -19,7 +19,7 @@ from newswatch import clock, models, store
 from newswatch.config.load import load_config
 from newswatch.config.models import Config, SubscriberConfig
 from newswatch.delivery import send, transports
-from newswatch.pipeline import apprise_channels
+from newswatch.pipeline import config_channels
 from newswatch.records import Digest
 from newswatch.settings import Settings
 from newswatch.store import db
@@ -76,10 +76,13 @@ def preview(settings: Settings, name: str | None, day: date | None) -> Digest:
     now, neither stored nor sent; without a day, the next one to go, as it stands."""
     sub = subscriber(load_config(settings.config_dir), name, settings.config_dir)
     end = period_end(settings, day, clock.now(), upcoming=True)
+    channel, recipients = (
+        ("email", [str(sub.emails[0])]) if sub.emails else next(iter(sub.channel_env().items()))
+    )
     row = models.DigestMail(
         subscriber=sub.name,
-        channel="email" if sub.emails else sub.channel,
-        recipients=[str(sub.emails[0])] if sub.emails else list(sub.apprise_env),
+        channel=channel,
+        recipients=recipients,
         topics=list(sub.topics),
         send_empty=True,
         period_start=end - timedelta(days=1),
@@ -124,6 +127,6 @@ def send_period(
                 )
             )
     factory = db.session_factory(settings)
-    apprise, _ = apprise_channels(settings)  # the config loaded above: it is valid
-    delivery = send.deliver_digests(factory, transports.make_transport(settings), settings, apprise)
+    chat, _ = config_channels(settings)  # the config loaded above: it is valid
+    delivery = send.deliver_digests(factory, transports.make_transport(settings), settings, chat)
     return Sent(sub.name, end, delivery)

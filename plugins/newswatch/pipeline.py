@@ -213,7 +213,7 @@ def deliver(settings: Settings) -> StageReport:
     rest; then any notice to the operator still pending (the day's feed-watch report, or one
     written while the mail server was down)."""
     factory = db.session_factory(settings)
-    apprise, config_errors = apprise_channels(settings)
+    chat, config_errors = config_channels(settings)
     watch = Stopwatch()
     try:
         watched = watch_feeds(settings)
@@ -221,17 +221,13 @@ def deliver(settings: Settings) -> StageReport:
         log.exception("watching the feeds failed")
         watched = StageReport(errors=[f"feed watch: {failure(exc)}"])
     with watch.stage("deliver"):
-        result = send.deliver_pending(
-            factory, transports.make_transport(settings), settings, apprise
-        )
+        result = send.deliver_pending(factory, transports.make_transport(settings), settings, chat)
         with db.transaction(factory) as session:
             overflow = store.alerts.plan_overflow(session, clock.now())
         extra = [send.deliver_notices(factory, transports.make_transport(settings), settings)]
         if overflow or result.skipped["held"]:
             extra.append(
-                send.deliver_digests(
-                    factory, transports.make_transport(settings), settings, apprise
-                )
+                send.deliver_digests(factory, transports.make_transport(settings), settings, chat)
             )
     counts: dict[str, int] = {
         Outcome.ALERTS_SENT: result.sent,
@@ -263,14 +259,14 @@ def deliver(settings: Settings) -> StageReport:
     )
 
 
-def apprise_channels(settings: Settings) -> tuple[channels.AppriseChannels, list[str]]:
-    """The config's Apprise channels, and why there are none. Messages already stored must go
-    out even when today's config file is broken: then only the channels it names are unknown,
-    and their messages wait, with the reason recorded."""
+def config_channels(settings: Settings) -> tuple[channels.Channels, list[str]]:
+    """The config's Apprise and webhook channels, and why there are none. Messages already
+    stored must go out even when today's config file is broken: then only the channels it
+    names are unknown, and their messages wait, with the reason recorded."""
     try:
-        return channels.AppriseChannels(load_config(settings.config_dir).apprise_env()), []
+        return channels.Channels(settings, load_config(settings.config_dir).channel_env()), []
     except ConfigError as exc:
-        return channels.AppriseChannels(), [f"config: {exc}"]
+        return channels.Channels(settings), [f"config: {exc}"]
 
 
 def plan_digests(settings: Settings, period_end: datetime | None = None) -> StageReport:
@@ -290,8 +286,8 @@ def plan_digests(settings: Settings, period_end: datetime | None = None) -> Stag
 def send_digests(settings: Settings) -> StageReport:
     """Send every pending digest that is due."""
     factory = db.session_factory(settings)
-    apprise, config_errors = apprise_channels(settings)
-    result = send.deliver_digests(factory, transports.make_transport(settings), settings, apprise)
+    chat, config_errors = config_channels(settings)
+    result = send.deliver_digests(factory, transports.make_transport(settings), settings, chat)
     counts: dict[str, int] = {
         Outcome.DIGESTS_SENT: result.sent,
         Outcome.DIGESTS_RETRYING: result.retrying,

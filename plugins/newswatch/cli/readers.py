@@ -16,7 +16,7 @@ readers_app = typer.Typer(
     help="Readers as the last config sync stored them, and their unsubscribes.",
     no_args_is_help=True,
 )
-READER_KEY_PREFIXES = ("email:", "apprise:")
+READER_KEY_PREFIXES = ("email:", "apprise:", "webhook:")
 
 
 @readers_app.command("list")
@@ -85,7 +85,7 @@ def reader_key(address_or_key: str) -> str:
         return email_key(address_or_key)
     raise typer.BadParameter(
         f"{_shown(address_or_key)} is neither an email address nor a reader key "
-        "(email:… or apprise:…)",
+        "(email:…, apprise:… or webhook:…)",
         param_hint="ADDRESS_OR_KEY",
     )
 

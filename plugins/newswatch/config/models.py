@@ -40,15 +40,18 @@ def column_length(table: str, column: str) -> int:
 
 
 APPRISE_CHANNEL_PREFIX = "apprise:"
+WEBHOOK_CHANNEL_PREFIX = "webhook:"
+_CHANNEL_PREFIX_CHARS = max(len(APPRISE_CHANNEL_PREFIX), len(WEBHOOK_CHANNEL_PREFIX))
 FEED_NAME_CHARS = column_length("feeds", "name")
 TOPIC_NAME_CHARS = column_length("topics", "name")
-# A subscriber's name is stored as digests.subscriber, and as "apprise:<name>" in the channel
-# columns of alerts and digests.
+# A subscriber's name is stored as digests.subscriber, and as "apprise:<name>" or
+# "webhook:<name>" in the channel columns of alerts and digests.
 SUBSCRIBER_NAME_CHARS = min(
     column_length("digests", "subscriber"),
-    column_length("digests", "channel") - len(APPRISE_CHANNEL_PREFIX),
-    column_length("alerts", "channel") - len(APPRISE_CHANNEL_PREFIX),
+    column_length("digests", "channel") - _CHANNEL_PREFIX_CHARS,
+    column_length("alerts", "channel") - _CHANNEL_PREFIX_CHARS,
 )
+ENV_NAME = r"[A-Z_][A-Z0-9_]*"
 # feeds.url is Text but unique: a btree index entry holds at most 2,704 bytes (a third of an
 # 8 kB page), so a longer URL would pass here and fail in the store.
 FEED_URL_BYTES = 2048
@@ -205,7 +208,8 @@ class FeedsFile(_ConfigModel):
 
 class SubscriberConfig(_ConfigModel):
     """A named reader: which topics, and whether hits come at once or in the daily digest;
-    either way by email and to each Apprise URL named in apprise_env."""
+    either way by email, to each Apprise URL named in apprise_env, and as a signed JSON POST to
+    the webhook named in webhook_env."""
 
     name: str = Field(
         min_length=1, max_length=SUBSCRIBER_NAME_CHARS, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -215,6 +219,11 @@ class SubscriberConfig(_ConfigModel):
         default=[],
         description="names of environment variables holding Apprise URLs (Slack, Teams, "
         "Telegram, webhooks); the URLs carry tokens, so they never live in this file",
+    )
+    webhook_env: str | None = Field(
+        default=None,
+        description="name of an environment variable holding a webhook URL; the signing "
+        "secret is in <name>_SECRET (delivery.webhooks)",
     )
     topics: list[str] = Field(default=[], description="topic names; empty means every topic")
     mode: Literal["immediate", "digest"] = "immediate"
@@ -234,23 +243,35 @@ class SubscriberConfig(_ConfigModel):
             raise ValueError(f"{shown(zone)} is not an IANA time zone (like Asia/Tokyo)")
         return zone
 
-    @field_validator("apprise_env")
+    @field_validator("apprise_env", "webhook_env")
     @classmethod
-    def _env_names(cls, names: list[str]) -> list[str]:
-        for name in names:
-            if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
+    def _env_names(cls, names: list[str] | str | None) -> list[str] | str | None:
+        for name in [names] if isinstance(names, str) else names or []:
+            if not re.fullmatch(ENV_NAME, name):
                 raise ValueError(f"{shown(name)} is not an environment variable name")
         return names
 
     @model_validator(mode="after")
     def _reachable(self) -> SubscriberConfig:
-        if not self.emails and not self.apprise_env:
-            raise ValueError("needs emails, apprise_env, or both")
+        if not self.emails and not self.apprise_env and not self.webhook_env:
+            raise ValueError("needs emails, apprise_env or webhook_env (any of them, or several)")
         return self
 
     @property
     def channel(self) -> str:
+        """The subscriber's Apprise channel."""
         return f"{APPRISE_CHANNEL_PREFIX}{self.name}"
+
+    @property
+    def webhook_channel(self) -> str:
+        return f"{WEBHOOK_CHANNEL_PREFIX}{self.name}"
+
+    def channel_env(self) -> dict[str, list[str]]:
+        """Each channel but email (Apprise, webhook) -> the variables holding its URLs."""
+        found = {self.channel: list(self.apprise_env)} if self.apprise_env else {}
+        if self.webhook_env:
+            found[self.webhook_channel] = [self.webhook_env]
+        return found
 
     def follows(self, topic: str) -> bool:
         return not self.topics or topic in self.topics
@@ -287,9 +308,9 @@ class Config(BaseModel):
             unique.setdefault(address.casefold(), address)
         return list(unique.values())
 
-    def apprise_env(self) -> dict[str, list[str]]:
-        """Channel -> names of the environment variables holding its Apprise URLs."""
-        return {sub.channel: list(sub.apprise_env) for sub in self.subscribers if sub.apprise_env}
+    def channel_env(self) -> dict[str, list[str]]:
+        """Channel (Apprise or webhook) -> names of the environment variables holding its URLs."""
+        return {key: names for sub in self.subscribers for key, names in sub.channel_env().items()}
 
     def digest_subscribers(self) -> list[SubscriberConfig]:
         return [sub for sub in self.subscribers if sub.mode == "digest"]
@@ -318,8 +339,9 @@ class Config(BaseModel):
                 extra["digests"] = [sub.name]
             for address in sub.emails:
                 add(reader_key(str(address)), "email", str(address), **extra)
-            if sub.apprise_env and sub.mode == "immediate":
-                add(sub.channel, sub.channel, None, **extra)
+            if sub.mode == "immediate":
+                for channel in sub.channel_env():
+                    add(channel, channel, None, **extra)
         return list(found.values())
 
 

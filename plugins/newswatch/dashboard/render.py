@@ -44,6 +44,8 @@ def masked_reader(reader: str) -> str:
         return f"{local[:1]}•••{at}{domain}" if at else "•••"
     if channel == "apprise":
         return f"the {rest} channel"
+    if channel == "webhook":
+        return f"the {rest} webhook"
     return "•••"
 
 

@@ -12,8 +12,9 @@ while taking the others is refused for good; one given a 4xx is retried, and a r
 to those still owed the message.
 
 Digests and the operator's notices keep the same guarantees through the same loop
-(send_outbox): a Kind names the table and supplies what a row shows, its email and its Apprise
-text; store.outbox claims and settles.
+(send_outbox): a Kind names the table and supplies what a row shows, its email, its Apprise
+text and its webhook event; store.outbox claims and settles. A webhook that answers 2xx has the
+message; one that refuses it for good (a 4xx but 408 and 429, a redirect) fails it at once.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from newswatch import clock, models
 from newswatch.config.models import reader_key
-from newswatch.delivery.channels import AppriseChannels, ChannelError
+from newswatch.delivery.channels import ChannelError, Channels, is_webhook
 from newswatch.delivery.messages.alert import alert_text, message_id, render_alert
 from newswatch.delivery.messages.common import mailboxes
 from newswatch.delivery.messages.digest import (
@@ -39,6 +40,7 @@ from newswatch.delivery.messages.digest import (
 )
 from newswatch.delivery.messages.notice import failure_email, failure_message_id
 from newswatch.delivery.messages.watch import watch_email, watch_message_id, watch_text
+from newswatch.delivery.messages.webhook import alert_event, digest_event
 from newswatch.delivery.transports import (
     MESSAGE_ERRORS,
     Receipt,
@@ -102,7 +104,8 @@ def addressing(settings: Settings) -> views.Addressing:
 
 class Kind(Protocol[R, V]):
     """What the send loop needs to know about one kind of outbox row: its table, what a row
-    shows (V, read in the claiming transaction), its email, its Apprise title and text."""
+    shows (V, read in the claiming transaction), its email, its Apprise title and text, its
+    webhook event (delivery.messages.webhook)."""
 
     @property
     def name(self) -> str: ...
@@ -118,18 +121,20 @@ class Kind(Protocol[R, V]):
 
     def text(self, view: V, head: Letterhead) -> tuple[str, str]: ...
 
+    def event(self, view: V, head: Letterhead) -> dict[str, Any]: ...
+
     def message_id(self, view: V, head: Letterhead) -> str: ...
 
-    def channels(self, row: R) -> AppriseChannels: ...
+    def channels(self, row: R) -> Channels: ...
 
 
 @dataclass(frozen=True)
 class Alerts:
-    """A story for a reader; its Apprise channel gets the subject and plain text. Past the
-    reader's hourly cap the row is held for their digest instead; a reader who unsubscribed or
-    left the config gets nothing ("cancelled")."""
+    """A story for a reader; its Apprise channel gets the subject and plain text, its webhook
+    the story as JSON. Past the reader's hourly cap the row is held for their digest instead;
+    a reader who unsubscribed or left the config gets nothing ("cancelled")."""
 
-    apprise: AppriseChannels
+    chat: Channels
     how: views.Addressing
     max_per_hour: int
     name: ClassVar[str] = "alert"
@@ -153,21 +158,25 @@ class Alerts:
     def text(self, view: AlertView, head: Letterhead) -> tuple[str, str]:
         return alert_text(view)
 
+    def event(self, view: AlertView, head: Letterhead) -> dict[str, Any]:
+        return alert_event(view, head.mail_from, clock.now())
+
     def message_id(self, view: AlertView, head: Letterhead) -> str:
         return message_id(view, head.mail_from)
 
-    def channels(self, row: models.Alert) -> AppriseChannels:
-        return self.apprise
+    def channels(self, row: models.Alert) -> Channels:
+        return self.chat
 
 
 @dataclass(frozen=True)
 class Digests:
     """A digest carries its readers' held alerts. An empty one is recorded as "empty" and sent
     only to subscribers who asked for empty digests; one whose reader unsubscribed is
-    "cancelled"; its Apprise channel gets the title and plain text, without the chart."""
+    "cancelled"; its Apprise channel gets the title and plain text, without the chart, its
+    webhook the stories as JSON."""
 
     how: views.Addressing
-    apprise: AppriseChannels
+    chat: Channels
     name: ClassVar[str] = "digest"
     model: ClassVar[type[models.DigestMail]] = models.DigestMail
 
@@ -192,15 +201,18 @@ class Digests:
     def text(self, view: Digest, head: Letterhead) -> tuple[str, str]:
         return digest_title(view), digest_text(view)
 
+    def event(self, view: Digest, head: Letterhead) -> dict[str, Any]:
+        return digest_event(view, head.mail_from, clock.now())
+
     def message_id(self, view: Digest, head: Letterhead) -> str:
         return digest_message_id(view, head.mail_from)
 
-    def channels(self, row: models.DigestMail) -> AppriseChannels:
+    def channels(self, row: models.DigestMail) -> Channels:
         # A daily digest's row names the variables holding the channel's URLs
         # (store.outbox.plan_digest); an overflow row's channel is the config's, as for alerts.
         if row.overflow:
-            return self.apprise
-        return AppriseChannels({row.channel: [str(n) for n in row.recipients]})
+            return self.chat
+        return self.chat.only(row.channel, [str(n) for n in row.recipients])
 
 
 @dataclass(frozen=True)
@@ -208,6 +220,7 @@ class Notices:
     """A message to the operator: a failed DAG run by email; the daily feed-watch report by
     email or to the operator's Apprise channels (NEWSWATCH_OPERATOR_APPRISE_ENV)."""
 
+    chat: Channels
     name: ClassVar[str] = "notice"
     model: ClassVar[type[models.Notice]] = models.Notice
 
@@ -225,27 +238,32 @@ class Notices:
         msg = self.email(view, head)
         return str(msg["Subject"]), str(msg.get_content())
 
+    def event(self, view: NoticeView, head: Letterhead) -> dict[str, Any]:
+        raise ChannelError("the operator's notices go by email or Apprise, not to webhooks")
+
     def message_id(self, view: NoticeView, head: Letterhead) -> str:
         if view.is_watch:
             return watch_message_id(view.details, head.mail_from)
         return failure_message_id(view.details, head.mail_from)
 
-    def channels(self, row: models.Notice) -> AppriseChannels:
+    def channels(self, row: models.Notice) -> Channels:
         # An Apprise row names the variables holding the operator's URLs, as a digest's does.
-        return AppriseChannels({row.channel: [str(n) for n in row.recipients]})
+        return self.chat.only(row.channel, [str(n) for n in row.recipients])
 
 
 def deliver_pending(
     factory: sessionmaker[Session],
     transport: Transport,
     settings: Settings,
-    channels: AppriseChannels | None = None,
+    channels: Channels | None = None,
 ) -> Delivery:
     """Send every due pending alert, one transaction per alert, until none is left.
 
     With the mail server down, email alerts stay pending and the other channels still go.
     """
-    kind = Alerts(channels or AppriseChannels(), addressing(settings), settings.max_alerts_per_hour)
+    kind = Alerts(
+        channels or Channels(settings), addressing(settings), settings.max_alerts_per_hour
+    )
     return send_outbox(factory, transport, kind, settings)
 
 
@@ -253,12 +271,13 @@ def deliver_digests(
     factory: sessionmaker[Session],
     transport: Transport,
     settings: Settings,
-    channels: AppriseChannels | None = None,
+    channels: Channels | None = None,
 ) -> Delivery:
-    """Send every due pending digest, by email or to its Apprise channel, with the same outbox
-    guarantees as alerts; an empty one is recorded as "empty" and sent only to subscribers who
-    asked for empty digests. With the mail server down, the other channels still go."""
-    kind = Digests(addressing(settings), channels or AppriseChannels())
+    """Send every due pending digest, by email or to its Apprise or webhook channel, with the
+    same outbox guarantees as alerts; an empty one is recorded as "empty" and sent only to
+    subscribers who asked for empty digests. With the mail server down, the other channels
+    still go."""
+    kind = Digests(addressing(settings), channels or Channels(settings))
     return send_outbox(factory, transport, kind, settings)
 
 
@@ -266,7 +285,7 @@ def deliver_notices(
     factory: sessionmaker[Session], transport: Transport, settings: Settings
 ) -> Delivery:
     """Send every due pending notice to the operator, with the outbox guarantees of alerts."""
-    return send_outbox(factory, transport, Notices(), settings)
+    return send_outbox(factory, transport, Notices(Channels(settings)), settings)
 
 
 def send_outbox(
@@ -296,6 +315,9 @@ def send_outbox(
                         msg = kind.email(view, head)
                         attempt = attempt_of(transport.send_each(msg, set(row.outcomes)))
                         where = transport.where
+                    elif is_webhook(row.channel):
+                        kind.channels(row).post(row.channel, kind.event(view, head))
+                        attempt, where = Attempt(delivered=[row.channel]), row.channel
                     else:
                         title, body = kind.text(view, head)
                         kind.channels(row).send(row.channel, title, body)
@@ -320,7 +342,7 @@ def send_outbox(
 def sender_usable(mail_from: str, result: Delivery) -> bool:
     """False, with the reason in result.errors, when NEWSWATCH_MAIL_FROM is not one usable
     address: a fault of the configuration, not of any message (every message, Apprise ones
-    too, is rendered with it), so everything waits, pending, until it is fixed."""
+    and webhook ones too, is rendered with it), so everything waits, pending, until it is fixed."""
     try:
         usable = len(mailboxes([mail_from])) == 1
     except ValueError:

@@ -34,9 +34,10 @@ def plan_digest(
     at: datetime,
 ) -> int:
     """Queue the subscriber's digest for [start, end): a row per address (each reader gets their
-    own message, with their own unsubscribe link) and one per Apprise channel, leaving out
-    addresses that unsubscribed from it; how many rows were new (0 when all are queued)."""
-    # An Apprise row keeps the names of the variables holding its URLs, as an email row keeps
+    own message, with their own unsubscribe link) and one per Apprise or webhook channel,
+    leaving out addresses that unsubscribed from it; how many rows were new (0 when all are
+    queued)."""
+    # A channel's row keeps the names of the variables holding its URLs, as an email row keeps
     # its address: the row is a snapshot of the subscriber, sendable whatever the config says later.
     left = readers.left(session, digest_subscription(subscriber.name))
     # One message per mailbox: Desk@Example.com and desk@example.com are one reader.
@@ -44,8 +45,7 @@ def plan_digest(
     for address in subscriber.emails:
         mailboxes.setdefault(reader_key(str(address)), str(address))
     channels = [("email", [address]) for key, address in mailboxes.items() if key not in left]
-    if subscriber.apprise_env and subscriber.channel not in left:
-        channels.append((subscriber.channel, list(subscriber.apprise_env)))
+    channels += [(c, names) for c, names in subscriber.channel_env().items() if c not in left]
     queued = 0
     for channel, recipients in channels:
         digest_id = queue_digest(
