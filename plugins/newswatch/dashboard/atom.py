@@ -91,8 +91,8 @@ def _entry(feed: ET._Element, story: FeedStory, installation: str) -> None:
         category = ET.SubElement(entry, f"{{{ATOM}}}category")
         category.set("term", _clean(hit.name))
         category.set("label", _clean(hit.title))
-    if card.topics:
-        _text(entry, "summary", card.topics[0].snippet_text)
+    if story.story.topics:  # the snippet as plain text: a reader shows a summary unstyled
+        _text(entry, "summary", " ".join(story.story.topics[0].snippet.split()))
     content = _text(entry, "content", content_html(card))
     content.set("type", "html")
 
