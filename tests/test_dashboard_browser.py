@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import axe_core_python
 import httpx
 import pytest
 from conftest import REPO, free_port
@@ -23,7 +24,6 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 from newswatch import pipeline, watchdog
@@ -34,6 +34,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOTS = REPO / "var" / "screenshots"
 USER, PASSWORD = "analyst", "newswatch-test-password"
+AXE = Path(axe_core_python.__file__).with_name("axe.min.js")
 
 
 @pytest.fixture
@@ -143,6 +144,34 @@ def shot(driver: webdriver.Chrome, name: str) -> None:
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
+def check_page(driver: webdriver.Chrome, name: str) -> None:
+    """The page passes axe-core's rules (names on controls, contrast, landmarks …) and fits a
+    390-pixel phone without scrolling sideways; screenshots at 1280 and 390 pixels."""
+    driver.execute_script(AXE.read_text())
+    result = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations))"
+        ".catch(e => done([{id: 'axe-error', help: String(e), nodes: []}]));"
+    )
+    problems = [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])} elements: "
+        f"{[n.get('target') for n in v['nodes'][:3]]} {v['nodes'][0].get('failureSummary', '')[:200] if v['nodes'] else ''})"
+        for v in result
+    ]
+    assert problems == [], (name, problems)
+    shot(driver, name)
+    phone = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", phone)
+    try:
+        wide = driver.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth]"
+        )
+        assert wide[0] <= wide[1], (name, "overflows a 390 px screen", wide)
+        driver.save_screenshot(str(SCREENSHOTS / f"{name}-390.png"))
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
 def texts(driver: webdriver.Chrome, css: str) -> list[str]:
     return [element.text for element in driver.find_elements(By.CSS_SELECTOR, css)]
 
@@ -181,41 +210,50 @@ def test_dashboard_pages_behind_airflow_login(airflow_url: str, browser: webdriv
     browser.find_element(By.NAME, "username").send_keys(USER)
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_for(browser, "section#alerts")
+    wait_for(browser, "section#stories")
     assert browser.current_url == f"{airflow_url}/newswatch/"
 
-    assert len(texts(browser, "#alerts tr.alert")) == 4  # one per story and reader
-    assert len(texts(browser, "#stories tr.story")) == 6
-    shot(browser, "01-alerts-and-stories")
+    # Stories first: each story once, with its topics as chips and whether it was alerted.
+    cards = texts(browser, "#stories li.story")
+    assert len(cards) == 4 and sum(TAKAICHI in card for card in cards) == 1
+    summit = next(card for card in cards if TAKAICHI in card)
+    assert "AloJapan, Asia Wire" in summit and "Alerted to 1 reader" in summit
+    check_page(browser, "01-stories")
 
-    Select(browser.find_element(By.NAME, "topic")).select_by_value("tariffs")
-    browser.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+    # A topic chip filters the list by that topic.
+    browser.find_element(By.LINK_TEXT, "Tariffs").click()
     WebDriverWait(browser, 10).until(ec.url_contains("topic=tariffs"))
-    wait_for(browser, "section#alerts")
-    filtered = texts(browser, "#alerts tr.alert")
-    assert len(filtered) == 2 and all("tariffs" in row for row in filtered)
-    assert any(TAKAICHI in row for row in filtered)
-    shot(browser, "02-alerts-filtered-by-topic")
+    wait_for(browser, "section#stories")
+    filtered = texts(browser, "#stories li.story")
+    assert len(filtered) == 2 and any(TAKAICHI in card for card in filtered)
+    shot(browser, "02-stories-filtered-by-topic")
 
-    # One row a page: the next-page link keeps the topic filter and shows the other alert.
+    # One story a page: the next-page link keeps the topic filter and shows the other story.
     browser.get(f"{browser.current_url}&size=1")
     wait_for(browser, "nav.pager a[rel=next]")
-    first_page = texts(browser, "#alerts tr.alert")
+    first_page = texts(browser, "#stories li.story")
     browser.find_element(By.CSS_SELECTOR, "nav.pager a[rel=next]").click()
     WebDriverWait(browser, 10).until(ec.url_contains("page=2"))
     wait_for(browser, "nav.pager a[rel=prev]")
     assert "topic=tariffs" in browser.current_url
-    second_page = texts(browser, "#alerts tr.alert")
+    second_page = texts(browser, "#stories li.story")
     assert len(first_page) == len(second_page) == 1 and first_page != second_page
-    assert any(TAKAICHI in row for row in first_page + second_page)
     assert browser.find_elements(By.CSS_SELECTOR, "nav.pager a[rel=next]") == []
-    shot(browser, "02b-alerts-next-page")
+
+    # A story's page: every copy, every match, who was told.
+    browser.get(f"{airflow_url}/newswatch/")
+    wait_for(browser, "section#stories")
+    browser.find_element(By.LINK_TEXT, TAKAICHI).click()
+    wait_for(browser, "section#copies")
+    assert len(texts(browser, "#copies tr.copy")) == 2
+    assert "analyst@example.com" in browser.find_element(By.ID, "deliveries").text
+    check_page(browser, "02b-story")
 
     browser.find_element(By.LINK_TEXT, "Hits per day").click()
     wait_for(browser, "figure.chart svg")
     assert len(browser.find_elements(By.CSS_SELECTOR, "svg g.series")) == 5
     assert "tariffs" in browser.find_element(By.CSS_SELECTOR, "table.numbers").text
-    shot(browser, "03-hits-per-day")
+    check_page(browser, "03-hits-per-day")
 
     browser.find_element(By.LINK_TEXT, "Feed health").click()
     wait_for(browser, "table.feeds")
@@ -224,7 +262,7 @@ def test_dashboard_pages_behind_airflow_login(airflow_url: str, browser: webdriv
     (finding,) = texts(browser, "tr.feed.failing p.finding")
     assert finding.startswith(f"{watchdog.KIND_LABELS[watchdog.Kind.FAILING]}: ")
     assert "1 of 3 feeds need attention" in browser.find_element(By.CSS_SELECTOR, ".summary").text
-    shot(browser, "04-feed-health")
+    check_page(browser, "04-feed-health")
 
     browser.find_element(By.LINK_TEXT, "Search").click()
     wait_for(browser, "input[name=q]")
@@ -232,16 +270,19 @@ def test_dashboard_pages_behind_airflow_login(airflow_url: str, browser: webdriv
     wait_for(browser, "li.hit")
     hits = texts(browser, "li.hit a")
     assert (
-        hits[0] == "China tightens export controls on rare earth magnets" and len(hits) == 3
-    )  # the summit story: lead and copy
+        hits[0] == "China tightens export controls on rare earth magnets" and len(hits) == 2
+    )  # the summit story once, though its lead and its copy both matched
     assert "rare" in texts(browser, "li.hit mark")
-    shot(browser, "05-search")
+    check_page(browser, "05-search")
 
     # Inside Airflow's own UI: the navigation entry opens the dashboard in Airflow's frame.
     browser.get(f"{airflow_url}/plugin/newswatch")
     wait_for(browser, "iframe")
     browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
-    wait_for(browser, "section#alerts")
+    wait_for(browser, "section#stories")
+    # Framed by Airflow: no second header bar, only our tabs under Airflow's own header.
+    assert browser.find_elements(By.CSS_SELECTOR, "body.embedded") != []
+    assert browser.find_elements(By.CSS_SELECTOR, "header .brand") == []
     browser.switch_to.default_content()
     time.sleep(0.5)  # let the surrounding UI finish drawing before the picture
     browser.save_screenshot(str(SCREENSHOTS / "06-inside-airflow-ui.png"))

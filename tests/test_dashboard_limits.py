@@ -71,8 +71,12 @@ def expected_refused(parameter: str, route: str, name: str) -> bool:
     """Whether the value named `name` must be refused in `parameter` on `route`."""
     if name in ALWAYS_REFUSED:
         return True
-    takes = {"/": {"topic", "feed", "since", "until", "page", "size"}, "/chart": {"days"}}
-    taken = takes.get(route, {"q", "page", "size"} if route == "/search" else set())
+    takes = {
+        "/": {"topic", "feed", "since", "until", "page", "size"},
+        "/chart": {"days"},
+        "/search": {"q", "topic", "since", "until", "page", "size"},
+    }
+    taken = takes.get(route, set())
     return parameter in taken and parameter in NUMBERS | DATES
 
 

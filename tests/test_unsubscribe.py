@@ -230,6 +230,7 @@ def test_every_other_page_still_needs_the_airflow_login(
         "/chart": True,
         "/feeds": True,
         "/search": True,
+        "/story": True,
         "/unsubscribe": False,
         # A feed reader has no Airflow login: each feed checks its own token (test_open_outputs).
         "/feeds/topic/{name}.atom": False,

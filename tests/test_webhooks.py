@@ -286,6 +286,22 @@ def test_unset_url_or_a_short_secret_keeps_the_row_waiting_with_the_reason(
     assert receiver.bodies("/hook") == [] and len(receiver.bodies("/other")) == 1
 
 
+def test_a_malformed_url_holds_back_only_its_own_rows(
+    settings: Settings, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One bad variable must not stop the other subscriber's posts, nor the run."""
+    clock.freeze(T0)
+    monkeypatch.setenv(URL_ENV, "http://[::1")
+    seed_alerts(get_settings(), "Taiwan coast guard drills", "Taiwan chip exports rise")
+    pipeline.deliver(get_settings())
+    rows = hook_rows(settings)
+    assert [row.state for row in rows] == ["pending", "pending"]
+    assert rows[0].last_error == (
+        f"ChannelError: webhook:taiwan-bot: {URL_ENV} does not hold an http(s) URL"
+    )
+    assert len(receiver.bodies("/other")) == 2
+
+
 def test_an_unreachable_receiver_fails_after_max_attempts_without_its_url_in_the_reason(
     settings: Settings, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # NewswatchGroup is the error boundary: bad input one line and exit 2, a failure exit 1.
 app = typer.Typer(
     cls=NewswatchGroup,
-    help="Follow topics across news feeds; alert by email.",
+    help="Follow topics across news feeds; alert by email, chat or webhook, or as Atom and JSON.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )

@@ -32,18 +32,23 @@ def create(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Make a token and print it, with the address it opens; it is never shown again."""
+    """Make a token; print it once, with the address it opens (under NEWSWATCH_PUBLIC_URL)."""
     from newswatch import clock
+    from newswatch.access import LABEL_CHARS
+    from newswatch.config.models import feed_name
     from newswatch.store import db, tokens
 
     settings = settings_for(config)
     grant = _grant(settings, kind, name)
+    label = feed_name(label, "")[:LABEL_CHARS]  # one printable line: `tokens list` prints it
     with db.transaction(db.session_factory(settings)) as session:
         token_id, token = tokens.create(session, grant, label, clock.now())
     where = address(settings, grant, token)
     if as_json:
         shown = {"id": token_id, "scope": grant.scope, "target": grant.target, "label": label}
-        typer.echo(json.dumps(shown | {"token": token, "url": where}, indent=2))
+        url = where if settings.public_url else None  # never a placeholder in machine output
+        path = where.removeprefix(base_url(settings))
+        typer.echo(json.dumps(shown | {"token": token, "url": url, "path": path}, indent=2))
         return
     typer.echo(f"token {token_id} opens the {grant}; it is shown only now, keep it:\n  {token}")
     if grant.scope == "api":
@@ -56,7 +61,7 @@ def create(
 
 @tokens_app.command("list")
 def list_tokens(as_json: JsonOption = False) -> None:
-    """Every token made: what it opens, its label, when it was made, last used and revoked."""
+    """Every token: what it opens, label, when made, last used (to the hour), revoked."""
     from newswatch.store import db, tokens
 
     with db.read(get_settings()) as session:
@@ -67,33 +72,45 @@ def list_tokens(as_json: JsonOption = False) -> None:
     if not rows:
         typer.echo("no tokens (make one with `newswatch tokens create`)")
         return
+    typer.echo("  id  opens · label · made · last used (to the hour) · state; times UTC")
     for row in rows:
-        state = f"revoked {row['revoked_at'][:16]}" if row["revoked_at"] else "live"
-        used = f"last used {row['last_used_at'][:16]}" if row["last_used_at"] else "never used"
-        label = f" · {row['label']}" if row["label"] else ""
+        state = f"revoked {_minute(row['revoked_at'])}" if row["revoked_at"] else "live"
+        used = f"last used {_minute(row['last_used_at'])}" if row["last_used_at"] else "never used"
+        label = f" · label: {row['label']}" if row["label"] else ""
         typer.echo(
-            f"{row['id']:>4}  {row['opens']}{label} · made {row['created_at'][:16]} · "
+            f"{row['id']:>4}  {row['opens']}{label} · made {_minute(row['created_at'])} · "
             f"{used} · {state}"
         )
 
 
+def _minute(iso: str) -> str:
+    return iso[:16].replace("T", " ")
+
+
 @tokens_app.command("revoke")
 def revoke(
-    token_id: Annotated[int, typer.Argument(help="the id `tokens list` shows", min=1)],
+    token_id: Annotated[
+        int, typer.Argument(help="the id `tokens list` shows", min=1, max=2**63 - 1)
+    ],
     as_json: JsonOption = False,
 ) -> None:
     """Revoke a token: what it opened answers 403 from now on."""
-    from newswatch import clock
+    from newswatch import clock, models
     from newswatch.store import db, tokens
 
     with db.transaction(db.session_factory(get_settings())) as session:
+        before = session.get(models.AccessToken, token_id)
+        earlier = before.revoked_at.isoformat() if before and before.revoked_at else None
         row = tokens.revoke(session, token_id, clock.now())
     if row is None:
         raise typer.BadParameter(f"no token {token_id} (see `newswatch tokens list`)")
     if as_json:
-        typer.echo(json.dumps(token_row(row), indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(token_row(row) | {"changed": not earlier}, indent=2))
         return
-    typer.echo(f"token {token_id} ({row.grant}) revoked; it opens nothing from now on")
+    if earlier:
+        typer.echo(f"token {token_id} ({row.grant}) was already revoked, {_minute(earlier)} UTC")
+    else:
+        typer.echo(f"token {token_id} ({row.grant}) revoked; it opens nothing from now on")
 
 
 def _grant(settings: Settings, kind: str, name: str | None) -> Grant:
@@ -119,11 +136,15 @@ def _grant(settings: Settings, kind: str, name: str | None) -> Grant:
     return Grant("topic" if kind == "topic" else "subscriber", name)
 
 
+def base_url(settings: Settings) -> str:
+    return (settings.public_url or "<dashboard>").rstrip("/")
+
+
 def address(settings: Settings, grant: Grant, token: str) -> str:
     """What the token opens, under NEWSWATCH_PUBLIC_URL (else under "<dashboard>")."""
     from urllib.parse import quote
 
-    base = (settings.public_url or "<dashboard>").rstrip("/")
+    base = base_url(settings)
     if grant.target is None:
         return f"{base}/api/v1"
     return f"{base}/feeds/{grant.scope}/{quote(grant.target)}.atom?token={token}"

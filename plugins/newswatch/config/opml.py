@@ -31,6 +31,7 @@ MAX_OUTLINES = 5_000
 FOLDER_SEPARATOR = " / "
 FOLDER_CHARS = 500  # a folder path reported is cut here, however deep the nesting
 EXPORT_TITLE = "newswatch feeds"
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 # Outline types that name a feed (none at all is common). FreshRSS exports its scrapers as
 # type="HTML+XPath" and the like, whose xmlUrl is a web page.
@@ -282,7 +283,8 @@ def write_opml(feeds: Sequence[FeedConfig], created: datetime) -> bytes:
     ET.SubElement(head, "dateCreated").text = format_datetime(created)  # RFC 822, as OPML says
     body = ET.SubElement(root, "body")
     for feed in feeds:
-        attributes = {"type": "rss", "text": feed.name, "title": feed.name, "xmlUrl": feed.url}
+        name = _NOT_XML.sub("\ufffd", feed.name)  # U+FFFE is printable to feeds.yaml, not to XML
+        attributes = {"type": "rss", "text": name, "title": name, "xmlUrl": feed.url}
         if not feed.enabled:
             attributes["isComment"] = "true"
         ET.SubElement(body, "outline", attributes)

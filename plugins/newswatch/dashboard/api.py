@@ -6,7 +6,7 @@ at /api/v1/openapi.json."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, HTTPException, Request, status
@@ -36,6 +36,29 @@ API = access.Grant("api")
 bearer = HTTPBearer(auto_error=False, description="an API token from `newswatch tokens create api`")
 
 
+class ErrorDetail(BaseModel):
+    status: int
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: a 400 for a bad parameter, 401 without a token, 403 for a token that does
+    not open the API, 404 for an unknown story, 503 for a read cut by the statement timeout."""
+
+    error: ErrorDetail
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": what}
+    for code, what in [
+        (400, "a parameter is refused; the message names it"),
+        (401, "no API token"),
+        (403, "the token is unknown, revoked or opens only an Atom feed"),
+        (503, "the read took longer than the statement timeout"),
+    ]
+}
+
+
 class Page(BaseModel, Generic[T]):
     """One page of a listing, newest (or best) first; `next` is the next page's path, or null."""
 
@@ -60,11 +83,19 @@ class SearchResult:
 
 
 def require_api_token(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:
+    if credentials is None and "token" in request.query_params:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "send the API token as the header `Authorization: Bearer nw_…`, not in the URL",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     settings = get_settings()
     with db.read(settings) as session:
-        row = check_token(session, credentials.credentials if credentials else "", API)
+        given = credentials.credentials if credentials else ""
+        row = check_token(session, given, API, HTTPException)
     record_use(settings, row)
 
 
@@ -78,7 +109,7 @@ def error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def bad_request(request: Request, exc: Exception) -> JSONResponse:
-    return error(request, HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)))
+    return error(request, HTTPException(status.HTTP_400_BAD_REQUEST, params.refusal(exc)))
 
 
 def timed_out(request: Request, exc: Exception) -> JSONResponse:
@@ -165,6 +196,7 @@ def create_api() -> FastAPI:
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
+        responses=ERRORS,
         # The token first: a stranger learns nothing from which parameters are refused.
         dependencies=[Depends(require_api_token), Depends(params.check_parameters)],
     )

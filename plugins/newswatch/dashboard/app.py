@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from importlib import resources
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, FastAPI, Request, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -18,9 +19,9 @@ from newswatch.dashboard import params, render
 from newswatch.dashboard.api import PREFIX as API_PREFIX
 from newswatch.dashboard.api import create_api
 from newswatch.dashboard.auth import LoginRequired, login_redirect, require_airflow_viewer
-from newswatch.dashboard.outputs import atom_feeds
+from newswatch.dashboard.outputs import FeedRefused, atom_feeds, plain_refusal
 from newswatch.settings import get_settings
-from newswatch.store import db, readers, reads
+from newswatch.store import db, readers, reads, story_pages
 from newswatch.store.search import (
     MAX_SEARCH_CHARS,
     SearchHit,
@@ -61,6 +62,16 @@ class SecurityHeaders:
 
 
 MAX_CHART_DAYS = 90
+MAX_ID = 2**63 - 1  # stories.id is a bigint
+
+
+def in_airflow(request: Request) -> bool:
+    """Whether the page is shown inside Airflow's UI (its plugin view frames it): then Airflow's
+    own header is above it and ours would be a second one."""
+    return request.headers.get("sec-fetch-dest") == "iframe"
+
+
+InAirflow = Annotated[bool, Depends(in_airflow)]
 
 
 def _pager(page: str | None, size: str | None, keep: dict[str, str | None]) -> render.Pager:
@@ -71,9 +82,13 @@ def _pager(page: str | None, size: str | None, keep: dict[str, str | None]) -> r
     )
 
 
-def _error_page(code: int, message: str, headers: dict[str, str] | None = None) -> HTMLResponse:
-    title = {400: "Bad request", 503: "Try again later"}.get(code, "Error")
-    body = render.page("error.html", title=title, code=code, message=message)
+def _error_page(
+    request: Request, code: int, message: str, headers: dict[str, str] | None = None
+) -> HTMLResponse:
+    title = {400: "Bad request", 404: "Not found", 503: "Try again later"}.get(code, "Error")
+    body = render.page(
+        "error.html", title=title, code=code, message=message, embedded=in_airflow(request)
+    )
     return HTMLResponse(body, status_code=code, headers=headers)
 
 
@@ -103,16 +118,17 @@ def bad_token(request: Request, exc: Exception) -> HTMLResponse:
 def http_error(request: Request, exc: Exception) -> HTMLResponse:
     """An HTML page for every refused request (400, 403, 404 …), saying why."""
     assert isinstance(exc, StarletteHTTPException)
-    return _error_page(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+    return _error_page(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
 
 def bad_parameter(request: Request, exc: Exception) -> HTMLResponse:
-    return _error_page(status.HTTP_400_BAD_REQUEST, str(exc))
+    return _error_page(request, status.HTTP_400_BAD_REQUEST, params.refusal(exc))
 
 
 def read_timed_out(request: Request, exc: Exception) -> HTMLResponse:
     """A read cut by the statement timeout: the page, not the server, is at fault; no 500."""
     return _error_page(
+        request,
         status.HTTP_503_SERVICE_UNAVAILABLE,
         f"{exc} Narrow the filters or the search, or try again later.",
         {"Retry-After": "30"},
@@ -134,6 +150,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(SearchRefused, bad_parameter)
     app.add_exception_handler(db.ReadTimedOut, read_timed_out)
     app.add_exception_handler(BadToken, bad_token)
+    app.add_exception_handler(FeedRefused, plain_refusal)
     static = resources.files("newswatch.dashboard") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
@@ -154,11 +171,14 @@ def pages() -> APIRouter:
     )
 
     @router.get("/", response_class=HTMLResponse)
-    def alerts(
+    def stories(
+        framed: InAirflow,
         topic: str | None = None,
         feed: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        order: str | None = None,
+        unmatched: str | None = None,
         page: str | None = None,
         size: str | None = None,
     ) -> str:
@@ -168,24 +188,56 @@ def pages() -> APIRouter:
             since=params.day("since", since),
             until=params.day("until", until),
         )
-        keep = {"topic": topic, "feed": feed, "since": since, "until": until}
+        ordered = params.choice("order", order, story_pages.ORDERS)
+        also_unmatched = params.flag("unmatched", unmatched)
+        keep = {
+            "topic": topic,
+            "feed": feed,
+            "since": since,
+            "until": until,
+            "order": order if ordered != "newest" else None,
+            "unmatched": "1" if also_unmatched else None,
+        }
         pager = _pager(page, size, keep)
-        with db.read(get_settings()) as session:
-            alerts = reads.latest_alerts(session, filters, pager.fetch, pager.offset)
-            stories = reads.latest_stories(session, filters, pager.fetch, pager.offset)
+        settings = get_settings()
+        with db.read(settings) as session:
+            rows = story_pages.story_list(
+                session, filters, ordered, pager.fetch, pager.offset, also_unmatched
+            )
             return render.page(
-                "alerts.html",
-                title="Alerts & stories",
+                "stories.html",
+                title="Stories",
+                embedded=framed,
+                zone=settings.digest_timezone,
                 filters=filters,
-                topics=reads.topic_names(session),
+                order=ordered,
+                unmatched=also_unmatched,
+                topics=reads.topic_labels(session),
                 feeds=reads.feed_names(session),
-                alerts=alerts[: pager.size],
-                stories=stories[: pager.size],
-                pager=pager.after(alerts, stories),
+                stories=rows[: pager.size],
+                pager=pager.after(rows),
             )
 
+    @router.get("/story", response_class=HTMLResponse)
+    def story(framed: InAirflow, id: str | None = None) -> str:  # noqa: A002 (the page's ?id=)
+        if not id:
+            raise params.refuse("id: which story? (a story's page is story?id=N)")
+        story_id = params.whole("id", id, 0, 1, MAX_ID)
+        settings = get_settings()
+        with db.read(settings) as session:
+            found = story_pages.story_page(session, story_id)
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no story {story_id}")
+        return render.page(
+            "story.html",
+            title=found.story.title or "(untitled)",
+            embedded=framed,
+            zone=settings.digest_timezone,
+            page=found,
+        )
+
     @router.get("/chart", response_class=HTMLResponse)
-    def chart(days: str | None = None) -> str:
+    def chart(framed: InAirflow, days: str | None = None) -> str:
         settings = get_settings()
         zone = settings.digest_timezone
         today = clock.now().astimezone(ZoneInfo(zone)).date()
@@ -193,27 +245,59 @@ def pages() -> APIRouter:
         with db.read(settings) as session:
             hits = reads.daily_hits(session, today, span, zone)
         return render.page(
-            "chart.html", title="Hits per day", hits=hits, svg=render.chart_svg(hits)
+            "chart.html",
+            title="Hits per day",
+            embedded=framed,
+            hits=hits,
+            svg=render.chart_svg(hits),
         )
 
     @router.get("/feeds", response_class=HTMLResponse)
-    def feeds() -> str:
+    def feeds(framed: InAirflow) -> str:
         with db.read(get_settings()) as session:
             rows = reads.feed_health(session)
-        return render.page("feeds.html", title="Feed health", feeds=rows)
+        return render.page("feeds.html", title="Feed health", embedded=framed, feeds=rows)
 
     @router.get("/search", response_class=HTMLResponse)
-    def search(q: str = "", page: str | None = None, size: str | None = None) -> str:
-        pager = _pager(page, size, {"q": q})
+    def search(
+        framed: InAirflow,
+        q: str = "",
+        topic: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        page: str | None = None,
+        size: str | None = None,
+    ) -> str:
+        keep = {"q": q, "topic": topic, "since": since, "until": until}
+        filters = reads.Filters(
+            topic=params.short_name("topic", topic),
+            since=params.day("since", since),
+            until=params.day("until", until),
+        )
+        pager = _pager(page, size, keep)
         hits: list[SearchHit] = []
         if q.strip():
             check_search(q)  # refused before a connection is taken
-            with db.read(get_settings()) as session:
-                hits = search_articles(session, q, pager.fetch, offset=pager.offset)
+        with db.read(get_settings()) as session:
+            if q.strip():
+                hits = search_articles(
+                    session,
+                    q,
+                    pager.fetch,
+                    offset=pager.offset,
+                    topic=filters.topic,
+                    since=reads.day_start(filters.since),
+                    until=reads.day_start(filters.until, after=True),
+                    one_per_story=True,
+                )
+            topics = reads.topic_labels(session)
         return render.page(
             "search.html",
             title="Search",
+            embedded=framed,
             q=q,
+            filters=filters,
+            topics=topics,
             max_chars=MAX_SEARCH_CHARS,
             hits=hits[: pager.size],
             pager=pager.after(hits),

@@ -83,10 +83,11 @@ def _entry(feed: ET._Element, story: FeedStory, installation: str) -> None:
     for outlet in card.outlets:
         if outlet.link and not outlet.is_story_link:
             _link(entry, "related", outlet.link, "text/html", outlet.name)
-    _text(entry, "published", timestamp(story.story.first_seen))
+    # When the outlet published it, when it said so; else when we first saw it.
+    _text(entry, "published", timestamp(story.story.published_at or story.story.first_seen))
     _text(entry, "updated", timestamp(story.updated))
-    if card.outlets:
-        _text(ET.SubElement(entry, f"{{{ATOM}}}author"), "name", card.outlet_line)
+    for outlet in card.outlets:  # each outlet that carried it, by its configured name
+        _text(ET.SubElement(entry, f"{{{ATOM}}}author"), "name", outlet.name)
     for hit in story.story.topics:
         category = ET.SubElement(entry, f"{{{ATOM}}}category")
         category.set("term", _clean(hit.name))
@@ -98,14 +99,14 @@ def _entry(feed: ET._Element, story: FeedStory, installation: str) -> None:
 
 
 def content_html(card: StoryCard) -> str:
-    """The story card as HTML for a feed reader: each topic with its terms and marked snippet,
-    then where the text came from and every outlet."""
-    parts = [
+    """The story card as HTML for a feed reader: where the text came from when not the page,
+    each topic with its terms and marked snippet, then every outlet."""
+    # The note on where the text came from says "below": it comes first.
+    parts = [Markup("<p><em>{}</em></p>").format(card.note)] if card.note else []
+    parts += [
         Markup("<p><strong>{}</strong> ({}): {}</p>").format(hit.title, hit.terms, _bold(hit))
         for hit in card.topics
     ]
-    if card.note:
-        parts.append(Markup("<p><em>{}</em></p>").format(card.note))
     outlets = [
         Markup('<a href="{}">{}</a>').format(o.link, o.name) if o.link else escape(o.name)
         for o in card.outlets

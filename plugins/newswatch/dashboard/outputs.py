@@ -10,6 +10,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,17 +25,36 @@ ATOM_TYPE = "application/atom+xml; charset=utf-8"
 CACHE_CONTROL = "private, no-cache"
 
 
-def check_token(session: Session, token: str, wanted: access.Grant) -> tokens.TokenRow:
+class FeedRefused(HTTPException):
+    """A feed request refused: answered in plain text, which a feed reader shows as it is."""
+
+
+def plain_refusal(request: Request, exc: Exception) -> PlainTextResponse:
+    assert isinstance(exc, HTTPException)
+    return PlainTextResponse(
+        f"{exc.detail}\n", status_code=exc.status_code, headers=getattr(exc, "headers", None)
+    )
+
+
+def make_command(grant: access.Grant) -> str:
+    return "newswatch tokens create " + (
+        grant.scope if grant.target is None else f"{grant.scope} {grant.target}"
+    )
+
+
+def check_token(
+    session: Session, token: str, wanted: access.Grant, refused: type[HTTPException] = FeedRefused
+) -> tokens.TokenRow:
     """The live token that opens `wanted`, or a 401 (none given) or 403 (any other)."""
     if not token:
-        raise HTTPException(
+        raise refused(
             status.HTTP_401_UNAUTHORIZED,
-            f"the {wanted} needs its token (make one with `newswatch tokens create`)",
+            f"the {wanted} needs its token: make one with `{make_command(wanted)}`",
             headers={"WWW-Authenticate": "Bearer"},
         )
     row = tokens.holder(session, token)
     if row is None or row.grant != wanted:
-        raise HTTPException(
+        raise refused(
             status.HTTP_403_FORBIDDEN,
             f"this token does not open the {wanted}: unknown, revoked, or made for another",
         )
@@ -49,15 +69,19 @@ def record_use(settings: Settings, row: tokens.TokenRow) -> None:
 def atom_feeds() -> APIRouter:
     router = APIRouter(dependencies=[Depends(params.check_parameters)])
 
-    @router.get("/feeds/topic/{name}.atom", response_class=Response)
+    # HEAD too: feed validators and some readers probe with it.
+    @router.api_route("/feeds/topic/{name}.atom", methods=["GET", "HEAD"])
     def topic_feed(name: str, request: Request, token: str = "") -> Response:
         """The newest stories that hit one topic."""
         settings = get_settings()
         with db.read(settings) as session:
             row = check_token(session, token, access.Grant("topic", name))
-            title = session.scalar(select(models.Topic.title).where(models.Topic.name == name))
+            # A topic gone from topics.yaml stays in the store, disabled: its feed is gone too.
+            title = session.scalar(
+                select(models.Topic.title).where(models.Topic.name == name, models.Topic.enabled)
+            )
             if title is None:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no topic {params.shown(name)}")
+                raise FeedRefused(status.HTTP_404_NOT_FOUND, f"no topic {params.shown(name)}")
             head = atom.FeedHead(
                 key=f"topic:{name}",
                 title=f"newswatch · {title}",
@@ -69,7 +93,7 @@ def atom_feeds() -> APIRouter:
         record_use(settings, row)
         return _answer(request, body, updated)
 
-    @router.get("/feeds/subscriber/{name}.atom", response_class=Response)
+    @router.api_route("/feeds/subscriber/{name}.atom", methods=["GET", "HEAD"])
     def subscriber_feed(name: str, request: Request, token: str = "") -> Response:
         """The newest stories that hit a subscriber's topics, as topics.yaml has them now."""
         settings = get_settings()
@@ -96,7 +120,7 @@ def _subscriber_topics(settings: Settings, name: str) -> list[str]:
     try:
         config = load_config(settings.config_dir)
     except ConfigError as exc:
-        raise HTTPException(
+        raise FeedRefused(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             f"the config cannot be read, so the subscriber's topics are unknown: {exc}",
             headers={"Retry-After": "300"},
@@ -104,7 +128,7 @@ def _subscriber_topics(settings: Settings, name: str) -> list[str]:
     for sub in config.subscribers:
         if sub.name == name:
             return list(sub.topics)
-    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no subscriber {params.shown(name)}")
+    raise FeedRefused(status.HTTP_404_NOT_FOUND, f"no subscriber {params.shown(name)}")
 
 
 def _feed(session: Session, head: atom.FeedHead, topics: list[str] | None) -> tuple[bytes, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date
+from typing import TypeVar
 from urllib.parse import unquote_to_bytes
 
 from fastapi import HTTPException, Request, status
@@ -18,6 +19,7 @@ from newswatch.unsubscribe import MAX_TOKEN_CHARS
 MAX_PARAMETER_CHARS = 1000
 LONGER_PARAMETERS = {"token": MAX_TOKEN_CHARS}
 MAX_NAME_CHARS = max(FEED_NAME_CHARS, TOPIC_NAME_CHARS)  # the store holds no longer name
+T = TypeVar("T", bound=str)
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 
 
@@ -81,3 +83,35 @@ def day(name: str, value: str | None) -> date | None:
             f"got {shown(value)}"
         )
     return day
+
+
+def choice(name: str, value: str | None, allowed: tuple[T, ...]) -> T:
+    """One of `allowed` (the first when absent or empty)."""
+    if not value:
+        return allowed[0]
+    for option in allowed:
+        if value == option:
+            return option
+    raise refuse(f"{name}: expected one of {', '.join(map(str, allowed))}, got {shown(value)}")
+
+
+def flag(name: str, value: str | None) -> bool:
+    """A checkbox: absent or empty is off, "1" (what the form sends) is on."""
+    if value in (None, "", "0"):
+        return False
+    if value == "1":
+        return True
+    raise refuse(f"{name}: expected 1 or nothing, got {shown(value)}")
+
+
+def refusal(exc: Exception) -> str:
+    """What a refused request is told: a validation error as `name: what is wrong` per
+    parameter, never FastAPI's repr of it (which holds the server's file paths)."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    parts = []
+    for error in errors():
+        where = [str(part) for part in error.get("loc", ()) if part not in ("path", "query")]
+        parts.append(f"{'.'.join(where) or 'request'}: {error.get('msg', 'not valid')}")
+    return "; ".join(parts) or "the request is not valid"

@@ -8,11 +8,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from newswatch.delivery.messages.common import safe_link
+from newswatch.delivery.messages.common import mark_spans, safe_link
+from newswatch.delivery.messages.layout import link, local_time
+from newswatch.records import TopicHit
 from newswatch.store.reads import DailyHits
 from newswatch.store.search import MARK_END, MARK_START
 from newswatch.unsubscribe import ALERTS, digest_subscription
@@ -33,6 +36,71 @@ def when(value: datetime | None) -> str:
 def safe_url(url: str) -> str:
     """Links from feeds are shown only when they are http(s): no javascript: or data: URLs."""
     return safe_link(url) or "#"
+
+
+def link_or_none(url: str) -> str | None:
+    """A link to render, or None: a story without an http(s) link shows no link at all."""
+    return link(url) if url else None
+
+
+def marked(hit: TopicHit) -> Markup:
+    """A match's snippet, escaped, with the matched terms in <mark>."""
+    return Markup(mark_spans(hit.snippet, hit.highlights, "<mark>", "</mark>", escape))
+
+
+def local(value: datetime | None, zone: str) -> str:
+    """A time as the desk reads it: in NEWSWATCH_DIGEST_TIMEZONE, with the zone's name."""
+    return "—" if value is None else local_time(value, ZoneInfo(zone))
+
+
+# Where an article's text came from, in words (articles.text_source).
+TEXT_FROM = {
+    "page": "the page",
+    "feed_content": "the feed's full text",
+    "feed_summary": "the feed's summary",
+    "title": "the title only",
+}
+# Delivery states in words (outbox rows).
+STATES = {
+    "pending": "waiting to be sent",
+    "held": "held for the digest (hourly cap)",
+    "sent": "sent",
+    "digested": "sent in a digest",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+
+
+# A poll's outcome in words (feeds.last_status is "<status> <HTTP code>").
+POLL_WORDS = {
+    "ok": "read",
+    "not_modified": "unchanged since the last poll",
+    "gone": "gone",
+    "error": "failed",
+}
+
+
+def poll_status(status: str | None) -> str:
+    """`unchanged since the last poll (HTTP 304)` for `not_modified 304`."""
+    if not status:
+        return "never polled"
+    word, _, code = status.partition(" ")
+    said = POLL_WORDS.get(word, word.replace("_", " "))
+    return f"{said} (HTTP {code})" if code.isdigit() else said
+
+
+def alerted_line(alerts: dict[str, int]) -> str:
+    """`Alerted to 3 readers · 1 waiting`: whether and how the story went out."""
+    if not alerts:
+        return "Not alerted"
+    told = alerts.get("sent", 0) + alerts.get("digested", 0)
+    parts = [f"Alerted to {told} reader{'' if told == 1 else 's'}"] if told else []
+    parts += [
+        f"{n} {STATES.get(state, state)}"
+        for state, n in sorted(alerts.items())
+        if state not in ("sent", "digested")
+    ]
+    return " · ".join(parts)
 
 
 def masked_reader(reader: str) -> str:
@@ -142,6 +210,13 @@ def _environment() -> Environment:
     env.filters["safe_url"] = safe_url
     env.filters["highlight"] = highlight
     env.filters["sparkline"] = sparkline_svg
+    env.filters["link"] = link_or_none
+    env.filters["marked"] = marked
+    env.filters["local"] = local
+    env.filters["alerted"] = alerted_line
+    env.filters["poll_status"] = poll_status
+    env.globals["TEXT_FROM"] = TEXT_FROM
+    env.globals["STATES"] = STATES
     env.globals["KIND_LABELS"] = KIND_LABELS
     return env
 
@@ -150,8 +225,9 @@ _ENV = _environment()
 
 
 def page(template: str, **context: Any) -> str:
-    """One dashboard page; `context` holds records from reads.py and the request's filters."""
-    return _ENV.get_template(template).render(**context)
+    """One dashboard page; `context` holds records from reads.py and the request's filters, and
+    `embedded` whether Airflow's UI frames it."""
+    return _ENV.get_template(template).render({"embedded": False} | context)
 
 
 def chart_svg(hits: DailyHits, width: int = 760, height: int = 280) -> Markup:

@@ -48,7 +48,9 @@ def verify_signature(
 ) -> bool:
     """A receiver's check, pure: the signature is ours for this body and timestamp, and the
     timestamp is within `window` seconds of `now` (either way), so a replay is refused."""
-    if not re.fullmatch(r"[0-9]{1,12}", timestamp) or abs(now - int(timestamp)) > window:
+    if not re.fullmatch(r"[0-9]{1,12}", timestamp):
+        return False
+    if not abs(now - int(timestamp)) <= window:  # written so, a NaN clock is refused too
         return False
     expected = signature(secret, timestamp, body).encode()
     return hmac.compare_digest(expected, header.strip().encode("utf-8", "replace"))
@@ -60,12 +62,22 @@ def post(settings: Settings, channel: str, env: str, event: dict[str, Any], now:
     url = os.environ.get(env, "").strip()
     if not url:
         raise ChannelError(f"{channel}: environment variable {env} is not set")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # "http://[::1": an unbalanced bracket, a bad port
+        usable = False
+    if not usable:
         raise ChannelError(f"{channel}: {env} does not hold an http(s) URL")
     secret = os.environ.get(env + SECRET_SUFFIX, "")
-    if len(secret) < MIN_SECRET_CHARS:
-        said = "is not set" if not secret else f"is shorter than {MIN_SECRET_CHARS} characters"
+    if len(secret) < MIN_SECRET_CHARS or not _encodable(secret):
+        said = (
+            "is not set"
+            if not secret
+            else f"is shorter than {MIN_SECRET_CHARS} characters"
+            if len(secret) < MIN_SECRET_CHARS
+            else "is not valid UTF-8"
+        )
         raise ChannelError(
             f"{channel}: environment variable {env}{SECRET_SUFFIX} (the signing secret) {said}"
         )
@@ -103,12 +115,22 @@ async def _post(
     async with make_client(settings) as client, asyncio.timeout(settings.total_timeout):
         request = client.stream("POST", url, content=body, headers=headers, follow_redirects=False)
         async with request as response:
+            if 200 <= response.status_code < 300:
+                return response.status_code, ""  # delivered: its body is not waited for
             answer = b""
             async for chunk in response.aiter_bytes():
                 answer += chunk
                 if len(answer) >= ANSWER_CHARS:
                     break
             return response.status_code, answer[:ANSWER_CHARS].decode("utf-8", "replace")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # an environment value that is not UTF-8 (surrogateescape)
+        return False
+    return True
 
 
 def _scrubbed(text: str, url: str, secret: str) -> str:

@@ -39,6 +39,7 @@ class MatchRow:
     snippet: str
     highlights: list[tuple[int, int]]
     matched_at: datetime
+    offsets: dict[str, list[tuple[int, int]]]  # term -> [start, end) spans in the article text
 
 
 def _of_topics(topics: Sequence[str] | None) -> ColumnElement[bool]:
@@ -106,9 +107,14 @@ def story(session: Session, story_id: int) -> StoryView | None:
 
 
 def matches(
-    session: Session, filters: reads.Filters, limit: int = 50, offset: int = 0
+    session: Session,
+    filters: reads.Filters,
+    limit: int = 50,
+    offset: int = 0,
+    story_id: int | None = None,
 ) -> list[MatchRow]:
-    """Newest matches first, with their topic, article and the terms that matched."""
+    """Newest matches first (of one story's copies, with `story_id`), with their topic, article
+    and the terms that matched."""
     query = (
         select(
             models.Match.id,
@@ -122,6 +128,7 @@ def matches(
             models.Match.snippet,
             models.Match.highlights,
             models.Match.matched_at,
+            models.Match.offsets,
         )
         .join(models.Topic, models.Topic.id == models.Match.topic_id)
         .join(models.Article, models.Article.id == models.Match.article_id)
@@ -132,6 +139,8 @@ def matches(
     )
     if filters.topic:
         query = query.where(models.Topic.name == filters.topic)
+    if story_id is not None:
+        query = query.where(models.Article.story_id == story_id)
     return [
         MatchRow(
             id=row[0],
@@ -145,6 +154,9 @@ def matches(
             snippet=row.snippet,
             highlights=[(int(a), int(b)) for a, b in row.highlights],
             matched_at=row.matched_at,
+            offsets={
+                term: [(int(a), int(b)) for a, b in spans] for term, spans in row.offsets.items()
+            },
         )
         for row in session.execute(reads.narrow(query, filters))
     ]

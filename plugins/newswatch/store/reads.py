@@ -109,6 +109,13 @@ class DailyHits:
         }
 
 
+def day_start(day: date | None, after: bool = False) -> datetime | None:
+    """Midnight UTC starting `day` (the next day's, `after` it: an inclusive end), or None."""
+    if day is None:
+        return None
+    return datetime.combine(day + timedelta(days=1) if after else day, time(), UTC)
+
+
 def article_at() -> ColumnElement[datetime]:
     return func.coalesce(models.Article.published_at, models.Article.fetched_at)
 
@@ -125,9 +132,9 @@ def narrow(query: Select[Any], filters: Filters) -> Select[Any]:
             .correlate(models.Article)
         )
     if filters.since:
-        query = query.where(at >= datetime.combine(filters.since, time(), UTC))
+        query = query.where(at >= day_start(filters.since))
     if filters.until:
-        query = query.where(at < datetime.combine(filters.until + timedelta(days=1), time(), UTC))
+        query = query.where(at < day_start(filters.until, after=True))
     return query
 
 
@@ -252,6 +259,12 @@ def latest_stories(
         )
         for row in session.execute(narrow(query, filters))
     ]
+
+
+def topic_labels(session: Session) -> list[tuple[str, str]]:
+    """(name, title) of every topic, in the config's order."""
+    rows = session.execute(select(models.Topic.name, models.Topic.title).order_by(models.Topic.id))
+    return [(name, title) for name, title in rows]
 
 
 def topic_names(session: Session) -> list[str]:

@@ -47,6 +47,7 @@ class SearchHit:
     at: datetime
     rank: float
     headline: str  # feed text with MARK_START/MARK_END around the hits; not yet escaped
+    copies: int = 1  # copies of its story that matched, when one hit per story was asked for
 
 
 def check_search(text: str) -> None:
@@ -71,39 +72,28 @@ def search_articles(
     offset: int = 0,
     topic: str | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
+    one_per_story: bool = False,
 ) -> list[SearchHit]:
     """Full-text search over stored articles (the GIN-indexed `search` column), best first;
-    optionally only articles that matched `topic`, dated (published, else fetched) since `since`.
-    SearchRefused, before any SQL, for a search check_search refuses."""
+    optionally only articles that matched `topic`, dated (published, else fetched) in
+    [`since`, `until`); with `one_per_story`, each story once, by its best copy (`copies` says
+    how many matched). SearchRefused, before any SQL, for a search check_search refuses."""
     check_search(text)
     query = func.websearch_to_tsquery("simple", search_query_text(text))
-    document = models.Article.title + "\n" + models.Article.text
-    # Our marks must not already be in the feed's text, or the renderer would mark wrong spans.
-    document = func.translate(document, MARK_START + MARK_END, "")
     search: ColumnElement[Any] = literal_column("articles.search")
     rank = func.ts_rank(search, query)
-    options = (
-        f"StartSel={MARK_START}, StopSel={MARK_END}, MaxFragments=2, MaxWords=30, MinWords=10, "
-        'FragmentDelimiter=" … "'
-    )
-    statement = (
-        select(
-            models.Article.id,
-            models.Article.title,
-            models.Article.url,
-            models.Feed.name,
-            reads.article_at(),
-            rank,
-            func.ts_headline("simple", document, query, options),
-        )
-        .join(models.Feed, models.Feed.id == models.Article.feed_id)
-        .where(search.bool_op("@@")(query))
-        .order_by(rank.desc(), models.Article.id)
-        .limit(limit)
-        .offset(offset)
-    )
+    story = func.coalesce(models.Article.story_id, -models.Article.id)
+    order = (rank.desc(), models.Article.id)
+    per_story = [
+        func.row_number().over(partition_by=story, order_by=order).label("nth"),
+        func.count().over(partition_by=story).label("copies"),
+    ]
+    found = select(
+        models.Article.id.label("id"), rank.label("rank"), *(per_story if one_per_story else [])
+    ).where(search.bool_op("@@")(query))
     if topic:
-        statement = statement.where(
+        found = found.where(
             exists()
             .where(models.Match.article_id == models.Article.id)
             .where(models.Match.topic_id == models.Topic.id)
@@ -111,7 +101,37 @@ def search_articles(
             .correlate(models.Article)
         )
     if since is not None:
-        statement = statement.where(reads.article_at() >= since)
+        found = found.where(reads.article_at() >= since)
+    if until is not None:
+        found = found.where(reads.article_at() < until)
+    hits = found.subquery()
+    document = models.Article.title + "\n" + models.Article.text
+    # Our marks must not already be in the feed's text, or the renderer would mark wrong spans.
+    document = func.translate(document, MARK_START + MARK_END, "")
+    options = (
+        f"StartSel={MARK_START}, StopSel={MARK_END}, MaxFragments=2, MaxWords=30, MinWords=10, "
+        'FragmentDelimiter=" … "'
+    )
+    # The headline, the costly part, only for the page's rows.
+    statement = (
+        select(
+            models.Article.id,
+            models.Article.title,
+            models.Article.url,
+            models.Feed.name,
+            reads.article_at(),
+            hits.c.rank,
+            func.ts_headline("simple", document, query, options),
+            hits.c.copies if one_per_story else literal_column("1"),
+        )
+        .join(hits, hits.c.id == models.Article.id)
+        .join(models.Feed, models.Feed.id == models.Article.feed_id)
+        .order_by(hits.c.rank.desc(), models.Article.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    if one_per_story:
+        statement = statement.where(hits.c.nth == 1)
     return [SearchHit(*row) for row in session.execute(statement)]
 
 
