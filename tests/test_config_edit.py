@@ -121,7 +121,9 @@ def test_a_file_of_comments_only_gets_its_first_feed_below_them(tmp_path: Path) 
     )
 
 
-@pytest.mark.parametrize("name", ["No", "on", "12:30", "null", "0x1F", "Asia: Times #1", "- x"])
+@pytest.mark.parametrize(
+    "name", ["No", "on", "12:30", "null", "0x1F", "Asia: Times #1", "- x", "2025-13-45"]
+)
 def test_a_name_yaml_would_read_as_something_else_is_quoted(tmp_path: Path, name: str) -> None:
     folder = folder_with(tmp_path, COMMENTED)
     edit_feeds(folder, append(name))

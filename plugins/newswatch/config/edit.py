@@ -163,7 +163,7 @@ def _read_back_plain(value: str, flow: bool) -> bool:
     expected: list[Any] = [{"key": value}] if flow else [value]
     try:
         return bool(yaml.safe_load(document) == expected)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # ValueError: a date PyYAML cannot make (2025-13-45)
         return False
 
 
