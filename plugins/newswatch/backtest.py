@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from newswatch import clock, store
-from newswatch.query import And, Lang, Near, Node, Not, Term
-from newswatch.records import Match, Stemming
-from newswatch.topics import TopicMatcher, match_text, pattern_of
+from newswatch.query import And, Lang, Near, Node, Not, Or, Term
+from newswatch.records import Match, Stemming, TopicRule
+from newswatch.topics import TopicMatcher, compile_queries, match_text, pattern_of, topic_query
 
 # Six digits at most, so timedelta cannot overflow before MAX_DURATION is checked.
 _DURATION = re.compile(r"^\s*(\d{1,6})\s*([hdw])\s*$")
@@ -37,6 +37,8 @@ class BacktestHit:
     url: str
     at: datetime
     match: Match
+    source: str = ""  # the feed it was stored from
+    story_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -102,9 +104,11 @@ def _first_word_prefix(term: Term, stemming: Stemming) -> str | None:
     return f"{found.group()}:*" if found else None
 
 
-def default_start(newest: datetime | None, now: datetime) -> datetime:
-    """The DEFAULT_WINDOW up to the newest stored article's date, never up to a time after now."""
-    return min(newest or now, now) - DEFAULT_WINDOW
+def default_start(
+    newest: datetime | None, now: datetime, window: timedelta = DEFAULT_WINDOW
+) -> datetime:
+    """The window up to the newest stored article's date, never up to a time after now."""
+    return min(newest or now, now) - window
 
 
 def run_backtest(
@@ -125,5 +129,74 @@ def run_backtest(
     hits = []
     for row in rows:
         for match in match_text(row.title, row.text, matcher, source=row.source, lang=row.language):
-            hits.append(BacktestHit(row.id, row.title, row.url, row.at, match))
+            hit = BacktestHit(row.id, row.title, row.url, row.at, match, row.source, row.story_id)
+            hits.append(hit)
     return BacktestResult(narrowing, window, len(rows), hits)
+
+
+# What the draft and the topic's current rule are called inside the one matcher that runs both.
+DRAFT, CURRENT = "draft", "current"
+
+
+@dataclass(frozen=True)
+class Compared:
+    """One article the draft or the current rule matches; `hit` is the draft's match when it
+    has one, else the current rule's."""
+
+    hit: BacktestHit
+    draft: bool
+    current: bool
+
+    @property
+    def change(self) -> str:
+        """gained (only the draft matches), kept (both) or lost (only the current rule)."""
+        return "kept" if self.draft and self.current else "gained" if self.draft else "lost"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    result: BacktestResult
+    articles: list[Compared]  # newest first, as the candidates came
+
+    @property
+    def matched(self) -> list[Compared]:
+        """The articles the draft matches."""
+        return [article for article in self.articles if article.draft]
+
+    @property
+    def stories(self) -> int:
+        """How many stories the draft's articles belong to; an article not grouped yet is one."""
+        return len(
+            {(a.hit.story_id is None, a.hit.story_id or a.hit.article_id) for a in self.matched}
+        )
+
+    def count(self, change: str) -> int:
+        return sum(article.change == change for article in self.articles)
+
+
+def compare_rules(
+    session: Session,
+    draft: Node,
+    current: TopicRule | None,
+    since: datetime | None,
+    limit: int = 10_000,
+) -> Comparison:
+    """Backtest a draft query and, given a topic's rule, that rule too, in one pass over the
+    same candidates (the union of both narrowings): which articles the draft gains and loses.
+    The draft takes the topic's min_hits and stemming, as it would once written into the topic."""
+    min_hits, stemming = (current.min_hits, current.stemming) if current else (1, "plural")
+    queries: list[tuple[str, Node, int, Stemming]] = [(DRAFT, draft, min_hits, stemming)]
+    node = draft
+    if current is not None:
+        now = topic_query(current)
+        queries.append((CURRENT, now, min_hits, stemming))
+        node = Or((draft, now))
+    result = run_backtest(session, compile_queries(queries), node, since, limit, stemming)
+    by_article: dict[int, list[BacktestHit]] = {}
+    for hit in result.hits:
+        by_article.setdefault(hit.article_id, []).append(hit)
+    articles = []
+    for hits in by_article.values():
+        names = {hit.match.topic for hit in hits}
+        articles.append(Compared(hits[0], DRAFT in names, CURRENT in names))
+    return Comparison(result, articles)

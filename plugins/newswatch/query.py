@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -116,6 +116,17 @@ def keywords_query(keywords: list[str], exclude: list[str] | None = None) -> Nod
         vetoes = tuple(_term(k, k, prefix=False, field=None, pos=0) for k in exclude)
         node = And((node, Not(Or(vetoes))))
     return node
+
+
+def keywords_text(keywords: Sequence[str], exclude: Sequence[str] = ()) -> str:
+    """A keyword list written as the query it stands for (keywords_query), to edit as one:
+    `"defense budget" OR "defence budget"`, the excluded ones after AND NOT."""
+
+    def phrases(terms: Sequence[str]) -> str:
+        return " OR ".join('"' + re.sub(r'(["\\\\])', r"\\\1", term) + '"' for term in terms)
+
+    text = phrases(keywords)
+    return f"({text}) AND NOT ({phrases(exclude)})" if exclude else text
 
 
 def leaves(node: Node, negated: bool = False) -> Iterator[tuple[Term | Near | Lang, bool]]:

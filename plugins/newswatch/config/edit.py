@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, YAMLError
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 
 from newswatch.config.load import ConfigError, parse_yaml, pydantic_message, read_text, validate
@@ -84,6 +84,26 @@ def edit_feeds(
         return config  # a change that changes nothing leaves the file as it was, byte for byte
     replace_file(path, edited.encode("utf-8"))
     return config
+
+
+def topic_entry(values: dict[str, Any]) -> str:
+    """One topics.yaml entry to paste under `topics:`, laid out as the bundled file (`  - name:
+    …`): each string plain where PyYAML reads it back as itself, else quoted, single quotes when
+    it is all printable (as the bundled file quotes a query with phrases); checked by reading it
+    back (ValueError if it would not be `values`)."""
+    rt = YAML()
+    rt.width = NO_WRAP
+    rt.indent(mapping=2, sequence=4, offset=2)
+    entry = CommentedMap(values)
+    for key, value in entry.items():
+        if type(value) is str and not _read_back_plain(value, flow=False):
+            quoted = SingleQuotedScalarString if value.isprintable() else DoubleQuotedScalarString
+            entry[key] = quoted(value)
+    out = io.StringIO()
+    rt.dump(CommentedSeq([entry]), out)
+    if yaml.safe_load(out.getvalue()) != [values]:
+        raise ValueError(f"topic {shown(str(values.get('name')))} does not read back as written")
+    return out.getvalue()
 
 
 def replace_file(path: Path, data: bytes) -> None:

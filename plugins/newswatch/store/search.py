@@ -153,7 +153,7 @@ def backtest_candidates(
 ) -> list[Any]:
     """Articles published (else fetched) since `since`, narrowed by the GIN-indexed `search`
     tsvector when a tsquery is given; newest first. Rows: id, title, text, language, url, at,
-    source."""
+    source, story_id."""
     at = reads.article_at()
     query = (
         select(
@@ -164,6 +164,7 @@ def backtest_candidates(
             models.Article.url,
             at.label("at"),
             models.Feed.name.label("source"),
+            models.Article.story_id,
         )
         .join(models.Feed, models.Feed.id == models.Article.feed_id)
         .where(at >= since)
