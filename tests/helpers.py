@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from newswatch import models, store
+from newswatch import models, pipeline, store
 from newswatch.config.load import load_config
 from newswatch.records import Article, Match
-from newswatch.settings import Settings
+from newswatch.settings import Settings, get_settings
 from newswatch.store import db
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -84,3 +86,17 @@ def copy_config(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPa
         (folder / name).write_text((settings.config_dir / name).read_text())
     monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(folder))
     return folder
+
+
+@contextmanager
+def dashboard_after_a_run(raise_server_exceptions: bool = True) -> Iterator[TestClient]:
+    """The dashboard over what one pipeline run stores, past Airflow's login (the browser test
+    signs in for real); without raise_server_exceptions a 500 is a response, as a browser sees."""
+    from newswatch.dashboard import create_app
+    from newswatch.dashboard.auth import require_airflow_viewer
+
+    pipeline.run_once(get_settings())
+    app = create_app()
+    app.dependency_overrides[require_airflow_viewer] = lambda: None
+    with TestClient(app, raise_server_exceptions=raise_server_exceptions) as client:
+        yield client

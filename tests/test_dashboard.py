@@ -12,13 +12,13 @@ import pytest
 from expected import TAKAICHI
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from helpers import dashboard_after_a_run
 from sqlalchemy import select
 
-from newswatch import clock, models, pipeline
-from newswatch.dashboard import create_app, render
-from newswatch.dashboard.auth import require_airflow_viewer
+from newswatch import clock, models
+from newswatch.dashboard import render
 from newswatch.sample_day import SampleDay
-from newswatch.settings import Settings, get_settings
+from newswatch.settings import Settings
 from newswatch.store import db
 from newswatch.store.reads import DailyHits
 from newswatch.store.search import MARK_END, MARK_START
@@ -33,10 +33,7 @@ PINEAPPLE = "Taiwanese pineapple growers expect bumper harvest"
 @pytest.fixture
 def client(settings: Settings, news_day: SampleDay) -> Iterator[TestClient]:
     """The dashboard over the stored sample day; Airflow's login is tested in the browser test."""
-    pipeline.run_once(get_settings())
-    app = create_app()
-    app.dependency_overrides[require_airflow_viewer] = lambda: None
-    with TestClient(app) as test_client:
+    with dashboard_after_a_run() as test_client:
         yield test_client
 
 
@@ -52,12 +49,28 @@ def titles(html: str) -> set[str]:
 
 
 def test_every_page_answers(client: TestClient) -> None:
-    for path in ["/", "/chart", "/feeds", "/search", "/search?q=taiwan", "/static/dashboard.css"]:
+    for path in [
+        "/",
+        "/chart",
+        "/feeds",
+        "/search",
+        "/search?q=taiwan",
+        "/rules",
+        "/rules?q=taiwan&topic=taiwan",
+        "/rules/preview?q=taiwan",
+        "/static/dashboard.css",
+        "/static/rules.js",
+    ]:
         response = client.get(path)
         assert response.status_code == 200, path
-    page = client.get("/")
-    assert "script-src" not in page.headers["content-security-policy"]
-    assert "frame-ancestors 'self'" in page.headers["content-security-policy"]
+    policy = client.get("/").headers["content-security-policy"]
+    # Scripts only from our own files: no inline script, no eval, nothing from elsewhere.
+    assert "script-src 'self';" in policy and "unsafe" not in policy
+    assert "default-src 'none'" in policy and "connect-src 'self'" in policy
+    assert "frame-ancestors 'self'" in policy
+    assert re.findall(r"<script[^>]*>", client.get("/rules").text) == [
+        '<script src="static/rules.js" defer>'
+    ]
 
 
 def cards(html: str) -> list[str]:
@@ -317,7 +330,14 @@ def test_every_link_works_when_airflow_serves_the_dashboard_under_a_sub_path(
     site = FastAPI()  # Airflow at http://host/airflow/ mounting the plugin at /newswatch
     site.mount("/airflow/newswatch", client.app)
     with TestClient(site, base_url="http://host") as browser:
-        for page in ["/", "/chart", "/feeds", "/search?q=rare+earth&size=1&page=2", "/?size=1"]:
+        for page in [
+            "/",
+            "/chart",
+            "/feeds",
+            "/search?q=rare+earth&size=1&page=2",
+            "/?size=1",
+            "/rules?q=tariff&topic=tariffs",
+        ]:
             url = "http://host/airflow/newswatch" + page
             response = browser.get(url)
             assert response.status_code == 200, url
@@ -335,10 +355,7 @@ def test_chart_days_are_local_days_of_the_digest_time_zone(
 ) -> None:
     clock.freeze(datetime(2026, 3, 1, 23, 30, tzinfo=UTC))  # already 2 March in Tokyo
     try:
-        pipeline.run_once(get_settings())
-        app = create_app()
-        app.dependency_overrides[require_airflow_viewer] = lambda: None
-        with TestClient(app) as test_client:
+        with dashboard_after_a_run() as test_client:
             html = test_client.get("/chart").text
     finally:
         clock.freeze(None)

@@ -23,7 +23,9 @@ from expected import TAKAICHI
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 from newswatch import pipeline, watchdog
@@ -134,12 +136,13 @@ def wait_for(driver: webdriver.Chrome, css: str, seconds: float = 20) -> None:
     WebDriverWait(driver, seconds).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
 
 
-def shot(driver: webdriver.Chrome, name: str) -> None:
-    """A full-page screenshot: the viewport stretched to the page's height for the picture."""
+def shot(driver: webdriver.Chrome, name: str, width: int = 1280) -> None:
+    """A full-page screenshot: the viewport stretched to the page's height for the picture (a
+    phone's when narrower than 640 px)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    viewport(driver, width, 900)
     height = int(driver.execute_script("return document.documentElement.scrollHeight"))
-    metrics = {"width": 1280, "height": min(height, 4000), "deviceScaleFactor": 1, "mobile": False}
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    viewport(driver, width, min(height, 4000))
     driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
@@ -160,8 +163,7 @@ def check_page(driver: webdriver.Chrome, name: str) -> None:
     ]
     assert problems == [], (name, problems)
     shot(driver, name)
-    phone = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", phone)
+    viewport(driver, 390, 844)
     try:
         wide = driver.execute_script(
             "return [document.documentElement.scrollWidth, window.innerWidth]"
@@ -172,8 +174,27 @@ def check_page(driver: webdriver.Chrome, name: str) -> None:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
+def viewport(driver: webdriver.Chrome, width: int, height: int) -> None:
+    metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 640}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+
+
 def texts(driver: webdriver.Chrome, css: str) -> list[str]:
     return [element.text for element in driver.find_elements(By.CSS_SELECTOR, css)]
+
+
+def sign_in(driver: webdriver.Chrome, url: str, ready: str, picture: str | None = None) -> None:
+    """Open a dashboard page anonymously: Airflow's login page, which brings the browser back."""
+    driver.get(url)
+    wait_for(driver, "input[name=username]")
+    assert "/auth/login" in driver.current_url
+    if picture:
+        shot(driver, picture)
+    driver.find_element(By.NAME, "username").send_keys(USER)
+    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(driver, ready)
+    assert driver.current_url == url
 
 
 def refuses_anonymous_and_bad_tokens(airflow_url: str) -> None:
@@ -202,16 +223,7 @@ def _token(airflow_url: str) -> str:
 def test_dashboard_pages_behind_airflow_login(airflow_url: str, browser: webdriver.Chrome) -> None:
     refuses_anonymous_and_bad_tokens(airflow_url)  # one API server per test keeps this fast
 
-    # Anonymous: Airflow's login page, which brings the browser back to the dashboard.
-    browser.get(f"{airflow_url}/newswatch/")
-    wait_for(browser, "input[name=username]")
-    assert "/auth/login" in browser.current_url
-    shot(browser, "00-login")
-    browser.find_element(By.NAME, "username").send_keys(USER)
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_for(browser, "section#stories")
-    assert browser.current_url == f"{airflow_url}/newswatch/"
+    sign_in(browser, f"{airflow_url}/newswatch/", "section#stories", "00-login")
 
     # Stories first: each story once, with its topics as chips and whether it was alerted.
     cards = texts(browser, "#stories li.story")
@@ -286,3 +298,51 @@ def test_dashboard_pages_behind_airflow_login(airflow_url: str, browser: webdriv
     browser.switch_to.default_content()
     time.sleep(0.5)  # let the surrounding UI finish drawing before the picture
     browser.save_screenshot(str(SCREENSHOTS / "06-inside-airflow-ui.png"))
+
+
+def test_rule_editor_previews_as_the_editor_types(
+    airflow_url: str, browser: webdriver.Chrome
+) -> None:
+    sign_in(browser, f"{airflow_url}/newswatch/rules", "input[name=q]")
+    # A page load would drop this: the preview must come without one.
+    browser.execute_script("window.notReloaded = true")
+    query = browser.find_element(By.NAME, "q")
+    query.send_keys("tariff AND (")
+    wait_for(browser, "#preview .query-error")
+    assert (
+        "position 12: the query ends inside parentheses"
+        in browser.find_element(By.CSS_SELECTOR, "#preview .error").text
+    )
+    assert browser.find_element(By.CSS_SELECTOR, ".query-shown .at").get_attribute("title") == (
+        "position 12"
+    )
+    check_page(browser, "rules-error")
+
+    query.send_keys(Keys.BACKSPACE * 6 + " OR Seoul")
+    wait_for(browser, "#preview li.hit")
+    Select(browser.find_element(By.NAME, "topic")).select_by_value("tariffs")
+    wait_for(browser, "#preview li.hit .change.gained")
+    changes = {
+        row.find_element(By.TAG_NAME, "a").text: row.find_element(By.CLASS_NAME, "change").text
+        for row in browser.find_elements(By.CSS_SELECTOR, "#preview li.hit")
+    }
+    assert changes == {
+        TAKAICHI: "kept",
+        "Japan eyes late-March Takaichi trip to U.S. for Trump summit": "kept",
+        "Toyota warns U.S. tariffs will cut profit by $9 billion": "kept",
+        "Seoul raises defence spending for fourth year": "gained",
+    }
+    assert "tariff" in texts(browser, "#preview li.hit mark")
+    assert "query: tariff OR Seoul" in browser.find_element(By.CSS_SELECTOR, "pre.yaml").text
+    assert browser.execute_script("return window.notReloaded") is True
+    assert browser.current_url.endswith("rules?q=tariff+OR+Seoul&topic=tariffs&days=30")
+
+    check_page(browser, "rules-results")  # axe-core, and no sideways scrolling at 390 px
+
+    browser.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
+    )
+    background = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(17, 20, 24)"  # --bg of the dark palette
+    check_page(browser, "rules-results-dark")  # axe-core's contrast rule in the dark too

@@ -216,7 +216,7 @@ def test_the_link_asks_first_and_needs_no_airflow_login(
 def test_every_other_page_still_needs_the_airflow_login(
     client: TestClient, airflow_login: None
 ) -> None:
-    for path in ["/", "/chart", "/feeds", "/search?q=taiwan"]:
+    for path in ["/", "/chart", "/feeds", "/search?q=taiwan", "/rules", "/rules/preview?q=x"]:
         response = client.get(path)
         assert response.status_code == 303, path
         assert response.headers["location"].startswith("/auth/login?next="), path
@@ -231,6 +231,8 @@ def test_every_other_page_still_needs_the_airflow_login(
         "/feeds": True,
         "/search": True,
         "/story": True,
+        "/rules": True,
+        "/rules/preview": True,
         "/unsubscribe": False,
         # A feed reader has no Airflow login: each feed checks its own token (test_open_outputs).
         "/feeds/topic/{name}.atom": False,

@@ -20,6 +20,7 @@ from newswatch.dashboard.api import PREFIX as API_PREFIX
 from newswatch.dashboard.api import create_api
 from newswatch.dashboard.auth import LoginRequired, login_redirect, require_airflow_viewer
 from newswatch.dashboard.outputs import FeedRefused, atom_feeds, plain_refusal
+from newswatch.dashboard.rules import rule_pages
 from newswatch.settings import get_settings
 from newswatch.store import db, readers, reads, story_pages
 from newswatch.store.search import (
@@ -31,10 +32,12 @@ from newswatch.store.search import (
 )
 from newswatch.unsubscribe import BadToken, Unsubscription, verify
 
-# No script at all; styles only from our own stylesheet; framed only by Airflow's UI (same origin).
+# Scripts and styles only from our own files (no inline script, no eval); the rule editor's script
+# may fetch its preview from us; framed only by Airflow's UI (same origin).
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'self'; base-uri 'none'",
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; connect-src 'self'; "
+    "style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'self'; "
+    "base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
@@ -303,6 +306,7 @@ def pages() -> APIRouter:
             pager=pager.after(hits),
         )
 
+    router.include_router(rule_pages())
     return router
 
 

@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 
 from newswatch.delivery.messages.common import mark_spans, safe_link
 from newswatch.delivery.messages.layout import link, local_time
-from newswatch.records import TopicHit
+from newswatch.records import Match, TopicHit
 from newswatch.store.reads import DailyHits
 from newswatch.store.search import MARK_END, MARK_START
 from newswatch.unsubscribe import ALERTS, digest_subscription
@@ -43,8 +43,9 @@ def link_or_none(url: str) -> str | None:
     return link(url) if url else None
 
 
-def marked(hit: TopicHit) -> Markup:
-    """A match's snippet, escaped, with the matched terms in <mark>."""
+def marked(hit: TopicHit | Match) -> Markup:
+    """A match's snippet (a story's topic, or a rule editor's hit), escaped, with the matched
+    terms in <mark>."""
     return Markup(mark_spans(hit.snippet, hit.highlights, "<mark>", "</mark>", escape))
 
 
@@ -209,9 +210,9 @@ def _environment() -> Environment:
     env.filters["when"] = when
     env.filters["safe_url"] = safe_url
     env.filters["highlight"] = highlight
+    env.filters["marked"] = marked
     env.filters["sparkline"] = sparkline_svg
     env.filters["link"] = link_or_none
-    env.filters["marked"] = marked
     env.filters["local"] = local
     env.filters["alerted"] = alerted_line
     env.filters["poll_status"] = poll_status
