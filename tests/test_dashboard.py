@@ -69,8 +69,11 @@ def test_every_page_answers(client: TestClient) -> None:
     assert "default-src 'none'" in policy and "connect-src 'self'" in policy
     assert "frame-ancestors 'self'" in policy
     assert re.findall(r"<script[^>]*>", client.get("/rules").text) == [
-        '<script src="static/rules.js" defer>'
+        '<script src="static/theme.js">',
+        '<script src="static/rules.js" defer>',
     ]
+    # Every page: only the theme script, and no inline script anywhere.
+    assert re.findall(r"<script[^>]*>", client.get("/").text) == ['<script src="static/theme.js">']
 
 
 def cards(html: str) -> list[str]:
@@ -91,7 +94,7 @@ def test_front_page_lists_each_story_once_with_its_topics_outlets_and_alerts(
     assert '<a class="chip" href="?topic=us-japan-relations"' in summit
     assert ">US–Japan relations</a>" in summit
     assert "<mark>" in summit
-    assert "Alerted to 1 reader" in summit
+    assert "Alerted to analyst@example.com" in summit
     assert 'href="story?id=' in summit
     everything = client.get("/", params={"unmatched": "1"}).text
     assert titles(section(everything, "stories")) == {

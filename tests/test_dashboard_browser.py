@@ -179,6 +179,14 @@ def viewport(driver: webdriver.Chrome, width: int, height: int) -> None:
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
 
 
+def body_colour(driver: webdriver.Chrome) -> str:
+    return str(driver.execute_script("return getComputedStyle(document.body).backgroundColor"))
+
+
+def wait_for_colour(driver: webdriver.Chrome, colour: str) -> None:
+    WebDriverWait(driver, 5).until(lambda d: body_colour(d) == colour)
+
+
 def texts(driver: webdriver.Chrome, css: str) -> list[str]:
     return [element.text for element in driver.find_elements(By.CSS_SELECTOR, css)]
 
@@ -229,7 +237,7 @@ def test_dashboard_pages_behind_airflow_login(airflow_url: str, browser: webdriv
     cards = texts(browser, "#stories li.story")
     assert len(cards) == 4 and sum(TAKAICHI in card for card in cards) == 1
     summit = next(card for card in cards if TAKAICHI in card)
-    assert "AloJapan, Asia Wire" in summit and "Alerted to 1 reader" in summit
+    assert "AloJapan, Asia Wire" in summit and "Alerted to analyst@example.com" in summit
     check_page(browser, "01-stories")
 
     # A topic chip filters the list by that topic.
@@ -264,7 +272,7 @@ def test_dashboard_pages_behind_airflow_login(airflow_url: str, browser: webdriv
     browser.find_element(By.LINK_TEXT, "Hits per day").click()
     wait_for(browser, "figure.chart svg")
     assert len(browser.find_elements(By.CSS_SELECTOR, "svg g.series")) == 5
-    assert "tariffs" in browser.find_element(By.CSS_SELECTOR, "table.numbers").text
+    assert "Tariffs" in browser.find_element(By.CSS_SELECTOR, "table.numbers").text
     check_page(browser, "03-hits-per-day")
 
     browser.find_element(By.LINK_TEXT, "Feed health").click()
@@ -295,6 +303,17 @@ def test_dashboard_pages_behind_airflow_login(airflow_url: str, browser: webdriv
     # Framed by Airflow: no second header bar, only our tabs under Airflow's own header.
     assert browser.find_elements(By.CSS_SELECTOR, "body.embedded") != []
     assert browser.find_elements(By.CSS_SELECTOR, "header .brand") == []
+    # Airflow's own light/dark choice (a class on its <html>) is followed at once.
+    for theme, background in [("dark", "rgb(17, 20, 24)"), ("light", "rgb(250, 250, 250)")]:
+        browser.switch_to.default_content()
+        browser.execute_script(
+            "const c = document.documentElement.classList;"
+            "c.remove('light', 'dark'); c.add(arguments[0]);",
+            theme,
+        )
+        browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
+        wait_for_colour(browser, background)
+        assert browser.execute_script("return document.documentElement.dataset.theme") == theme
     browser.switch_to.default_content()
     time.sleep(0.5)  # let the surrounding UI finish drawing before the picture
     browser.save_screenshot(str(SCREENSHOTS / "06-inside-airflow-ui.png"))

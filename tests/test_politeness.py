@@ -191,6 +191,14 @@ def test_loopback_is_refused_unless_allowlisted(threaded_httpserver: HTTPServer)
         ("fc00::1", True),
         ("::ffff:10.0.0.1", True),
         ("::ffff:8.8.8.8", False),
+        # IPv6 forms carrying an IPv4 address are judged by it.
+        ("64:ff9b::7f00:1", True),  # NAT64 of 127.0.0.1
+        ("64:ff9b::808:808", False),  # NAT64 of 8.8.8.8
+        ("2002:7f00:1::", True),  # 6to4 of 127.0.0.1
+        ("2002:a00:1::", True),  # 6to4 of 10.0.0.1
+        ("::127.0.0.1", True),  # IPv4-compatible
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", True),  # Teredo, client 127.0.0.1
+        ("fec0::1", True),  # site-local
         ("2001:4860:4860::8888", False),
     ],
 )

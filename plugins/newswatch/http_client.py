@@ -32,6 +32,10 @@ MAX_REDIRECTS = 5
 MAX_ROBOTS_BYTES = 512 * 1024
 ROBOTS_AGENT = "newswatch"
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
+# IPv6 forms that carry an IPv4 address a router or the kernel may deliver to: NAT64's
+# well-known prefix and the deprecated IPv4-compatible form (6to4 and Teredo have properties).
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -72,12 +76,11 @@ class AddressGuard:
 
     def refusal(self, host: str, address: str) -> str | None:
         """Why connecting to address (resolved from host) is refused, or None when it is allowed."""
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1, refused or allowed alike
+        ip = carried_ipv4(ipaddress.ip_address(address.split("%")[0]))
         if host.lower().rstrip(".") in self.hosts or any(ip in net for net in self.networks):
             return None
-        if ip.is_global and not ip.is_multicast and ip not in CGNAT:
+        site_local = isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local
+        if ip.is_global and not ip.is_multicast and ip not in CGNAT and not site_local:
             return None
         named = "" if host.strip("[]") == address else f"{host} resolves to "
         return (
@@ -95,6 +98,22 @@ class AddressGuard:
         except ValueError:
             return None
         return self.refusal(host, name.strip("[]"))
+
+
+def carried_ipv4(ip: IPAddress) -> IPAddress:
+    """The IPv4 address an IPv6 one carries (::ffff:127.0.0.1, 2002:7f00:1::, 64:ff9b::7f00:1,
+    ::127.0.0.1, Teredo's client), judged as that address; else the address itself."""
+    if isinstance(ip, ipaddress.IPv4Address):
+        return ip
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in NAT64 or (ip in IPV4_COMPATIBLE and int(ip) > 1):  # not :: or ::1
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip
 
 
 def _kind(ip: IPAddress) -> str:

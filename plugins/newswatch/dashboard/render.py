@@ -90,12 +90,15 @@ def poll_status(status: str | None) -> str:
     return f"{said} (HTTP {code})" if code.isdigit() else said
 
 
-def alerted_line(alerts: dict[str, int]) -> str:
-    """`Alerted to 3 readers · 1 waiting`: whether and how the story went out."""
+def alerted_line(alerts: dict[str, int], told: Sequence[str] = ()) -> str:
+    """`Alerted to desk@example.com, analyst@example.com · 1 waiting to be sent` (past three
+    readers, their number): whether, to whom and how the story went out."""
     if not alerts:
         return "Not alerted"
-    told = alerts.get("sent", 0) + alerts.get("digested", 0)
-    parts = [f"Alerted to {told} reader{'' if told == 1 else 's'}"] if told else []
+    count = alerts.get("sent", 0) + alerts.get("digested", 0)
+    who = [reader.removeprefix("email:") for reader in told]
+    named = ", ".join(who) if 0 < len(who) <= 3 else f"{count} readers"
+    parts = [f"Alerted to {named}"] if count else []
     parts += [
         f"{n} {STATES.get(state, state)}"
         for state, n in sorted(alerts.items())
@@ -263,8 +266,8 @@ def chart_svg(hits: DailyHits, width: int = 760, height: int = 280) -> Markup:
             )
     for n, (topic, counts) in enumerate(hits.topics.items()):
         colour = PALETTE[n % len(PALETTE)]
-        name = escape(topic)
-        parts.append(f'<g class="series" data-topic="{name}">')
+        name = escape(hits.titles.get(topic, topic))  # the legend and tooltips show titles
+        parts.append(f'<g class="series" data-topic="{escape(topic)}">')
         for i, count in enumerate(counts):
             if count:
                 x = left + slot * (i + 0.1) + bar * n

@@ -31,6 +31,7 @@ class StoryItem:
     outlets: list[str]  # each once, in the order they carried it
     topics: list[TopicHit]  # config order; the first one's snippet is shown
     alerts: dict[str, int]  # state -> readers, for the story's first message to each
+    told: list[str]  # the readers who have it (sent, or in a digest), by key
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def story_list(
         .where(models.Article.story_id.in_(ids)),
     )
     carried = _outlets(session, ids)
-    alerted = _alerts(session, ids)
+    alerted, told = _alerts(session, ids)
     return [
         StoryItem(
             id=row.id,
@@ -149,6 +150,7 @@ def story_list(
             outlets=carried.get(row.id, []),
             topics=hits.get(row.id, []),
             alerts=alerted.get(row.id, {}),
+            told=told.get(row.id, []),
         )
         for row in rows
     ]
@@ -169,15 +171,22 @@ def _outlets(session: Session, ids: Sequence[int]) -> dict[int, list[str]]:
     return {story: names for story, names in found.items() if story is not None}
 
 
-def _alerts(session: Session, ids: Sequence[int]) -> dict[int, dict[str, int]]:
+def _alerts(
+    session: Session, ids: Sequence[int]
+) -> tuple[dict[int, dict[str, int]], dict[int, list[str]]]:
+    """Per story: how many readers' messages are in each state, and who has it."""
     found: dict[int, dict[str, int]] = {}
-    for story_id, state, count in session.execute(
-        select(models.Alert.story_id, models.Alert.state, func.count())
+    told: dict[int, list[str]] = {}
+    for story_id, state, reader in session.execute(
+        select(models.Alert.story_id, models.Alert.state, models.Alert.reader)
         .where(models.Alert.story_id.in_(ids), models.Alert.kind == "alert")
-        .group_by(models.Alert.story_id, models.Alert.state)
+        .order_by(models.Alert.id)
     ):
-        found.setdefault(story_id, {})[state] = count
-    return found
+        states = found.setdefault(story_id, {})
+        states[state] = states.get(state, 0) + 1
+        if state in ("sent", "digested"):
+            told.setdefault(story_id, []).append(reader)
+    return found, told
 
 
 def story_page(session: Session, story_id: int) -> StoryPage | None:
