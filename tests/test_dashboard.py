@@ -118,7 +118,7 @@ def test_a_story_page_shows_every_copy_match_and_delivery(client: TestClient) ->
     assert len(copies) == 2  # AloJapan's page and Asia Wire's copy
     assert "Asia Wire" in section(html, "copies")
     matches = section(html, "matches")
-    assert "tariffs" in matches and " at " in matches  # a term and where it is in the text
+    assert "Tariffs" in matches and " at " in matches  # a term and where it is in the text
     log = section(html, "deliveries")
     assert "analyst@example.com" in log and "sent" in log
     assert client.get("/story", params={"id": "999999"}).status_code == 404
@@ -139,9 +139,13 @@ def test_feed_filter_counts_every_feed_an_article_appeared_in(client: TestClient
     assert titles(section(html, "stories")) == {TAKAICHI, TOYOTA, CHERRY}
 
 
-def test_date_range_filter_uses_the_article_date(client: TestClient) -> None:
+def test_date_range_filter_uses_the_article_date_in_the_desks_zone(client: TestClient) -> None:
+    # Days in NEWSWATCH_DIGEST_TIMEZONE (Asia/Tokyo), as the cards show them: Seoul's story,
+    # published 2025-12-16 17:00 UTC, is a 17 December story in Tokyo.
     html = client.get("/", params={"since": "2025-12-16", "until": "2025-12-16"}).text
-    assert titles(section(html, "stories")) == {TOYOTA, RARE_EARTH, SEOUL}
+    assert titles(section(html, "stories")) == {TOYOTA, RARE_EARTH}
+    html = client.get("/", params={"since": "2025-12-17", "until": "2025-12-17"}).text
+    assert SEOUL in section(html, "stories")
     html = client.get("/", params={"since": "2025-12-17", "topic": "taiwan", "feed": ""}).text
     assert titles(section(html, "stories")) == {TAKAICHI}
 
@@ -362,5 +366,8 @@ def test_chart_days_are_local_days_of_the_digest_time_zone(
             html = test_client.get("/chart").text
     finally:
         clock.freeze(None)
-    assert "per day (Asia/Tokyo), the last 14 days up to 2026-03-02" in html
+    assert (
+        "per day (Asia/Tokyo, by the day they were found), the last 14 days up to 2026-03-02"
+        in html
+    )
     assert html.count('<rect class="bar"') == 5  # every hit on the one local day

@@ -65,7 +65,7 @@ def test_a_query_lists_the_stored_articles_it_matches_with_the_terms_marked(
     assert "<mark>tariffs</mark>" in html
     assert "3 of the 7 articles stored for the 30 days up to the newest one" in counts(html)
     assert "in 2 stories" in counts(html)
-    assert "Expected: 0.1 alerts a day" in counts(html)
+    assert "Expected: 0.5 alerts a day" in counts(html)  # 2 stories over the 4 days stored
     assert 'value="tariff*"' in html  # the editor keeps the draft
     assert yaml.safe_load(entry(html)) == [
         {"name": "new-topic", "title": "New topic", "query": "tariff*"}

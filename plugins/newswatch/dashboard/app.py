@@ -205,7 +205,13 @@ def pages() -> APIRouter:
         settings = get_settings()
         with db.read(settings) as session:
             rows = story_pages.story_list(
-                session, filters, ordered, pager.fetch, pager.offset, also_unmatched
+                session,
+                filters,
+                ordered,
+                pager.fetch,
+                pager.offset,
+                also_unmatched,
+                settings.digest_timezone,
             )
             return render.page(
                 "stories.html",
@@ -229,6 +235,7 @@ def pages() -> APIRouter:
         settings = get_settings()
         with db.read(settings) as session:
             found = story_pages.story_page(session, story_id)
+            titles = dict(reads.topic_labels(session))
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no story {story_id}")
         return render.page(
@@ -237,6 +244,7 @@ def pages() -> APIRouter:
             embedded=framed,
             zone=settings.digest_timezone,
             page=found,
+            titles=titles,
         )
 
     @router.get("/chart", response_class=HTMLResponse)
@@ -298,6 +306,7 @@ def pages() -> APIRouter:
             "search.html",
             title="Search",
             embedded=framed,
+            zone=get_settings().digest_timezone,
             q=q,
             filters=filters,
             topics=topics,

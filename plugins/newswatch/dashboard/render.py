@@ -90,6 +90,12 @@ def poll_status(status: str | None) -> str:
     return f"{said} (HTTP {code})" if code.isdigit() else said
 
 
+def with_topic(pager: Pager, topic: str) -> str:
+    """A topic chip's link: the list's other filters kept, the topic set, back to page one."""
+    kept = [(name, value) for name, value in pager.keep if name not in ("topic", "page")]
+    return "?" + urlencode([*kept, ("topic", topic)])
+
+
 def alerted_line(alerts: dict[str, int], told: Sequence[str] = ()) -> str:
     """`Alerted to desk@example.com, analyst@example.com · 1 waiting to be sent` (past three
     readers, their number): whether, to whom and how the story went out."""
@@ -219,6 +225,7 @@ def _environment() -> Environment:
     env.filters["local"] = local
     env.filters["alerted"] = alerted_line
     env.filters["poll_status"] = poll_status
+    env.filters["with_topic"] = with_topic
     env.globals["TEXT_FROM"] = TEXT_FROM
     env.globals["STATES"] = STATES
     env.globals["KIND_LABELS"] = KIND_LABELS

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session
@@ -109,11 +110,12 @@ class DailyHits:
         }
 
 
-def day_start(day: date | None, after: bool = False) -> datetime | None:
-    """Midnight UTC starting `day` (the next day's, `after` it: an inclusive end), or None."""
+def day_start(day: date | None, after: bool = False, zone: str = "UTC") -> datetime | None:
+    """Midnight in `zone` starting `day` (the next day's, `after` it: an inclusive end), or
+    None."""
     if day is None:
         return None
-    return datetime.combine(day + timedelta(days=1) if after else day, time(), UTC)
+    return datetime.combine(day + timedelta(days=1) if after else day, time(), ZoneInfo(zone))
 
 
 def article_at() -> ColumnElement[datetime]:

@@ -48,6 +48,7 @@ class SearchHit:
     rank: float
     headline: str  # feed text with MARK_START/MARK_END around the hits; not yet escaped
     copies: int = 1  # copies of its story that matched, when one hit per story was asked for
+    story_id: int | None = None
 
 
 def check_search(text: str) -> None:
@@ -123,6 +124,7 @@ def search_articles(
             hits.c.rank,
             func.ts_headline("simple", document, query, options),
             hits.c.copies if one_per_story else literal_column("1"),
+            models.Article.story_id,
         )
         .join(hits, hits.c.id == models.Article.id)
         .join(models.Feed, models.Feed.id == models.Article.feed_id)

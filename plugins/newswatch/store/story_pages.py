@@ -28,6 +28,7 @@ class StoryItem:
     title: str
     url: str  # the lead article's link; "" when its feed gave none
     first_seen: datetime
+    published: datetime  # its lead article's date (published, else fetched): what it is sorted by
     outlets: list[str]  # each once, in the order they carried it
     topics: list[TopicHit]  # config order; the first one's snippet is shown
     alerts: dict[str, int]  # state -> readers, for the story's first message to each
@@ -85,10 +86,11 @@ def story_list(
     limit: int = 50,
     offset: int = 0,
     unmatched: bool = False,
+    zone: str = "UTC",
 ) -> list[StoryItem]:
     """Stories, each once, newest first (or carried by most outlets first); only those that hit
     a topic unless `unmatched`. The feed filter keeps stories any of whose copies the feed
-    listed; the dates are its lead article's (published, else fetched), UTC, inclusive."""
+    listed; the dates are its lead article's (published, else fetched), days in `zone`, inclusive."""
     story = models.Story
     outlets = (
         select(func.count(func.distinct(models.ArticleSource.feed_id)))
@@ -97,9 +99,10 @@ def story_list(
         .correlate(story)
         .scalar_subquery()
     )
-    query = select(story.id, story.title, story.first_seen_at, models.Article.url).outerjoin(
-        models.Article, models.Article.id == story.lead_article_id
-    )
+    dated = func.coalesce(reads.article_at(), story.first_seen_at)
+    query = select(
+        story.id, story.title, story.first_seen_at, dated.label("dated"), models.Article.url
+    ).outerjoin(models.Article, models.Article.id == story.lead_article_id)
     if not unmatched or filters.topic:
         hit = (
             select(models.Match.id)
@@ -122,14 +125,12 @@ def story_list(
         )
     # Dated as everywhere on the dashboard: by its lead article (published, else fetched).
     if filters.since:
-        query = query.where(reads.article_at() >= reads.day_start(filters.since))
+        query = query.where(dated >= reads.day_start(filters.since, zone=zone))
     if filters.until:
-        query = query.where(reads.article_at() < reads.day_start(filters.until, after=True))
+        query = query.where(dated < reads.day_start(filters.until, after=True, zone=zone))
     ranked = [outlets.desc()] if order == "outlets" else []
     rows = session.execute(
-        query.order_by(*ranked, story.first_seen_at.desc(), story.id.desc())
-        .limit(limit)
-        .offset(offset)
+        query.order_by(*ranked, dated.desc(), story.id.desc()).limit(limit).offset(offset)
     ).all()
     ids = [row.id for row in rows]
     hits = views.story_hits(
@@ -147,6 +148,7 @@ def story_list(
             title=row.title,
             url=row.url or "",
             first_seen=row.first_seen_at,
+            published=row.dated,
             outlets=carried.get(row.id, []),
             topics=hits.get(row.id, []),
             alerts=alerted.get(row.id, {}),
