@@ -10,11 +10,14 @@ INSTALLED := $(VENV)/.installed
 install: $(INSTALLED)
 
 # requirements.lock pins every package (uv pip compile); the project installs editable on top.
+# Bytecode is compiled at install: uv does not, and where PYTHONDONTWRITEBYTECODE is set no run
+# ever would, so every command compiled ~400 modules first (feeds list 1.7 s instead of 0.7 s).
 $(INSTALLED): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m compileall -q plugins sql
 	touch $@
 
 demo: install
