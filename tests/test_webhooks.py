@@ -266,7 +266,9 @@ def test_unset_url_or_a_short_secret_keeps_the_row_waiting_with_the_reason(
     clock.freeze(T0)
     seed_alerts(get_settings(), "Taiwan coast guard drills")
     monkeypatch.delenv(URL_ENV)
-    pipeline.deliver(get_settings())
+    report = pipeline.deliver(get_settings())
+    # The run says why the post waits, not only a later `alerts --json`.
+    assert any(f"{URL_ENV} is not set" in error for error in report.errors)
     (row,) = hook_rows(settings)
     assert (row.state, row.last_error) == (
         "pending",

@@ -376,9 +376,11 @@ def _count(
     tried: Attempt,
     settled: str,
 ) -> None:
-    """Count a settled try in `result`, with a line for whoever did not get the message."""
+    """Count a settled try in `result`, with a line for whoever did not get the message, and
+    for a message that waits for a retry: why, so a run says it rather than a later listing."""
     if settled == "retrying":
         result.retrying += 1
+        result.errors.append(f"{kind} {row.id} waits for a retry ({row.channel}): {row.last_error}")
     elif settled == "sent":
         result.sent += 1
         if row.last_error:
