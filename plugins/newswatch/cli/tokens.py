@@ -95,15 +95,16 @@ def revoke(
     as_json: JsonOption = False,
 ) -> None:
     """Revoke a token: what it opened answers 403 from now on."""
-    from newswatch import clock, models
+    from newswatch import clock
     from newswatch.store import db, tokens
 
+    now = clock.now()
     with db.transaction(db.session_factory(get_settings())) as session:
-        before = session.get(models.AccessToken, token_id)
-        earlier = before.revoked_at.isoformat() if before and before.revoked_at else None
-        row = tokens.revoke(session, token_id, clock.now())
+        row = tokens.revoke(session, token_id, now)
     if row is None:
         raise typer.BadParameter(f"no token {token_id} (see `newswatch tokens list`)")
+    # tokens.revoke keeps the first revocation: an earlier time means it was already revoked.
+    earlier = row.revoked_at.isoformat() if row.revoked_at and row.revoked_at != now else None
     if as_json:
         typer.echo(json.dumps(token_row(row) | {"changed": not earlier}, indent=2))
         return

@@ -140,21 +140,7 @@ def listing(
     size: str | None = None,
 ) -> Listing:
     """`since` and `until` are days (2025-12-17), inclusive, of the article's date in UTC."""
-    filters = reads.Filters(
-        topic=params.short_name("topic", topic),
-        feed=params.short_name("feed", feed),
-        since=params.day("since", since),
-        until=params.day("until", until),
-    )
-    return Listing(filters, _pager(page, size))
-
-
-def _pager(page: str | None, size: str | None) -> render.Pager:
-    return render.Pager.of(
-        params.whole("page", page, 1, 1, render.MAX_PAGE),
-        params.whole("size", size, render.PAGE_SIZE, 1, render.MAX_PAGE_SIZE),
-        {},
-    )
+    return Listing(params.filters(topic, feed, since, until), params.pager(page, size))
 
 
 ListingQuery = Annotated[Listing, Depends(listing)]
@@ -256,7 +242,7 @@ def create_api() -> FastAPI:
         if not q.strip():
             raise params.refuse("q: give something to search for")
         check_search(q)
-        pager = _pager(page, size)
+        pager = params.pager(page, size)
         with db.read(get_settings()) as session:
             hits = search_articles(session, q, pager.fetch, offset=pager.offset)
         results = [

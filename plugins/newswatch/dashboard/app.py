@@ -77,14 +77,6 @@ def in_airflow(request: Request) -> bool:
 InAirflow = Annotated[bool, Depends(in_airflow)]
 
 
-def _pager(page: str | None, size: str | None, keep: dict[str, str | None]) -> render.Pager:
-    return render.Pager.of(
-        params.whole("page", page, 1, 1, render.MAX_PAGE),
-        params.whole("size", size, render.PAGE_SIZE, 1, render.MAX_PAGE_SIZE),
-        keep,
-    )
-
-
 def _error_page(
     request: Request, code: int, message: str, headers: dict[str, str] | None = None
 ) -> HTMLResponse:
@@ -185,12 +177,7 @@ def pages() -> APIRouter:
         page: str | None = None,
         size: str | None = None,
     ) -> str:
-        filters = reads.Filters(
-            topic=params.short_name("topic", topic),
-            feed=params.short_name("feed", feed),
-            since=params.day("since", since),
-            until=params.day("until", until),
-        )
+        filters = params.filters(topic, feed, since, until)
         ordered = params.choice("order", order, story_pages.ORDERS)
         also_unmatched = params.flag("unmatched", unmatched)
         keep = {
@@ -201,7 +188,7 @@ def pages() -> APIRouter:
             "order": order if ordered != "newest" else None,
             "unmatched": "1" if also_unmatched else None,
         }
-        pager = _pager(page, size, keep)
+        pager = params.pager(page, size, keep)
         settings = get_settings()
         with db.read(settings) as session:
             rows = story_pages.story_list(
@@ -280,12 +267,8 @@ def pages() -> APIRouter:
         size: str | None = None,
     ) -> str:
         keep = {"q": q, "topic": topic, "since": since, "until": until}
-        filters = reads.Filters(
-            topic=params.short_name("topic", topic),
-            since=params.day("since", since),
-            until=params.day("until", until),
-        )
-        pager = _pager(page, size, keep)
+        filters = params.filters(topic, since=since, until=until)
+        pager = params.pager(page, size, keep)
         hits: list[SearchHit] = []
         if q.strip():
             check_search(q)  # refused before a connection is taken

@@ -62,8 +62,12 @@ def check_token(
 
 
 def record_use(settings: Settings, row: tokens.TokenRow) -> None:
+    """Note the token's use; a feed reader polling every few minutes costs no write each time."""
+    now = clock.now()
+    if row.last_used_at is not None and row.last_used_at >= now - tokens.TOUCH_EVERY:
+        return
     with db.transaction(db.session_factory(settings)) as session:
-        tokens.touch(session, row.id, clock.now())
+        tokens.touch(session, row.id, now)
 
 
 def atom_feeds() -> APIRouter:

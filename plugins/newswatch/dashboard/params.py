@@ -12,6 +12,8 @@ from urllib.parse import unquote_to_bytes
 from fastapi import HTTPException, Request, status
 
 from newswatch.config.models import FEED_NAME_CHARS, TOPIC_NAME_CHARS
+from newswatch.dashboard import render
+from newswatch.store.reads import Filters
 from newswatch.unsubscribe import MAX_TOKEN_CHARS
 
 # Longest value of any parameter (the search has its own, smaller limits in store/search.py);
@@ -115,3 +117,29 @@ def refusal(exc: Exception) -> str:
         where = [str(part) for part in error.get("loc", ()) if part not in ("path", "query")]
         parts.append(f"{'.'.join(where) or 'request'}: {error.get('msg', 'not valid')}")
     return "; ".join(parts) or "the request is not valid"
+
+
+def filters(
+    topic: str | None = None,
+    feed: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> Filters:
+    """A listing's filters: names bounded, days parsed, each refused with a 400 saying why."""
+    return Filters(
+        topic=short_name("topic", topic),
+        feed=short_name("feed", feed),
+        since=day("since", since),
+        until=day("until", until),
+    )
+
+
+def pager(
+    page: str | None, size: str | None, keep: dict[str, str | None] | None = None
+) -> render.Pager:
+    """Which page of a listing, its links keeping the `keep` filters."""
+    return render.Pager.of(
+        whole("page", page, 1, 1, render.MAX_PAGE),
+        whole("size", size, render.PAGE_SIZE, 1, render.MAX_PAGE_SIZE),
+        keep or {},
+    )

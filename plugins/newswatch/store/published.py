@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
@@ -58,7 +57,7 @@ def feed_stories(
     each with the topics of those it hit."""
     story_id = models.Article.story_id
     newest = session.execute(
-        select(story_id, func.max(models.Match.matched_at))
+        select(story_id, func.max(models.Match.matched_at), models.Story.first_seen_at)
         .select_from(models.Match)
         .join(models.Article, models.Article.id == models.Match.article_id)
         .join(models.Story, models.Story.id == story_id)
@@ -75,21 +74,10 @@ def feed_stories(
         .where(story_id.in_([row[0] for row in newest]), _of_topics(topics)),
     )
     found = []
-    for (sid, last), first in zip(newest, _first_seen(session, newest), strict=True):
+    for sid, last, first in newest:
         assert sid is not None  # joined to its story
         found.append(FeedStory(views.story_view(session, sid, hits.get(sid, [])), max(last, first)))
     return found
-
-
-def _first_seen(session: Session, rows: Sequence[Any]) -> list[datetime]:
-    seen = dict(
-        session.execute(
-            select(models.Story.id, models.Story.first_seen_at).where(
-                models.Story.id.in_([row[0] for row in rows])
-            )
-        ).all()
-    )
-    return [seen[row[0]] for row in rows]
 
 
 def story(session: Session, story_id: int) -> StoryView | None:
