@@ -76,6 +76,14 @@ def test_every_page_answers(client: TestClient) -> None:
     assert re.findall(r"<script[^>]*>", client.get("/").text) == ['<script src="static/theme.js">']
 
 
+def test_inside_airflows_frame_every_page_drops_its_own_header(client: TestClient) -> None:
+    framed = {"Sec-Fetch-Dest": "iframe"}
+    for path in ["/", "/chart", "/feeds", "/search?q=taiwan", "/rules", "/?since=garbage"]:
+        html = client.get(path, headers=framed).text
+        assert '<body class="embedded">' in html and 'class="brand"' not in html, path
+        assert 'class="brand"' in client.get(path).text, path
+
+
 def cards(html: str) -> list[str]:
     return re.findall(r'<li class="story">(.*?)</li>', section(html, "stories"), re.S)
 

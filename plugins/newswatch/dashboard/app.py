@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from importlib import resources
-from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
@@ -68,21 +67,12 @@ MAX_CHART_DAYS = 90
 MAX_ID = 2**63 - 1  # stories.id is a bigint
 
 
-def in_airflow(request: Request) -> bool:
-    """Whether the page is shown inside Airflow's UI (its plugin view frames it): then Airflow's
-    own header is above it and ours would be a second one."""
-    return request.headers.get("sec-fetch-dest") == "iframe"
-
-
-InAirflow = Annotated[bool, Depends(in_airflow)]
-
-
 def _error_page(
     request: Request, code: int, message: str, headers: dict[str, str] | None = None
 ) -> HTMLResponse:
     title = {400: "Bad request", 404: "Not found", 503: "Try again later"}.get(code, "Error")
     body = render.page(
-        "error.html", title=title, code=code, message=message, embedded=in_airflow(request)
+        "error.html", title=title, code=code, message=message, embedded=params.in_airflow(request)
     )
     return HTMLResponse(body, status_code=code, headers=headers)
 
@@ -167,7 +157,7 @@ def pages() -> APIRouter:
 
     @router.get("/", response_class=HTMLResponse)
     def stories(
-        framed: InAirflow,
+        framed: params.InAirflow,
         topic: str | None = None,
         feed: str | None = None,
         since: str | None = None,
@@ -215,7 +205,7 @@ def pages() -> APIRouter:
             )
 
     @router.get("/story", response_class=HTMLResponse)
-    def story(framed: InAirflow, id: str | None = None) -> str:  # noqa: A002 (the page's ?id=)
+    def story(framed: params.InAirflow, id: str | None = None) -> str:  # noqa: A002 (the page's ?id=)
         if not id:
             raise params.refuse("id: which story? (a story's page is story?id=N)")
         story_id = params.whole("id", id, 0, 1, MAX_ID)
@@ -235,7 +225,7 @@ def pages() -> APIRouter:
         )
 
     @router.get("/chart", response_class=HTMLResponse)
-    def chart(framed: InAirflow, days: str | None = None) -> str:
+    def chart(framed: params.InAirflow, days: str | None = None) -> str:
         settings = get_settings()
         zone = settings.digest_timezone
         today = clock.now().astimezone(ZoneInfo(zone)).date()
@@ -251,14 +241,14 @@ def pages() -> APIRouter:
         )
 
     @router.get("/feeds", response_class=HTMLResponse)
-    def feeds(framed: InAirflow) -> str:
+    def feeds(framed: params.InAirflow) -> str:
         with db.read(get_settings()) as session:
             rows = reads.feed_health(session)
         return render.page("feeds.html", title="Feed health", embedded=framed, feeds=rows)
 
     @router.get("/search", response_class=HTMLResponse)
     def search(
-        framed: InAirflow,
+        framed: params.InAirflow,
         q: str = "",
         topic: str | None = None,
         since: str | None = None,

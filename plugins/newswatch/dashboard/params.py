@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date
-from typing import TypeVar
+from typing import Annotated, TypeVar
 from urllib.parse import unquote_to_bytes
 
-from fastapi import HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, status
 
 from newswatch.config.models import FEED_NAME_CHARS, TOPIC_NAME_CHARS
 from newswatch.dashboard import render
@@ -143,3 +143,12 @@ def pager(
         whole("size", size, render.PAGE_SIZE, 1, render.MAX_PAGE_SIZE),
         keep or {},
     )
+
+
+def in_airflow(request: Request) -> bool:
+    """Whether the page is shown inside Airflow's UI (its plugin view frames it): then Airflow's
+    own header is above it and ours would be a second one."""
+    return request.headers.get("sec-fetch-dest") == "iframe"
+
+
+InAirflow = Annotated[bool, Depends(in_airflow)]

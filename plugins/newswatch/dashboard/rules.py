@@ -46,6 +46,7 @@ def rule_pages() -> APIRouter:
 
     @router.get("/rules", response_class=HTMLResponse)
     def rules(
+        framed: params.InAirflow,
         q: str | None = None,
         topic: str | None = None,
         days: str | None = None,
@@ -56,6 +57,7 @@ def rule_pages() -> APIRouter:
             return render.page(
                 "rules.html",
                 title="Rule editor",
+                embedded=framed,
                 topics=reads.topic_names(session),
                 max_chars=params.MAX_PARAMETER_CHARS,
                 max_days=MAX_DAYS,
