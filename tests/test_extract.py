@@ -1,6 +1,6 @@
 import asyncio
 
-from newswatch import sample_day
+from newswatch import sample_day, stories
 from newswatch.extract import extract_article, plain_text, wall_marker
 from newswatch.records import Article, FeedItem, Page
 from newswatch.workers import CpuPool
@@ -133,3 +133,12 @@ def test_an_article_that_tells_its_headline_is_no_wall_though_it_names_cookies()
     japanese = "政府は同意する方針を示し、クッキーを使用する広告の規制を強化した。"
     assert wall_marker(japanese, "クッキー広告の規制強化") is None
     assert wall_marker(japanese, "トヨタ決算") == "クッキーを使用"
+
+
+def test_an_article_carries_its_story_signature_only_when_its_text_identifies_it() -> None:
+    long = extract_article(
+        item(content="<p>" + "Taiwan coast guard drills near Kinmen. " * 8), None
+    )
+    bare = extract_article(item(title="Taiwan votes"), None)
+    assert long.minhash == stories.to_bytes(stories.signature(long.text))
+    assert bare.text_source == "title" and bare.minhash is None

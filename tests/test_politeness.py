@@ -174,6 +174,22 @@ def test_loopback_is_refused_unless_allowlisted(threaded_httpserver: HTTPServer)
     assert threaded_httpserver.log == []
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "[::ffff:127.0.0.1]", "[::1]", "localhost"])
+def test_every_spelling_of_loopback_is_refused_before_connecting(host: str) -> None:
+    """IP literals skip the resolver (urls.parse_url refuses forms only it reads, like 127.1);
+    the guard judges a literal as it judges a resolved name."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        listener.setblocking(False)
+        settings = LOOPBACK.model_copy(update={"allow_hosts": ""})
+        page = pages(settings, [f"http://{host}:{port}/a"])[f"http://{host}:{port}/a"]
+        assert "non-public address (loopback)" in (page.error or ""), page.error
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nothing connected
+
+
 @pytest.mark.parametrize(
     ("address", "refused"),
     [

@@ -122,7 +122,7 @@ def test_stats_without_runs_says_so(settings: Settings) -> None:
 
 def test_stats_json_includes_seconds_per_stage(two_days_of_runs: None) -> None:
     first, second = stats_json()["runs"]
-    stages = ["fetch", "extract", "tag", "cluster", "store", "deliver"]
+    stages = ["fetch", "extract", "tag", "store", "deliver"]
     for run in (first, second):
         seconds = [run[f"seconds_{stage}"] for stage in stages]
         assert all(isinstance(s, float) and s >= 0 and round(s, 3) == s for s in seconds)
@@ -153,14 +153,13 @@ def test_stats_durations_flag_adds_a_column_per_stage(two_days_of_runs: None) ->
     result = CliRunner().invoke(app, ["stats", "--durations"])
     assert result.exit_code == 0, result.output
     header = result.output.splitlines()[0].split()
-    assert header[-7:] == [
+    assert header[-6:] == [
         "s_fetch",
         "s_extract",
         "s_tag",
-        "s_cluster",
         "s_store",
         "s_deliver",
         "errors",
     ]
     first = result.output.splitlines()[1].split()
-    assert float(first[-6]) > 0 and first[-1] == "3"
+    assert float(first[-5]) > 0 and first[-1] == "3"

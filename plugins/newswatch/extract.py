@@ -23,7 +23,7 @@ from newswatch.sanitize import (
     optional_line,
     parse_datetime,
 )
-from newswatch.stories import headline_words
+from newswatch.stories import headline_words, stored_signature
 from newswatch.urls import page_canonical
 from newswatch.watchdog import WALL_ERROR
 
@@ -173,6 +173,7 @@ def extract_article(item: FeedItem, page: Page | None, mode: str = "balanced") -
         text=text,
         text_source=source,
         content_hash=content_hash(text),
+        minhash=stored_signature(text, source),
         summary=feed_summary,
         fetch_error=optional_line(
             item.link_refused or (page.error if page is not None else None), ERROR_CHARS

@@ -73,6 +73,7 @@ async def stream_articles(
     full_after = timedelta(days=settings.full_poll_after_days)
     now = clock.now()
     started = last_download = time.perf_counter()
+    pool.start()
     async with Downloader(settings, robots_cache=RobotsTable(settings)) as downloader:
 
         async def polled(feed: FeedState) -> FeedPoll:
@@ -224,10 +225,6 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
                     source=names.get(article.feed_id, ""),
                     lang=article.language,
                 )
-            with watch.stage("cluster"):
-                if stories.identifies(article.text, article.text_source):
-                    minhash = stories.to_bytes(stories.signature(article.text))
-                    article = replace(article, minhash=minhash)
             tagged.append((article, matches))
         with watch.stage("store"):
             try:

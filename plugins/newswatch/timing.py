@@ -9,9 +9,9 @@ from contextlib import contextmanager
 
 # The stages a run times, in pipeline order; each is recorded as `seconds_<stage>`.
 # fetch is wall time from the first poll to the last page downloaded; extraction overlaps it,
-# and extract is the seconds worker processes spent parsing feeds and pages (on both cores
-# it can exceed the wall time).
-STAGES = ("fetch", "extract", "tag", "cluster", "store", "deliver")
+# and extract is the seconds worker processes spent parsing feeds and pages and signing their
+# texts for story grouping (on both cores it can exceed the wall time).
+STAGES = ("fetch", "extract", "tag", "store", "deliver")
 
 
 class Stopwatch:

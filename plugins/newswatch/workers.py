@@ -29,7 +29,11 @@ from newswatch.forkserver_guard import guard_worker
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
-WORKER_TASKS = 200  # recycle a worker after this many jobs so trafilatura's caches stay bounded
+# A worker is replaced after this many jobs, so whatever a long run leaves behind in one (heap
+# fragmentation from lxml trees) is given back. trafilatura's own caches are bounded LRUs. Each
+# replacement costs a fork and cold caches (~0.2 s: justext builds its stoplists lazily); at
+# 200 that was ~3 CPU-seconds in a run of 1,000 pages.
+WORKER_TASKS = 1000
 WARM_MODULES = ("newswatch.extract", "newswatch.feeds")
 GUARD_MODULE = "newswatch.forkserver_guard"  # imported first: guarded before trafilatura loads
 
@@ -131,12 +135,18 @@ class CpuPool:
                     # killed for someone else's job, or crashed: one more try on a fresh pool
         raise AssertionError("unreachable")
 
+    def start(self) -> None:
+        """Start the workers now, in the background (a running event loop is needed): their
+        imports (~1 s) then overlap the first downloads instead of delaying the first job."""
+        if not self._inline and self._started is None:
+            self._started = asyncio.ensure_future(self._start())
+
     async def _ready(self) -> ProcessPoolExecutor | None:
         """The started pool, or None to run inline."""
         if self._inline:
             return None
-        if self._started is None:
-            self._started = asyncio.ensure_future(self._start())
+        self.start()
+        assert self._started is not None
         try:
             return await asyncio.shield(self._started)
         # A daemonic process (a Celery prefork worker) "cannot have children"; a worker that
