@@ -15,7 +15,7 @@ Also: body quality on the pages that have snippets (share of body snippets kept 
 snippets dropped, trafilatura's own scoring) for the floor and for what newswatch stored, and the
 peak resident memory of newswatch's process tree.
 
-    .venv/bin/python bench/realpages.py --copies 1000 5000     # ~10 minutes
+    .venv/bin/python bench/realpages.py --copies 1000 5000 [--rounds 3]     # ~10 minutes a round
 
 H defaults to max(50, N / 10): at the default politeness (a second between two requests to one
 host), a host's ten pages take ten seconds whatever the machine does, so fewer hosts would
@@ -29,6 +29,7 @@ import json
 import multiprocessing
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -143,39 +144,56 @@ def run_serial(web: RealWeb, folder: Path, url: str) -> tuple[float, int]:
     return time.perf_counter() - started, int(done.stdout.split()[-1])
 
 
-def measure(pages: list[RealPage], copies: int, hosts: int) -> dict[str, str]:
+def spread(values: list[float]) -> str:
+    """The median of the rounds, with their range when there were several."""
+    middle = statistics.median(values)
+    if len(values) == 1:
+        return f"{middle:.1f} s"
+    return f"{middle:.1f} s ({min(values):.1f}–{max(values):.1f})"
+
+
+def measure(pages: list[RealPage], copies: int, hosts: int, rounds: int) -> dict[str, str]:
+    """The floor and newswatch `rounds` times, in turns (this machine's speed drifts by 20 % over
+    minutes, so a ratio is taken within each round and the median of those reported), then the
+    serial script once."""
     port = free_port("127.0.0.2")
     web = RealWeb(pages, copies, hosts, port)
     megabytes = sum(len(page) for _, page in web.every_copy()) / 1e6
-    floor, floor_texts = floor_seconds(web)
-    print(f"floor {floor:.1f} s", file=sys.stderr)
+    floors: list[float] = []
+    runs: list[dict[str, object]] = []
     server = start_web(copies, hosts, port)
     try:
-        with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
-            ours = run_newswatch(web, Path(tmp), url)
-        print(f"newswatch {ours['seconds']:.1f} s", file=sys.stderr)
+        for _ in range(rounds):
+            floor, floor_texts = floor_seconds(web)
+            floors.append(floor)
+            print(f"floor {floor:.1f} s", file=sys.stderr)
+            with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
+                runs.append(run_newswatch(web, Path(tmp), url))
         with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
             serial, serial_stored = run_serial(web, Path(tmp), url)
         print(f"serial {serial:.1f} s", file=sys.stderr)
     finally:
         server.terminate()
+    seconds = [float(run["seconds"]) for run in runs]  # type: ignore[arg-type]
+    ours = runs[seconds.index(statistics.median_low(seconds))]  # the median round's details
     texts = ours["texts"]
     assert isinstance(texts, dict)
-    seconds = float(ours["seconds"])  # type: ignore[arg-type]
     summary = ours["summary"]
     assert isinstance(summary, dict)
     durations = summary.get("durations", {})
+    ratio = statistics.median(one / floor for one, floor in zip(seconds, floors, strict=True))
     return {
         "articles (copies of 110 real pages), hosts": f"{copies:,}, {hosts}",
         "HTML": f"{megabytes:,.0f} MB",
-        "floor: trafilatura.extract, 2 warm workers": f"{floor:.1f} s",
+        "rounds (floor and newswatch in turns)": f"{rounds}",
+        "floor: trafilatura.extract, 2 warm workers": spread(floors),
         "serial script, one core": f"{serial:.1f} s ({serial_stored:,} stored)",
-        "newswatch run, whole process": f"{seconds:.1f} s ({len(texts):,} stored)",
-        "**newswatch / floor**": f"**{seconds / floor:.2f}**",
-        "**serial script / newswatch**": f"**{serial / seconds:.2f}**",
+        "newswatch run, whole process": f"{spread(seconds)} ({len(texts):,} stored)",
+        "**newswatch / floor** (median of the rounds' ratios)": f"**{ratio:.2f}**",
+        "**serial script / newswatch**": f"**{serial / statistics.median(seconds):.2f}**",
         "body quality: floor": f"{mean_score(floor_texts, web):.3f}",
         "body quality: newswatch": f"{mean_score(texts, web):.3f}",
-        "peak RSS, newswatch and workers": f"{float(ours['peak_mb']):,.0f} MB",  # type: ignore[arg-type]
+        "peak RSS, newswatch and workers": f"{max(float(r['peak_mb']) for r in runs):,.0f} MB",  # type: ignore[arg-type]
         **{
             f"stage {name.removeprefix('seconds_')}": f"{value:.1f} s"
             for name, value in durations.items()
@@ -187,12 +205,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--copies", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--hosts", type=int, help="default: max(50, copies / 10)")
+    parser.add_argument("--rounds", type=int, default=1, help="floor and newswatch, in turns")
     args = parser.parse_args()
     pages = corpus()
     columns = {}
     for copies in args.copies:
         hosts = args.hosts or max(50, copies // 10)
-        columns[f"N = {copies:,}"] = measure(pages, copies, hosts)
+        columns[f"N = {copies:,}"] = measure(pages, copies, hosts, args.rounds)
         print(f"N = {copies:,} done", file=sys.stderr)
     names = list(dict.fromkeys(name for column in columns.values() for name in column))
     width = max(len(name) for name in names)
