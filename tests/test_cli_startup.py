@@ -64,3 +64,17 @@ def test_a_database_at_the_newest_migration_is_checked_without_alembic(database_
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     )
     assert checked.stdout.split() == ["False"]
+
+
+def test_the_process_that_downloads_and_stores_leaves_trafilatura_to_its_workers() -> None:
+    """Only the workers extract pages, and their forkserver preloads trafilatura while the run
+    imports the rest: the main process never pays for it."""
+    probe = (
+        "import sys, multiprocessing.forkserver as fs; import newswatch.ingest, newswatch.pipeline;"
+        " from newswatch.workers import start_forkserver; start_forkserver();"
+        " print('trafilatura' in sys.modules, fs._forkserver._forkserver_pid is not None)"
+    )
+    checked = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert checked.stdout.split() == ["False", "True"]

@@ -115,3 +115,28 @@ def test_job_stuck_in_c_code_is_stopped_by_the_overdue_check() -> None:
     started = time.monotonic()
     assert asyncio.run(go()) == ["failed: took longer than 1 s", 120]
     assert time.monotonic() - started < 60
+
+
+def _loaded(module: str) -> bool:
+    import sys
+
+    return module in sys.modules
+
+
+def test_a_pool_forks_its_workers_from_the_forkserver_started_early_with_trafilatura_loaded() -> (
+    None
+):
+    from multiprocessing import forkserver
+
+    from newswatch.workers import start_forkserver
+
+    start_forkserver()
+    server = forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
+
+    async def go() -> object:
+        async with CpuPool(2) as pool:
+            return await pool.run("test", 30, _loaded, "trafilatura")
+
+    assert asyncio.run(go()) is True
+    # the same server, not a second one
+    assert forkserver._forkserver._forkserver_pid == server  # type: ignore[attr-defined]

@@ -9,9 +9,6 @@ import unicodedata
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
-import trafilatura
-from trafilatura.settings import Document
-
 from newswatch.page_meta import page_author, page_date, page_language, page_title
 from newswatch.records import Article, FeedItem, Page
 from newswatch.sanitize import (
@@ -184,6 +181,11 @@ def extract_article(item: FeedItem, page: Page | None, mode: str = "balanced") -
 
 
 def _extract_page(page: Page, mode: str) -> PageText | None:
+    # Imported here: the process that downloads and stores never extracts a page itself
+    # (workers do, and their forkserver preloads trafilatura), so it need not load it (~0.3 s).
+    import trafilatura
+    from trafilatura.settings import Document
+
     try:
         doc = trafilatura.bare_extraction(
             page.html, url=page.final_url or page.url, **extract_options(mode)

@@ -353,6 +353,10 @@ def run_once(
         # after another here, each waited on its own sites' politeness while the next batch's
         # sites could have been fetched.
         batches = feed_batches(settings, force, shards=1)
+        if batches:  # the workers' forkserver imports trafilatura while this imports ingest
+            from newswatch.workers import start_forkserver
+
+            start_forkserver()
         for batch in (track or iter)(batches):
             try:
                 from newswatch.ingest import process_feeds  # only when a feed is due

@@ -34,7 +34,7 @@ T = TypeVar("T")
 # replacement costs a fork and cold caches (~0.2 s: justext builds its stoplists lazily); at
 # 200 that was ~3 CPU-seconds in a run of 1,000 pages.
 WORKER_TASKS = 1000
-WARM_MODULES = ("newswatch.extract", "newswatch.feeds")
+WARM_MODULES = ("newswatch.extract", "trafilatura", "newswatch.feeds")
 GUARD_MODULE = "newswatch.forkserver_guard"  # imported first: guarded before trafilatura loads
 
 
@@ -69,6 +69,28 @@ def _with_alarm(call: Callable[[], T], timeout: float) -> tuple[T, float]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _preload(warm: Sequence[str]) -> list[str]:
+    """What the forkserver imports before forking workers. Linux kills a guarded forkserver when
+    the *thread* that started it ends, so it is guarded only when started from the main thread,
+    which ends with the process. Started from another thread, it goes anyway, a little later:
+    the workers' watchers end them, which closes its "alive" pipe."""
+    guarded = threading.current_thread() is threading.main_thread()
+    return [GUARD_MODULE, *warm] if guarded else list(warm)
+
+
+def start_forkserver(warm: Sequence[str] = WARM_MODULES) -> None:
+    """Start the process that workers fork from now, in the main thread, so it imports `warm`
+    (~1 s of trafilatura and lxml) on the other core while this process finishes its own start;
+    the first CpuPool finds it ready instead of waiting for it. Elsewhere it does nothing: the
+    pool starts it on first use, as always."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(_preload(warm))
+    forkserver.ensure_running()
 
 
 def _import(modules: Sequence[str]) -> None:
@@ -161,12 +183,8 @@ class CpuPool:
         context = multiprocessing.get_context("forkserver")
         # Workers fork from a clean server process that never imports the host's __main__
         # (spawn would re-import the `airflow` command, whose task environment forbids that).
-        # Linux kills a guarded forkserver when the *thread* that started it ends: the first
-        # submit below starts it, in this thread, so it is guarded only when this is the main
-        # thread, which ends with the process. Started from another thread, it goes anyway, a
-        # little later: the workers' watchers end them, which closes its "alive" pipe.
-        guarded = threading.current_thread() is threading.main_thread()
-        context.set_forkserver_preload([GUARD_MODULE, *self.warm] if guarded else list(self.warm))
+        # The first submit below starts it, in this thread, unless start_forkserver did.
+        context.set_forkserver_preload(_preload(self.warm))
         pool = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=context,
