@@ -163,6 +163,31 @@ def test_feeds_not_due_are_not_polled_again_within_the_day(
     }
 
 
+def test_a_feed_is_polled_early_by_at_most_half_its_own_interval(
+    settings: Settings, news_day: SampleDay
+) -> None:
+    """The slack lets a daily tick take a feed due in the next 30 minutes; a feed that polls
+    every 15 minutes is not taken by every run a few minutes apart."""
+    from newswatch import store
+
+    pipeline.run_once(get_settings())
+    now = clock.now()
+    plan = {  # name: (interval, next poll from now)
+        "AloJapan": (timedelta(minutes=15), timedelta(minutes=10)),  # fast, not yet half-way
+        "Asia Wire": (timedelta(days=1), timedelta(minutes=20)),  # daily: the slack takes it
+        "Broken Times": (timedelta(minutes=15), timedelta(minutes=5)),  # fast, close enough
+    }
+    with db.transaction(db.session_factory(settings)) as session:
+        for feed in session.scalars(select(models.Feed)):
+            interval, ahead = plan[feed.name]
+            feed.poll_interval_seconds = int(interval.total_seconds())
+            feed.next_poll_at = now + ahead
+    with db.transaction(db.session_factory(settings)) as session:
+        due = store.feeds.due_feeds(session, now, timedelta(minutes=30))
+        names = {session.get_one(models.Feed, feed_id).name for feed_id, _ in due}
+    assert names == {"Asia Wire", "Broken Times"}
+
+
 @pytest.mark.parametrize("store_batch", [200, 1])  # one write, or one per article
 def test_syndicated_rewrite_joins_the_story_and_alerts_nothing_new(
     settings: Settings,
