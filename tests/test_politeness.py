@@ -92,8 +92,32 @@ def test_requests_to_one_host_are_spaced_by_the_minimum_interval(
     paced = LOOPBACK.model_copy(update={"per_host_interval": 0.3})
     started = time.monotonic()
     pages(paced, [threaded_httpserver.url_for(f"/p{i}") for i in range(4)])
-    # robots.txt plus four pages: four gaps of at least 0.3 s between five requests.
-    assert time.monotonic() - started >= 1.2
+    # Four pages: three gaps of at least 0.3 s (robots.txt does not start an interval).
+    assert time.monotonic() - started >= 0.9
+
+
+def test_a_sites_first_page_follows_its_robots_txt_without_waiting_an_interval(
+    threaded_httpserver: HTTPServer,
+) -> None:
+    """robots.txt is a request the site expects before any other, as Nutch and StormCrawler
+    fetch it: the first page goes right after it, then pages are an interval apart."""
+    threaded_httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    for i in range(2):
+        threaded_httpserver.expect_request(f"/p{i}").respond_with_data(
+            "<p>x</p>", content_type="text/html"
+        )
+    paced = LOOPBACK.model_copy(update={"per_host_interval": 30})
+    started = time.monotonic()
+    first = pages(paced, [threaded_httpserver.url_for("/p0")])
+    assert first[threaded_httpserver.url_for("/p0")].html == b"<p>x</p>"
+    assert time.monotonic() - started < 30  # not an interval after robots.txt
+
+    started = time.monotonic()
+    pages(
+        paced.model_copy(update={"per_host_interval": 0.5}),
+        [threaded_httpserver.url_for(f"/p{i}") for i in range(2)],
+    )
+    assert time.monotonic() - started >= 0.5  # the pages themselves are still paced
 
 
 def test_a_host_waiting_for_its_turn_does_not_hold_back_another_host(

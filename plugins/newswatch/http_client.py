@@ -243,9 +243,18 @@ class Downloader:
         await self.client.aclose()
 
     async def get(
-        self, url: str, *, max_bytes: int, headers: Mapping[str, str] | None = None
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        headers: Mapping[str, str] | None = None,
+        paced: bool = True,
     ) -> Download:
-        """GET url politely; 304 and errors return no body; every failure raises FetchError."""
+        """GET url politely; 304 and errors return no body; every failure raises FetchError.
+
+        An unpaced request (robots.txt) waits for its host's turn but does not start the next
+        interval: the site's first real request follows its robots.txt at once, as Nutch and
+        StormCrawler fetch them, instead of a whole interval later."""
         url = _require_http(url)
         host = urlsplit(url).hostname or ""
         per_host = self._hosts.setdefault(
@@ -257,7 +266,7 @@ class Downloader:
             while True:
                 await self._until_turn(host)
                 async with self._slots:
-                    if not self._take_turn(host):
+                    if not self._take_turn(host, paced):
                         continue  # the other request to this host went first: wait again
                     try:
                         async with asyncio.timeout(self.settings.total_timeout):
@@ -296,7 +305,7 @@ class Downloader:
 
     async def _read_robots(self, origin: str) -> RobotsFile:
         try:
-            got = await self.get(f"{origin}/robots.txt", max_bytes=MAX_ROBOTS_BYTES)
+            got = await self.get(f"{origin}/robots.txt", max_bytes=MAX_ROBOTS_BYTES, paced=False)
         except AddressRefused:
             raise  # not robots.txt's answer: the page itself is refused, and says why
         except FetchError as exc:
@@ -309,12 +318,14 @@ class Downloader:
         if delay > 0:
             await asyncio.sleep(delay)
 
-    def _take_turn(self, host: str) -> bool:
-        """Start a request to `host` now if per_host_interval has passed since the last one."""
+    def _take_turn(self, host: str, paced: bool = True) -> bool:
+        """Start a request to `host` now if per_host_interval has passed since the last paced
+        one; a paced request starts the next interval."""
         now = time.monotonic()
         if now < self._next_start.get(host, 0.0):
             return False
-        self._next_start[host] = now + self.settings.per_host_interval
+        if paced:
+            self._next_start[host] = now + self.settings.per_host_interval
         return True
 
     async def _get(
