@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import resource
 import socket
+import ssl
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -31,6 +34,10 @@ from newswatch.urls import parse_url
 MAX_REDIRECTS = 5
 MAX_ROBOTS_BYTES = 512 * 1024
 ROBOTS_AGENT = "newswatch"
+# Kept connections: a site's idle one is closed after KEEPALIVE_SECONDS, and past
+# max_site_pools() sites the least recently used site's.
+KEEPALIVE_SECONDS = 30.0
+MAX_SITE_POOLS = 512
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
 # IPv6 forms that carry an IPv4 address a router or the kernel may deliver to: NAT64's
 # well-known prefix and the deprecated IPv4-compatible form (6to4 and Teredo have properties).
@@ -189,22 +196,70 @@ async def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, guard: AddressGuard, max_connections: int) -> None:
-        super().__init__()
+    """httpx's transport on a connection pool whose every connection goes through the guard."""
+
+    def __init__(
+        self, backend: GuardedBackend, ssl_context: ssl.SSLContext, max_connections: int
+    ) -> None:
+        super().__init__(verify=ssl_context)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=ssl_context,
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
-            network_backend=GuardedBackend(guard),
+            keepalive_expiry=KEEPALIVE_SECONDS,
+            network_backend=backend,
         )
+
+
+class SiteTransports(httpx.AsyncBaseTransport):
+    """A small connection pool per site (scheme, host, port); past `sites` of them, the least
+    recently used is closed.
+
+    Downloads take turns between sites, so one shared pool either dropped a site's connection
+    before the site's next turn, or, made large, scanned hundreds of idle connections on every
+    request (httpcore keeps its pool as a list): each page opened and closed a connection.
+    Here a site's connection waits for its next turn.
+    """
+
+    def __init__(self, guard: AddressGuard, per_site: int, sites: int | None = None) -> None:
+        self.backend = GuardedBackend(guard)
+        self.ssl_context = httpx.create_ssl_context()  # one for all: each costs ~50 ms
+        self.per_site = per_site
+        self.sites = sites or max_site_pools(per_site)
+        self._pools: OrderedDict[tuple[bytes, bytes, int | None], GuardedTransport] = OrderedDict()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        site = (request.url.raw_scheme, request.url.raw_host, request.url.port)
+        pool = self._pools.get(site)
+        if pool is None:
+            pool = GuardedTransport(self.backend, self.ssl_context, self.per_site)
+            self._pools[site] = pool
+            while len(self._pools) > self.sites:
+                _, oldest = self._pools.popitem(last=False)
+                await oldest.aclose()
+        else:
+            self._pools.move_to_end(site)
+        return await pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        pools, self._pools = list(self._pools.values()), OrderedDict()
+        for pool in pools:
+            await pool.aclose()
+
+
+def max_site_pools(per_site: int) -> int:
+    """How many sites keep connections: MAX_SITE_POOLS, or fewer when the process's file
+    limit is low, so kept connections never take more than half of it (1,024 is common)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_SITE_POOLS
+    return max(1, min(MAX_SITE_POOLS, soft // (2 * per_site)))
 
 
 def make_client(settings: Settings) -> httpx.AsyncClient:
     timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
     return httpx.AsyncClient(
-        transport=GuardedTransport(
-            AddressGuard(settings.allow_hosts), settings.fetch_concurrency * 2
-        ),
+        transport=SiteTransports(AddressGuard(settings.allow_hosts), settings.per_host_concurrency),
         timeout=timeout,
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,

@@ -1,0 +1,107 @@
+"""Kept connections over real loopback HTTP: one small pool per site, the oldest site's closed."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from newswatch.http_client import AddressGuard, Downloader, SiteTransports, max_site_pools
+from newswatch.settings import Settings
+
+LOOPBACK = Settings(
+    connect_timeout=2, read_timeout=2, allow_hosts="127.0.0.0/8", per_host_interval=0
+)
+
+
+class KeepAliveSite(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive (werkzeug's test server closes every connection); records the
+    client port of each request: one port per connection the client opened."""
+
+    protocol_version = "HTTP/1.1"
+    ports: list[int]
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.ports.append(self.client_address[1])
+        body = b"" if self.path == "/robots.txt" else b"<p>x</p>"
+        self.send_response(404 if self.path == "/robots.txt" else 200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def serve(address: str, ports: list[int]) -> ThreadingHTTPServer:
+    handler = type("Site", (KeepAliveSite,), {"ports": ports})
+    server = ThreadingHTTPServer((address, 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def sites() -> Iterator[tuple[list[str], list[int]]]:
+    """Base URLs of twelve keep-alive sites on 127.0.0.2-13, and the client ports of the
+    requests they answered so far."""
+    ports: list[int] = []
+    servers = {f"127.0.0.{k}": serve(f"127.0.0.{k}", ports) for k in range(2, 14)}
+    yield [f"http://{host}:{s.server_address[1]}" for host, s in servers.items()], ports
+    for server in servers.values():
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_sites_pages_come_over_the_connection_its_last_page_used(
+    sites: tuple[list[str], list[int]],
+) -> None:
+    """Sites take turns, so a site's next page comes after every other site's: its connection
+    is kept for it meanwhile (one shared pool of 8 dropped it first) instead of each page
+    opening and closing one."""
+    urls, ports = sites
+
+    async def go() -> None:
+        async with Downloader(LOOPBACK) as downloader:
+            for _ in range(3):
+                for url in urls:
+                    got = await downloader.get(f"{url}/p", max_bytes=1000)
+                    assert got.body == b"<p>x</p>"
+
+    asyncio.run(go())
+    assert len(ports) == 36 and len(set(ports)) == 12
+
+
+def test_past_its_limit_of_sites_the_least_recently_used_sites_connection_is_closed(
+    sites: tuple[list[str], list[int]],
+) -> None:
+    urls, ports = sites
+    one, other = f"{urls[0]}/p", f"{urls[1]}/p"
+
+    async def go() -> None:
+        transports = SiteTransports(AddressGuard("127.0.0.0/8"), per_site=2, sites=1)
+        async with httpx.AsyncClient(transport=transports) as client:
+            for url in (one, one, other, one):
+                assert (await client.get(url)).content == b"<p>x</p>"
+
+    asyncio.run(go())
+    first, again, _, after_other = ports
+    assert first == again  # kept while it was the one site
+    assert after_other != first  # closed when another site took the only place
+
+
+def test_kept_connections_take_at_most_half_the_processs_file_limit() -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+        assert max_site_pools(per_site=2) == 64
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert max_site_pools(per_site=2) <= 512
