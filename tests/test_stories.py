@@ -1,3 +1,8 @@
+import unicodedata
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from newswatch import sample_day
 from newswatch.minhash import jaccard
 from newswatch.stories import StoryIndex, from_bytes, same_headline, shingles, signature, to_bytes
@@ -71,3 +76,15 @@ def test_headlines_compare_by_content_words_and_by_characters_in_japanese() -> N
     # Japanese is not spaced: one changed particle must not make a copy another article.
     assert same_headline("高市首相、3月下旬の訪米を調整", "高市首相が3月下旬の訪米を調整")
     assert not same_headline("高市首相、3月下旬の訪米を調整", "台湾のパイナップル農家、豊作を期待")
+
+
+@given(
+    st.lists(st.sampled_from(["taiwan", "tariffs", "Rare", "earth", "Straße", "a1"]), max_size=12)
+)
+def test_shingles_are_the_texts_word_four_grams(words: list[str]) -> None:
+    """Signatures stored by earlier versions compare with new ones only if shingling stays
+    the same: every run of four consecutive (folded) words, or the whole text when shorter."""
+    folded = [unicodedata.normalize("NFKC", w).casefold() for w in words]
+    grams = {" ".join(folded[i : i + 4]) for i in range(len(folded) - 3)}
+    short = {" ".join(folded)} if folded else set()
+    assert shingles(" ".join(words)) == (grams if len(folded) >= 4 else short)

@@ -77,7 +77,8 @@ def shingles(text: str) -> set[str]:
     words = _WORD.findall(normalized)
     if len(words) < WORD_SHINGLE:
         return {" ".join(words)} if words else set()
-    return {" ".join(words[i : i + WORD_SHINGLE]) for i in range(len(words) - WORD_SHINGLE + 1)}
+    # zip stops at the shortest slice, the last full 4-gram's
+    return set(map(" ".join, zip(*(words[i:] for i in range(WORD_SHINGLE)), strict=False)))
 
 
 def signature(text: str) -> Signature:
