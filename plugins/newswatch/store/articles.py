@@ -62,13 +62,18 @@ def add_sources(
     session: Session, sources: Iterable[tuple[int, int, str | None, str | None]], at: datetime
 ) -> None:
     """Record that (article, feed, guid, feed link if not the article's URL) was seen at `at`;
-    repeats are ignored, so seen_at is when the feed first brought it (the watchdog's rhythm)."""
+    repeats are ignored, so seen_at is when the feed first brought it (the watchdog's rhythm).
+
+    Sent as executemany (insertmanyvalues makes it multi-row INSERTs from one cached statement):
+    one statement with the rows in its VALUES took SQLAlchemy 120 ms to compile per 1,000 rows,
+    anew for every count of rows."""
     rows = [
         {"article_id": a, "feed_id": f, "guid": g, "url": u, "seen_at": at}
         for a, f, g, u in sources
     ]
     if rows:
-        session.execute(insert(models.ArticleSource).values(rows).on_conflict_do_nothing())
+        table = cast(Table, models.ArticleSource.__table__)
+        session.execute(insert(table).on_conflict_do_nothing(), rows)
 
 
 def save_articles(

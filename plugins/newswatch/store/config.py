@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
+    Table,
     case,
     delete,
     select,
@@ -39,22 +40,25 @@ def sync_config(session: Session, config: Config) -> None:
                 .where(models.Feed.id == feed_id)
                 .values(url=f"{RELEASED}{feed_id}")
             )
-    for feed in config.feeds:
-        stmt = insert(models.Feed).values(
-            name=feed.name, url=feed.url, config_url=feed.url, enabled=feed.enabled
-        )
-        config_changed = models.Feed.config_url.is_distinct_from(stmt.excluded.config_url)
+    if config.feeds:  # one executemany: a statement per feed held every run's start up
+        feeds = cast(Table, models.Feed.__table__)
+        stmt = insert(feeds)
+        config_changed = feeds.c.config_url.is_distinct_from(stmt.excluded.config_url)
         session.execute(
             stmt.on_conflict_do_update(
-                index_elements=[models.Feed.name],
+                index_elements=[feeds.c.name],
                 set_={
                     # A URL learnt from a permanent redirect stays until feeds.yaml itself changes.
-                    "url": case((config_changed, stmt.excluded.url), else_=models.Feed.url),
-                    "next_poll_at": case((config_changed, None), else_=models.Feed.next_poll_at),
+                    "url": case((config_changed, stmt.excluded.url), else_=feeds.c.url),
+                    "next_poll_at": case((config_changed, None), else_=feeds.c.next_poll_at),
                     "config_url": stmt.excluded.config_url,
                     "enabled": stmt.excluded.enabled,
                 },
-            )
+            ),
+            [
+                {"name": f.name, "url": f.url, "config_url": f.url, "enabled": f.enabled}
+                for f in config.feeds
+            ],
         )
     names = [feed.name for feed in config.feeds]
     session.execute(update(models.Feed).where(models.Feed.name.not_in(names)).values(enabled=False))
