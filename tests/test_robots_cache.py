@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 
 from newswatch import clock, models, pipeline
 from newswatch.fetch import fetch_page
 from newswatch.http_client import Downloader
+from newswatch.robots import RobotsFile
 from newswatch.settings import Settings, get_settings
 from newswatch.store import db
-from newswatch.store.robots import RobotsTable
+from newswatch.store.robots import RobotsTable, recall, remember
 
 MORNING = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
 PRIVATE = "User-agent: *\nDisallow: /private/\n"
@@ -176,3 +177,51 @@ def test_second_pipeline_run_the_same_day_reads_robots_txt_from_the_database(
         rows = session.execute(select(models.Article.url, models.Article.fetch_error))
         errors = {url: error for url, error in rows}
     assert errors == {f"{base}/news/a": None, f"{base}/private/b": "disallowed by robots.txt"}
+
+
+def test_a_batchs_sites_are_recalled_in_one_query_with_the_answers_one_by_one_gives(
+    robots_table: Settings,
+) -> None:
+    """recall_all asks for every site of a batch at once before their first requests; a query
+    a site held up the start of a run of hundreds. Its answers are recall's: fresh ones, and
+    None for stale, expired-unreachable and unknown sites alike."""
+    clock.freeze(MORNING)
+    sites = {
+        "http://fresh.example": (RobotsFile(200, PRIVATE), MORNING - timedelta(hours=2)),
+        "http://stale.example": (RobotsFile(200, PRIVATE), MORNING - timedelta(days=2)),
+        "http://down.example": (RobotsFile(503), MORNING - timedelta(hours=2)),
+        "http://gone.example": (RobotsFile(404), MORNING - timedelta(hours=2)),
+    }
+    factory = db.session_factory(robots_table)
+    with db.transaction(factory) as session:
+        for origin, (robots, at) in sites.items():
+            remember(session, origin, robots, at)
+    asked = [*sites, "http://unknown.example"]
+    with db.transaction(factory) as session:
+        one_by_one = {origin: recall(session, origin, MORNING) for origin in asked}
+    assert one_by_one == {
+        "http://fresh.example": RobotsFile(200, PRIVATE),
+        "http://stale.example": None,
+        "http://down.example": None,
+        "http://gone.example": RobotsFile(404),
+        "http://unknown.example": None,
+    }
+
+    queries: list[str] = []
+    engine = db.get_engine(db.database_url(robots_table))
+
+    def count(*args: object) -> None:
+        queries.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+
+        async def go() -> dict[str, RobotsFile | None]:
+            table = RobotsTable(robots_table)
+            await table.recall_all(asked)
+            return {origin: await table.recall(origin) for origin in asked}
+
+        assert asyncio.run(go()) == one_by_one
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert sum("robots_txt" in query for query in queries) == 1

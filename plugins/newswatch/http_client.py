@@ -287,7 +287,7 @@ class Downloader:
         self._slots = asyncio.Semaphore(max(1, settings.fetch_concurrency))
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._next_start: dict[str, float] = {}
-        self._robots: dict[str, asyncio.Future[RobotsFile]] = {}
+        self._robots: dict[str, asyncio.Future[tuple[RobotsFile, Protego | bool]]] = {}
 
     async def __aenter__(self) -> Downloader:
         return self
@@ -336,18 +336,22 @@ class Downloader:
         origin per downloader, or once a day when remembered (RobotsFile.rules says what a
         missing one means). FetchError when the site itself cannot be asked (the address guard)."""
         url = _require_http(url)
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
+        origin = origin_of(url)
         if origin not in self._robots:
-            self._robots[origin] = asyncio.ensure_future(self._robots_file(origin))
-        robots = await self._robots[origin]
-        rules = robots.rules()
+            self._robots[origin] = asyncio.ensure_future(self._robots_rules(origin))
+        robots, rules = await self._robots[origin]
         if isinstance(rules, Protego):
             return None if rules.can_fetch(url, ROBOTS_AGENT) else "disallowed by robots.txt"
         if rules:
             return None
         got = f"HTTP {robots.status}" if robots.status else robots.error or "no answer"
         return f"robots.txt could not be read ({got}); the site is skipped until it can"
+
+    async def _robots_rules(self, origin: str) -> tuple[RobotsFile, Protego | bool]:
+        """The origin's robots.txt and its rules, parsed once (a large one took milliseconds,
+        and every page of the site asks)."""
+        robots = await self._robots_file(origin)
+        return robots, robots.rules()
 
     async def _robots_file(self, origin: str) -> RobotsFile:
         if self.robots_cache is None:
@@ -422,6 +426,12 @@ def _clean_headers(headers: httpx.Headers) -> dict[str, str]:
     """Response headers as the rest of newswatch sees them: lower-case names, values one clean
     bounded line each (a repeated header joined by commas, as HTTP allows)."""
     return {name.lower(): clean_line(value, HEADER_CHARS) for name, value in headers.items()}
+
+
+def origin_of(url: str) -> str:
+    """The scheme and authority robots.txt is kept for: `http://example.com:8080`."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _require_http(url: str) -> str:

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -22,7 +22,7 @@ from newswatch import clock, store, stories
 from newswatch.config.load import load_config
 from newswatch.extract import extract_article
 from newswatch.fetch import fetch_page
-from newswatch.http_client import Downloader
+from newswatch.http_client import Downloader, origin_of
 from newswatch.outcomes import FEED_OUTCOMES, Outcome, StageReport, failure
 from newswatch.poll import poll_feed
 from newswatch.records import Article, FeedItem, FeedPoll, FeedState, Match
@@ -74,7 +74,9 @@ async def stream_articles(
     now = clock.now()
     started = last_download = time.perf_counter()
     pool.start()
-    async with Downloader(settings, robots_cache=RobotsTable(settings)) as downloader:
+    robots = RobotsTable(settings)
+    await robots.recall_all(origins(feed.url for feed in feeds))
+    async with Downloader(settings, robots_cache=robots) as downloader:
 
         async def polled(feed: FeedState) -> FeedPoll:
             try:
@@ -94,6 +96,7 @@ async def stream_articles(
         polls = list(await asyncio.gather(*(polled(feed) for feed in feeds)))
         last_download = time.perf_counter()
         new_items = host_turns(await asyncio.to_thread(unseen_items, settings, polls))
+        await robots.recall_all(origins(item.link for item in new_items if item.link))
         ahead = asyncio.Semaphore(max(1, settings.fetch_ahead))
 
         async def extracted(item: FeedItem) -> Extracted:
@@ -149,6 +152,18 @@ def host_turns(items: list[FeedItem]) -> list[FeedItem]:
     queues = list(by_host.values())
     longest = max(map(len, queues), default=0)
     return [queue[n] for n in range(longest) for queue in queues if n < len(queue)]
+
+
+def origins(urls: Iterable[str]) -> set[str]:
+    """The sites robots.txt is kept for (a URL too broken to have one is left out: its
+    download fails on its own)."""
+    found = set()
+    for url in urls:
+        try:
+            found.add(origin_of(url))
+        except ValueError:
+            continue
+    return found
 
 
 def _host(link: str | None) -> str:
