@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -24,15 +25,24 @@ class KeepAliveSite(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     ports: list[int]
+    closed: list[int] = []  # client ports of the connections the client closed
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         self.ports.append(self.client_address[1])
         body = b"" if self.path == "/robots.txt" else b"<p>x</p>"
         self.send_response(404 if self.path == "/robots.txt" else 200)
         self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(body) * (20 if self.path == "/slow" else 1)))
         self.end_headers()
-        self.wfile.write(body)
+        for _ in range(20 if self.path == "/slow" else 1):  # a second's drip
+            self.wfile.write(body)
+            self.wfile.flush()
+            if self.path == "/slow":
+                time.sleep(0.05)
+
+    def finish(self) -> None:
+        super().finish()
+        self.closed.append(self.client_address[1])
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -105,3 +115,69 @@ def test_kept_connections_take_at_most_half_the_processs_file_limit() -> None:
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert max_site_pools(per_site=2) <= 512
+
+
+def test_a_download_in_flight_is_not_cut_short_when_another_site_takes_its_place(
+    sites: tuple[list[str], list[int]],
+) -> None:
+    """Past the limit of sites only idle pools close: a hostile page redirecting through many
+    sites must not end another site's download midway."""
+    urls, _ = sites
+
+    async def go() -> bytes:
+        transports = SiteTransports(AddressGuard("127.0.0.0/8"), per_site=2, sites=1)
+        async with httpx.AsyncClient(transport=transports) as client:
+            async with client.stream("GET", f"{urls[0]}/slow") as slow:
+                body = b""
+                async for chunk in slow.aiter_bytes():
+                    if not body:  # the download is under way: other sites come and go
+                        for url in urls[1:]:
+                            assert (await client.get(f"{url}/p")).content == b"<p>x</p>"
+                    body += chunk
+                return body
+
+    assert asyncio.run(go()) == b"<p>x</p>" * 20
+
+
+def test_a_site_unused_past_the_keepalive_has_its_connection_closed(
+    sites: tuple[list[str], list[int]],
+) -> None:
+    urls, ports = sites
+
+    async def go() -> None:
+        transports = SiteTransports(AddressGuard("127.0.0.0/8"), per_site=2, keepalive=0.2)
+        async with httpx.AsyncClient(transport=transports) as client:
+            await client.get(f"{urls[0]}/p")
+            await asyncio.sleep(0.4)
+            await client.get(f"{urls[1]}/p")  # the first site is not asked again
+            for _ in range(20):
+                if ports[0] in KeepAliveSite.closed:
+                    return
+                await asyncio.sleep(0.05)
+            raise AssertionError("the idle site's connection is still open")
+
+    asyncio.run(go())
+
+
+def test_robots_txt_of_another_port_of_a_host_waits_for_the_hosts_turn(
+    sites: tuple[list[str], list[int]],
+) -> None:
+    """Only a host's first request may be robots.txt without starting an interval: a feed
+    listing many ports of one host must not have them asked all at once (a port scan)."""
+    urls, _ = sites
+    host = urls[0].rsplit(":", 1)[0]
+    other_port = serve(host.removeprefix("http://"), [])
+    try:
+        paced = LOOPBACK.model_copy(update={"per_host_interval": 0.5})
+
+        async def go() -> float:
+            async with Downloader(paced) as downloader:
+                await downloader.robots_refusal(f"{urls[0]}/p")
+                started = time.monotonic()
+                await downloader.robots_refusal(f"{host}:{other_port.server_address[1]}/p")
+                return time.monotonic() - started
+
+        assert asyncio.run(go()) >= 0.45
+    finally:
+        other_port.shutdown()
+        other_port.server_close()

@@ -16,10 +16,10 @@ import socket
 import ssl
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
 import httpcore
@@ -34,8 +34,8 @@ from newswatch.urls import parse_url
 MAX_REDIRECTS = 5
 MAX_ROBOTS_BYTES = 512 * 1024
 ROBOTS_AGENT = "newswatch"
-# Kept connections: a site's idle one is closed after KEEPALIVE_SECONDS, and past
-# max_site_pools() sites the least recently used site's.
+# Kept connections (SiteTransports): a site's are closed once unused for KEEPALIVE_SECONDS, and
+# past max_site_pools() sites the least recently used idle site's.
 KEEPALIVE_SECONDS = 30.0
 MAX_SITE_POOLS = 512
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
@@ -211,40 +211,101 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
+@dataclass
+class _SitePool:
+    transport: GuardedTransport
+    in_flight: int = 0  # requests sent and responses not yet closed
+    last_used: float = 0.0
+
+
+class _Counted(httpx.AsyncByteStream):
+    """A response body that tells its site's pool when it is closed."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, site: _SitePool) -> None:
+        self.stream = stream
+        self.site = site
+        self.open = True
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self.stream.aclose()
+        finally:
+            if self.open:
+                self.open = False
+                self.site.in_flight -= 1
+
+
 class SiteTransports(httpx.AsyncBaseTransport):
-    """A small connection pool per site (scheme, host, port); past `sites` of them, the least
-    recently used is closed.
+    """A small connection pool per site (scheme, host, port).
 
     Downloads take turns between sites, so one shared pool either dropped a site's connection
     before the site's next turn, or, made large, scanned hundreds of idle connections on every
     request (httpcore keeps its pool as a list): each page opened and closed a connection.
     Here a site's connection waits for its next turn.
+
+    Pools with nothing in flight are closed once unused for `keepalive` seconds, and, past
+    `sites` pools, the least recently used first. A pool with a request in flight (connecting
+    or reading) is never closed: a hostile page redirecting through many sites would otherwise
+    cut other sites' downloads short, or leave the sockets it was opening to no pool.
     """
 
-    def __init__(self, guard: AddressGuard, per_site: int, sites: int | None = None) -> None:
+    def __init__(
+        self,
+        guard: AddressGuard,
+        per_site: int,
+        sites: int | None = None,
+        keepalive: float = KEEPALIVE_SECONDS,
+    ) -> None:
         self.backend = GuardedBackend(guard)
         self.ssl_context = httpx.create_ssl_context()  # one for all: each costs ~50 ms
         self.per_site = per_site
         self.sites = sites or max_site_pools(per_site)
-        self._pools: OrderedDict[tuple[bytes, bytes, int | None], GuardedTransport] = OrderedDict()
+        self.keepalive = keepalive
+        self._pools: OrderedDict[tuple[bytes, bytes, int | None], _SitePool] = OrderedDict()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        site = (request.url.raw_scheme, request.url.raw_host, request.url.port)
-        pool = self._pools.get(site)
-        if pool is None:
-            pool = GuardedTransport(self.backend, self.ssl_context, self.per_site)
-            self._pools[site] = pool
-            while len(self._pools) > self.sites:
-                _, oldest = self._pools.popitem(last=False)
-                await oldest.aclose()
-        else:
-            self._pools.move_to_end(site)
-        return await pool.handle_async_request(request)
+        key = (request.url.raw_scheme, request.url.raw_host, request.url.port)
+        now = time.monotonic()
+        site = self._pools.get(key)
+        if site is None:
+            site = self._pools[key] = _SitePool(
+                GuardedTransport(self.backend, self.ssl_context, self.per_site)
+            )
+        self._pools.move_to_end(key)
+        site.last_used = now
+        site.in_flight += 1
+        try:
+            await self._close_unused(now)
+            response = await site.transport.handle_async_request(request)
+        except BaseException:
+            site.in_flight -= 1
+            raise
+        response.stream = _Counted(cast(httpx.AsyncByteStream, response.stream), site)
+        return response
+
+    async def _close_unused(self, now: float) -> None:
+        """Close idle pools, oldest first: those unused past keepalive, and as many more as
+        keep the count within `sites` (busy ones are passed over, and the count may stay over
+        while they are busy: it is bounded by the requests in flight)."""
+        excess = len(self._pools) - self.sites
+        closing = []
+        for key, site in self._pools.items():
+            if excess <= 0 and now - site.last_used <= self.keepalive:
+                break  # last-used order: the rest are newer
+            if site.in_flight == 0:
+                closing.append(key)
+                excess -= 1
+        for key in closing:
+            await self._pools.pop(key).transport.aclose()
 
     async def aclose(self) -> None:
         pools, self._pools = list(self._pools.values()), OrderedDict()
-        for pool in pools:
-            await pool.aclose()
+        for site in pools:
+            await site.transport.aclose()
 
 
 def max_site_pools(per_site: int) -> int:
@@ -287,6 +348,7 @@ class Downloader:
         self._slots = asyncio.Semaphore(max(1, settings.fetch_concurrency))
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._next_start: dict[str, float] = {}
+        self._passes: dict[str, str] = {}  # host -> the origin whose robots.txt went first
         self._robots: dict[str, asyncio.Future[tuple[RobotsFile, Protego | bool]]] = {}
 
     async def __aenter__(self) -> Downloader:
@@ -307,11 +369,12 @@ class Downloader:
     ) -> Download:
         """GET url politely; 304 and errors return no body; every failure raises FetchError.
 
-        An unpaced request (robots.txt) waits for its host's turn but does not start the next
-        interval: the site's first real request follows its robots.txt at once, as Nutch and
-        StormCrawler fetch them, instead of a whole interval later."""
+        An unpaced request (robots.txt) that is its host's first lets the next request to its
+        origin go at once (`_take_turn`): the site's first real request follows its robots.txt,
+        as Nutch and StormCrawler fetch them, instead of a whole interval later."""
         url = _require_http(url)
         host = urlsplit(url).hostname or ""
+        origin = origin_of(url)
         per_host = self._hosts.setdefault(
             host, asyncio.Semaphore(max(1, self.settings.per_host_concurrency))
         )
@@ -319,9 +382,9 @@ class Downloader:
             # A request waits for its host's turn before it takes one of the global slots: held
             # while waiting, they let a few busy hosts pace every other host's downloads too.
             while True:
-                await self._until_turn(host)
+                await self._until_turn(host, origin)
                 async with self._slots:
-                    if not self._take_turn(host, paced):
+                    if not self._take_turn(host, origin, paced):
                         continue  # the other request to this host went first: wait again
                     try:
                         async with asyncio.timeout(self.settings.total_timeout):
@@ -372,19 +435,27 @@ class Downloader:
         text = got.body.decode("utf-8", errors="replace") if got.status == 200 else None
         return RobotsFile(status=got.status, text=text)
 
-    async def _until_turn(self, host: str) -> None:
+    async def _until_turn(self, host: str, origin: str) -> None:
+        if self._passes.get(host) == origin:
+            return
         delay = self._next_start.get(host, 0.0) - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
 
-    def _take_turn(self, host: str, paced: bool = True) -> bool:
-        """Start a request to `host` now if per_host_interval has passed since the last paced
-        one; a paced request starts the next interval."""
+    def _take_turn(self, host: str, origin: str, paced: bool) -> bool:
+        """Start a request to `host` now if per_host_interval has passed since the last one,
+        and start the next interval. The host's first request, when unpaced (robots.txt), gives
+        its origin's next request a pass: what robots.txt cleared follows it at once, while
+        robots.txt of another port of the host waits (a feed listing many ports must not have
+        them asked all at once)."""
         now = time.monotonic()
-        if now < self._next_start.get(host, 0.0):
+        if paced and self._passes.get(host) == origin:
+            del self._passes[host]
+        elif now < self._next_start.get(host, 0.0):
             return False
-        if paced:
-            self._next_start[host] = now + self.settings.per_host_interval
+        elif not paced and host not in self._next_start:
+            self._passes[host] = origin
+        self._next_start[host] = now + self.settings.per_host_interval
         return True
 
     async def _get(
