@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from email import policy as email_policy
+from email.header import Header
 from email.headerregistry import (
     Address,
     BaseHeader,
@@ -113,6 +114,12 @@ class _SubjectHeader(UniqueUnstructuredHeader, BaseHeader):
     max_count = 1
 
     def fold(self, *, policy: Policy) -> str:
+        if not str(self).isascii():
+            # The library can break a line at a space between two encoded words, where
+            # readers drop it ("ࠀࠀ ¡" read back as "ࠀࠀ¡"): every word encoded, spaces
+            # inside them, the breaks only between them.
+            words = Header(str(self), "utf-8", header_name=self.name)
+            return f"{self.name}: {words.encode(linesep=policy.linesep)}{policy.linesep}"
         folded = super().fold(policy=policy)
         head = f"{self.name}:{policy.linesep} "
         return f"{self.name}: {folded[len(head) :]}" if folded.startswith(head) else folded
