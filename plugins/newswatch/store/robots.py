@@ -78,9 +78,9 @@ class RobotsTable:
             self._recalled.update(await asyncio.to_thread(self._recall_many, wanted))
 
     async def recall(self, origin: str) -> RobotsFile | None:
-        if origin in self._recalled:
-            return self._recalled[origin]
-        return await asyncio.to_thread(self._recall, origin)
+        if origin not in self._recalled:
+            await self.recall_all([origin])
+        return self._recalled[origin]
 
     def _recall_many(self, origins: set[str]) -> dict[str, RobotsFile | None]:
         with db.transaction(self.sessions) as session:
@@ -88,10 +88,6 @@ class RobotsTable:
 
     async def remember(self, origin: str, robots: RobotsFile) -> None:
         await asyncio.to_thread(self._remember, origin, robots)
-
-    def _recall(self, origin: str) -> RobotsFile | None:
-        with db.transaction(self.sessions) as session:
-            return recall(session, origin, clock.now())
 
     def _remember(self, origin: str, robots: RobotsFile) -> None:
         with db.transaction(self.sessions) as session:
