@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import delete, event, select
+from werkzeug import Request, Response
 
 from newswatch import clock, models, pipeline
 from newswatch.fetch import fetch_page
@@ -177,6 +179,45 @@ def test_second_pipeline_run_the_same_day_reads_robots_txt_from_the_database(
         rows = session.execute(select(models.Article.url, models.Article.fetch_error))
         errors = {url: error for url, error in rows}
     assert errors == {f"{base}/news/a": None, f"{base}/private/b": "disallowed by robots.txt"}
+
+
+def test_a_new_sites_robots_txt_goes_before_its_feed_so_its_first_page_waits_one_interval(
+    robots_table: Settings,
+    threaded_httpserver: HTTPServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """robots.txt read after the feed waited out the feed's interval, and the first page then
+    waited another: two intervals per site, with a fetch-ahead slot held meanwhile. As the
+    site's first request it starts none, so the feed follows it at once and its page one
+    interval later."""
+    base = threaded_httpserver.url_for("").rstrip("/")
+    asked: dict[str, float] = {}
+
+    def answer(body: str, kind: str) -> Callable[[Request], Response]:
+        def handler(request: Request) -> Response:
+            asked[request.path] = time.monotonic()
+            return Response(body, content_type=kind)
+
+        return handler
+
+    threaded_httpserver.expect_request("/robots.txt").respond_with_handler(
+        answer("User-agent: *\nAllow: /\n", "text/plain")
+    )
+    threaded_httpserver.expect_request("/first/feed").respond_with_handler(
+        answer(FEED.format(name="first", base=base, path="/news/a"), "application/rss+xml")
+    )
+    threaded_httpserver.expect_request("/news/a").respond_with_handler(answer(PAGE, "text/html"))
+    (tmp_path / "topics.yaml").write_text(TOPICS)
+    (tmp_path / "feeds.yaml").write_text(
+        "feeds:\n  - {name: First, url: '" + base + "/first/feed'}\n"
+    )
+    monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("NEWSWATCH_PER_HOST_INTERVAL", "1.5")
+    pipeline.run_once(get_settings())
+    assert list(asked) == ["/robots.txt", "/first/feed", "/news/a"]
+    assert asked["/first/feed"] - asked["/robots.txt"] < 1.5  # no interval after robots.txt
+    assert 1.5 <= asked["/news/a"] - asked["/first/feed"] < 3.0  # one interval, not two
 
 
 def test_a_batchs_sites_are_recalled_in_one_query_with_the_answers_one_by_one_gives(
