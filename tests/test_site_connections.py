@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
+from newswatch.fetch import fetch_page
 from newswatch.http_client import AddressGuard, Downloader, SiteTransports, max_site_pools
 from newswatch.settings import Settings
 
@@ -181,3 +183,49 @@ def test_robots_txt_of_another_port_of_a_host_waits_for_the_hosts_turn(
     finally:
         other_port.shutdown()
         other_port.server_close()
+
+
+def test_a_robots_txt_pass_is_spent_when_another_port_of_the_host_takes_the_turn() -> None:
+    """The pass robots.txt gives its origin's next request lasts only until the host's next
+    turn: left over while another port's robots.txt went, it let its holder follow that one
+    at once, two requests to one host together."""
+    arrivals: list[tuple[float, int, str]] = []  # (when, server port, path)
+
+    class Logged(KeepAliveSite):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            _, port = self.connection.getsockname()  # the port this site listens on
+            arrivals.append((time.monotonic(), port, self.path))
+            super().do_GET()
+
+    servers = []
+    for _ in range(2):
+        server = ThreadingHTTPServer(("127.0.0.2", 0), type("Site", (Logged,), {"ports": []}))
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    try:
+        interval = 0.5
+        paced = LOOPBACK.model_copy(
+            update={"per_host_interval": interval, "per_host_concurrency": 1}
+        )
+
+        async def go() -> None:
+            async with Downloader(paced) as downloader:
+                await asyncio.gather(
+                    *(
+                        fetch_page(downloader, f"http://127.0.0.2:{port}/p", max_bytes=10_000)
+                        for port in (s.server_address[1] for s in servers)
+                    )
+                )
+
+        asyncio.run(go())
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert sorted(path for _, _, path in arrivals) == ["/p", "/p", "/robots.txt", "/robots.txt"]
+    for (at, port, path), (later, next_port, next_path) in itertools.pairwise(arrivals):
+        cleared = path == "/robots.txt" and next_path == "/p" and next_port == port
+        # Half the interval: the server may see a request a moment late on a loaded machine,
+        # while a broken turn shows as two requests at once.
+        assert cleared or later - at >= interval / 2, arrivals

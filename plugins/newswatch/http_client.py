@@ -369,9 +369,9 @@ class Downloader:
     ) -> Download:
         """GET url politely; 304 and errors return no body; every failure raises FetchError.
 
-        An unpaced request (robots.txt) that is its host's first lets the next request to its
-        origin go at once (`_take_turn`): the site's first real request follows its robots.txt,
-        as Nutch and StormCrawler fetch them, instead of a whole interval later."""
+        An unpaced request (robots.txt) lets the next request to its origin go right after it
+        (`_take_turn`): the request robots.txt cleared follows it, as Nutch and StormCrawler
+        fetch them, instead of a whole interval later."""
         url = _require_http(url)
         host = urlsplit(url).hostname or ""
         origin = origin_of(url)
@@ -444,17 +444,21 @@ class Downloader:
 
     def _take_turn(self, host: str, origin: str, paced: bool) -> bool:
         """Start a request to `host` now if per_host_interval has passed since the last one,
-        and start the next interval. The host's first request, when unpaced (robots.txt), gives
-        its origin's next request a pass: what robots.txt cleared follows it at once, while
-        robots.txt of another port of the host waits (a feed listing many ports must not have
-        them asked all at once)."""
+        and start the next interval. robots.txt (unpaced) gives its origin's next request a
+        pass: what robots.txt cleared follows it at once, as Nutch and StormCrawler fetch them.
+        robots.txt itself waits for the host's turn unless it is the host's first request, so
+        a feed listing many ports of a host does not have them asked all at once. A pass is
+        spent by any other request's turn: left over, it let its holder go right after that
+        request."""
         now = time.monotonic()
         if paced and self._passes.get(host) == origin:
             del self._passes[host]
         elif now < self._next_start.get(host, 0.0):
             return False
-        elif not paced and host not in self._next_start:
-            self._passes[host] = origin
+        else:
+            self._passes.pop(host, None)
+            if not paced:
+                self._passes[host] = origin
         self._next_start[host] = now + self.settings.per_host_interval
         return True
 

@@ -8,7 +8,6 @@ Split from pipeline.py, which only orders the stages, so this loop can change on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
@@ -23,7 +22,7 @@ from newswatch import clock, store, stories
 from newswatch.config.load import load_config
 from newswatch.extract import extract_article
 from newswatch.fetch import fetch_page
-from newswatch.http_client import Downloader, FetchError, origin_of
+from newswatch.http_client import Downloader, origin_of
 from newswatch.outcomes import FEED_OUTCOMES, Outcome, StageReport, failure
 from newswatch.poll import poll_feed
 from newswatch.records import Article, FeedItem, FeedPoll, FeedState, Match
@@ -81,13 +80,6 @@ async def stream_articles(
 
         async def polled(feed: FeedState) -> FeedPoll:
             try:
-                # The site's robots.txt before its feed, unless known: as the site's first
-                # request it starts no interval, and the feed's pages find it read. Read after
-                # the feed, it waited out the feed's interval and made the first page wait
-                # another. The feed itself is polled whatever robots.txt says: the reader asked
-                # for it, as in every feed reader; a site that cannot be asked fails in the poll.
-                with contextlib.suppress(FetchError):
-                    await downloader.robots_refusal(feed.url)
                 return await poll_feed(
                     downloader,
                     feed,

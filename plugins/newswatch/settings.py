@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     """requests in flight per worker process"""
     per_host_concurrency: int = Field(2, ge=1, le=100)
     per_host_interval: float = Field(1.0, ge=0, le=3600)
-    """seconds between requests to one host (a host's first robots.txt starts none)"""
+    """seconds between requests to one host (the request robots.txt cleared follows it at once)"""
     allow_hosts: str = ""
     """comma-separated hosts, IPs or networks (127.0.0.1, 10.0.0.0/8, intranet.example) exempt from
     the guard that refuses private and loopback addresses"""
