@@ -11,7 +11,8 @@ own in feeds.yaml (the previous one leaves) whose two items are real pages of
 shared/corpus/realpages on one loopback host, fetched at the default politeness (a second between
 two requests to a host). In the first of those rows the host's robots.txt is remembered from
 the first run; in the second every run's site is one never seen before (a port of its own), so
-robots.txt is read first (it starts no politeness interval: the feed follows it at once).
+robots.txt is read too, a politeness interval after the feed (the page it cleared follows it at
+once).
 """
 
 from __future__ import annotations
@@ -123,6 +124,13 @@ def timed(args: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
+def row(label: str, seconds: list[float], target: float) -> str:
+    """The table's line for one command: median, fastest, target, and whether it is met."""
+    median = statistics.median(seconds)
+    verdict = "yes" if median <= target else "no"
+    return f"| {label} | {median:.2f} s | {min(seconds):.2f} s | {target} s | {verdict} |"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -138,21 +146,14 @@ def main() -> int:
             "NEWSWATCH_PER_HOST_INTERVAL": "0",
         }
         subprocess.run([NEWSWATCH, "run"], env=env, check=True, capture_output=True)
-        rows = []
-        for label, args, target in COMMANDS:
-            seconds = [timed(args, env) for _ in range(runs)]
-            median = statistics.median(seconds)
-            verdict = "yes" if median <= target else "no"
-            rows.append(
-                f"| {label} | {median:.2f} s | {min(seconds):.2f} s | {target} s | {verdict} |"
-            )
-        for label, new_site, target in TWO_PAGES:
-            seconds = two_new_pages(config, env, runs, new_site)
-            median = statistics.median(seconds)
-            verdict = "yes" if median <= target else "no"
-            rows.append(
-                f"| {label} | {median:.2f} s | {min(seconds):.2f} s | {target} s | {verdict} |"
-            )
+        rows = [
+            row(label, [timed(args, env) for _ in range(runs)], target)
+            for label, args, target in COMMANDS
+        ]
+        rows += [
+            row(label, two_new_pages(config, env, runs, new_site), target)
+            for label, new_site, target in TWO_PAGES
+        ]
     print(f"median of {runs} whole-process runs, {os.cpu_count()} cores\n")
     print("| command | median | fastest | target | met |")
     print("|---|---|---|---|---|")

@@ -50,8 +50,10 @@ class KeepAliveSite(BaseHTTPRequestHandler):
         pass
 
 
-def serve(address: str, ports: list[int]) -> ThreadingHTTPServer:
-    handler = type("Site", (KeepAliveSite,), {"ports": ports})
+def serve(
+    address: str, ports: list[int], site: type[KeepAliveSite] = KeepAliveSite
+) -> ThreadingHTTPServer:
+    handler = type("Site", (site,), {"ports": ports})
     server = ThreadingHTTPServer((address, 0), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -197,12 +199,7 @@ def test_a_robots_txt_pass_is_spent_when_another_port_of_the_host_takes_the_turn
             arrivals.append((time.monotonic(), port, self.path))
             super().do_GET()
 
-    servers = []
-    for _ in range(2):
-        server = ThreadingHTTPServer(("127.0.0.2", 0), type("Site", (Logged,), {"ports": []}))
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
+    servers = [serve("127.0.0.2", [], Logged) for _ in range(2)]
     try:
         interval = 0.5
         paced = LOOPBACK.model_copy(

@@ -348,7 +348,7 @@ class Downloader:
         self._slots = asyncio.Semaphore(max(1, settings.fetch_concurrency))
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._next_start: dict[str, float] = {}
-        self._passes: dict[str, str] = {}  # host -> the origin whose robots.txt went first
+        self._passes: dict[str, str] = {}  # host -> the origin whose robots.txt just went
         self._robots: dict[str, asyncio.Future[tuple[RobotsFile, Protego | bool]]] = {}
 
     async def __aenter__(self) -> Downloader:

@@ -75,7 +75,6 @@ async def stream_articles(
     started = last_download = time.perf_counter()
     pool.start()
     robots = RobotsTable(settings)
-    await robots.recall_all(origins(feed.url for feed in feeds))
     async with Downloader(settings, robots_cache=robots) as downloader:
 
         async def polled(feed: FeedState) -> FeedPoll:
