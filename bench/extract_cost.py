@@ -1,8 +1,12 @@
 """What extract_article costs a real page beyond plain trafilatura: the floor, in the same run.
 
 The floor is `trafilatura.extract(html)` with default options, which our code cannot move. The
-110 real pages of shared/corpus/realpages, one core, best of `--repeats` passes each; also how
-many of them extract_article takes for a wall (extract.WALL_MARKERS), which should be none.
+110 real pages of shared/corpus/realpages, one core. Each page is extracted in turns by the
+floor, by extract_article, and by the trafilatura call extract_article makes with and without
+the readability gate (readability_gate.py), `--repeats` times, and CPU seconds are summed: this machine's speed drifts by a fifth
+within a minute, which best-of-N wall times over whole passes did not hide. Also how many pages
+extract_article takes for a wall (extract.WALL_MARKERS), which should be none, and on how many
+the gate skipped readability and changed the text, which must be none.
 
     .venv/bin/python bench/extract_cost.py [--repeats 3]
 """
@@ -12,25 +16,54 @@ from __future__ import annotations
 import argparse
 import gzip
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import trafilatura
 
-from newswatch.extract import extract_article
-from newswatch.records import FeedItem, Page
+from newswatch import readability_gate
+from newswatch.extract import extract_article, extract_options
+from newswatch.records import Article, FeedItem, Page
 
+PUBLISHED = datetime(2026, 12, 5, 6, 0, tzinfo=UTC)
 PAGES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "realpages" / "html"
 
 
-def ours(pages: list[bytes]) -> int:
-    """Extract every page as the pipeline does; how many were taken for a wall."""
-    walls = 0
-    for i, html in enumerate(pages):
-        url = f"http://127.0.0.1/p{i}"
-        item = FeedItem(1, url, url, None, "t", None, None, "", "")
-        article = extract_article(item, Page(url=url, final_url=None, status=200, html=html))
-        walls += "the page is a wall" in (article.fetch_error or "")
-    return walls
+def ours(i: int, html: bytes) -> Article:
+    """extract_article on an item whose feed gave its title and date, as most feeds do (an
+    item without a date has it looked for in the page: htmldate, ~5 ms more)."""
+    url = f"http://127.0.0.1/p{i}"
+    item = FeedItem(1, url, url, None, "t", None, PUBLISHED, "", "")
+    return extract_article(item, Page(url=url, final_url=None, status=200, html=html))
+
+
+def trafilatura_alone(html: bytes) -> str:
+    """The call extract_article makes, without the readability gate around it."""
+    doc = trafilatura.bare_extraction(html, **extract_options("balanced"))
+    return doc.text if doc else ""
+
+
+def trafilatura_gated(html: bytes) -> str:
+    with readability_gate.gated():
+        return trafilatura_alone(html)
+
+
+def skips(html: bytes) -> bool:
+    """Whether the gate keeps readability from this page (counted through the gate itself)."""
+    seen: list[bool] = []
+    may_win = readability_gate.readability_may_win
+
+    def counting(*args: object) -> bool:
+        seen.append(may_win(*args))  # type: ignore[arg-type]
+        return seen[-1]
+
+    readability_gate.readability_may_win = counting  # type: ignore[assignment]
+    try:
+        trafilatura_gated(html)
+    finally:
+        readability_gate.readability_may_win = may_win  # type: ignore[assignment]
+    return not seen[0] if seen else False
 
 
 def main() -> None:
@@ -38,24 +71,40 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     pages = [gzip.decompress(p.read_bytes()) for p in sorted(PAGES.glob("*.html.gz"))]
-    ours(pages[:5])  # warm both: imports, caches
-    for html in pages[:5]:
-        trafilatura.extract(html)
-    floor, mine, walls = [], [], 0
-    for _ in range(max(1, args.repeats)):
-        started = time.perf_counter()
-        for html in pages:
-            trafilatura.extract(html)
-        floor.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        walls = ours(pages)
-        mine.append(time.perf_counter() - started)
-    per_page = {name: min(t) / len(pages) * 1000 for name, t in (("floor", floor), ("ours", mine))}
-    print(f"| measure ({len(pages)} real pages, one core) | result |")
+    readability_gate.install()
+    runs: dict[str, Callable[[int, bytes], object]] = {
+        "floor": lambda _, html: trafilatura.extract(html),
+        "ours": ours,
+        "alone": lambda _, html: trafilatura_alone(html),
+        "gated": lambda _, html: trafilatura_gated(html),
+    }
+    for i, html in enumerate(pages[:5]):  # warm them all: imports, caches
+        for run in runs.values():
+            run(i, html)
+    cpu = dict.fromkeys(runs, 0.0)
+    for repeat in range(max(1, args.repeats)):
+        for i, html in enumerate(pages):
+            order = list(runs) if (i + repeat) % 2 else list(reversed(runs))
+            for name in order:
+                started = time.process_time()
+                runs[name](i, html)
+                cpu[name] += time.process_time() - started
+    per_page = {
+        name: seconds / len(pages) / max(1, args.repeats) * 1000 for name, seconds in cpu.items()
+    }
+    walls = sum(
+        "the page is a wall" in (ours(i, html).fetch_error or "") for i, html in enumerate(pages)
+    )
+    changed = sum(trafilatura_gated(html) != trafilatura_alone(html) for html in pages)
+    print(f"| measure ({len(pages)} real pages, one core, CPU time) | result |")
     print("|---|---:|")
     print(f"| floor: trafilatura.extract(html), ms/page | {per_page['floor']:.1f} |")
     print(f"| newswatch extract_article, ms/page | {per_page['ours']:.1f} |")
     print(f"| ratio to the floor | {per_page['ours'] / per_page['floor']:.2f} |")
+    print(f"| trafilatura.bare_extraction with our options, ms/page | {per_page['alone']:.1f} |")
+    print(f"| the same through the readability gate, ms/page | {per_page['gated']:.1f} |")
+    print(f"| pages where the gate skipped readability | {sum(map(skips, pages))} |")
+    print(f"| pages whose text the gate changed | {changed} |")
     print(f"| pages taken for a wall | {walls} |")
 
 

@@ -186,10 +186,14 @@ def _extract_page(page: Page, mode: str) -> PageText | None:
     import trafilatura
     from trafilatura.settings import Document
 
+    from newswatch import readability_gate
+
+    readability_gate.install()
     try:
-        doc = trafilatura.bare_extraction(
-            page.html, url=page.final_url or page.url, **extract_options(mode)
-        )
+        with readability_gate.gated():
+            doc = trafilatura.bare_extraction(
+                page.html, url=page.final_url or page.url, **extract_options(mode)
+            )
     except (
         Exception
     ):  # trafilatura raises many types on hostile HTML; the feed text is the fallback
