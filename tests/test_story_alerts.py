@@ -16,7 +16,8 @@ from conftest import Mailbox
 from expected import TAKAICHI
 from fastapi.testclient import TestClient
 from helpers import T0
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from newswatch import clock, models, pipeline, store, stories
 from newswatch.config.load import load_config
@@ -109,27 +110,81 @@ def store_copy(
 ) -> None:
     """Store article n (feed n % 2) with `text` and a match for each topic; near-identical
     texts join one story."""
-    text = f"{text} ({n})"
     with db.transaction(db.session_factory(settings)) as session:
         feeds = list(session.scalars(select(models.Feed).order_by(models.Feed.id)))
-        article = Article(
-            url=f"https://news.example/story-{n}",
-            feed_id=feeds[n % 2].id,
-            title="Taiwan expands coast guard patrols after drills",
-            author=None,
-            published_at=at,
-            language="en",
-            text=text,
-            text_source="page",
-            content_hash=f"hash-{n}",
-            summary="",
-            minhash=stories.to_bytes(stories.signature(text)),
-        )
         matches = [
             Match(topic=t, terms={"Taiwan": 1}, snippet="Taiwan patrols", highlights=[(0, 6)])
             for t in topics
         ]
-        store.articles.save_articles(session, [(article, matches)], at)
+        store.articles.save_articles(
+            session, [(copy_of(n, feeds[n % 2].id, at, text), matches)], at
+        )
+
+
+def copy_of(
+    n: int,
+    feed_id: int,
+    at: datetime,
+    text: str = BASE_TEXT,
+    title: str = "Taiwan expands coast guard patrols after drills",
+) -> Article:
+    """Article n: `text` with its number at the end, so near-identical texts are one story."""
+    text = f"{text} ({n})"
+    return Article(
+        url=f"https://news.example/story-{n}",
+        feed_id=feed_id,
+        title=title,
+        author=None,
+        published_at=at,
+        language="en",
+        text=text,
+        text_source="page",
+        content_hash=f"hash-{n}",
+        summary="",
+        minhash=stories.to_bytes(stories.signature(text)),
+    )
+
+
+def written(session: Session) -> tuple[int, int]:
+    """(rows inserted, rows updated) into articles by this connection and not yet reported to
+    pg_stat_user_tables; the difference across a statement is that statement's."""
+    row = session.execute(
+        text("select n_tup_ins, n_tup_upd from pg_stat_xact_user_tables where relname = 'articles'")
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def test_a_batch_writes_each_new_article_once_with_its_story_in_it(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No UPDATE after the INSERT: it wrote every new row and its index entries (the full-text
+    one too) a second time."""
+    settings = use_topics(settings, tmp_path, "", monkeypatch)
+    other = "Tariff talks between Tokyo and Washington ended without a deal on steel or cars, " * 4
+    with db.transaction(db.session_factory(settings)) as session:
+        feed = session.scalars(select(models.Feed.id)).first()
+        assert feed is not None
+        batch = [
+            copy_of(1, feed, T0),
+            copy_of(2, feed, T0),
+            copy_of(3, feed, T0, other, "Tariff talks end without a deal"),
+        ]
+        before = written(session)
+        store.articles.save_articles(session, [(a, []) for a in batch], T0)
+        inserted, updated = (
+            after - then for after, then in zip(written(session), before, strict=True)
+        )
+        assert (inserted, updated) == (3, 0)
+        rows = session.execute(
+            select(models.Article.url, models.Article.id, models.Article.story_id).order_by(
+                models.Article.id
+            )
+        ).all()
+        leads = dict(session.execute(select(models.Story.id, models.Story.lead_article_id)).all())
+    (_, first, story), (_, _, joined), (_, third, own) = rows
+    assert [url for url, _, _ in rows] == [a.url for a in batch]
+    assert joined == story != own
+    assert leads == {story: first, own: third}
 
 
 def test_later_copies_and_topics_send_nothing_but_one_update_to_who_asked(
