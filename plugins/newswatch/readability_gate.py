@@ -34,6 +34,9 @@ VIDEO_TEXT = len("VIDEO") + 1  # readability's text for a video iframe, and a sp
 # XPath's normalize-space folds only ASCII spaces, Python's split() (trafilatura's trim) every
 # Unicode one: the XPath length is never the shorter, so it stays a bound, and runs in C.
 _SPACED_LENGTH = XPath("string-length(normalize-space(.))")
+_DROPPED = ("script", "style")  # readability drops them before it reads the page
+# Parsed as raw text by libxml2 2.14 (the HTML5 tokenizer), so entities in them stay escaped.
+_RAW_TEXT = frozenset(("xmp", "noembed", "noframes", "plaintext"))
 _gated: ContextVar[bool] = ContextVar("readability_gated", default=False)
 _original: Callable[..., tuple[_Element, str]] | None = None
 
@@ -57,20 +60,32 @@ def gated() -> Iterator[None]:
         _gated.reset(token)
 
 
-def readability_text_bound(tree: HtmlElement) -> int:
-    """The most characters readability's text (whitespace folded) can have on this page.
+def readability_text_bound(tree: HtmlElement) -> int | None:
+    """The most characters readability's text (whitespace folded) can have on this page, or
+    None when the page gives no bound.
 
     Dropping a script removes at least its own folded text from the page's; whatever else
-    readability drops or moves only shortens it."""
-    dropped = sum(len(" ".join((e.text or "").split())) for e in tree.iter("script", "style"))
-    videos = sum(1 for _ in tree.iter("iframe"))
-    return int(_SPACED_LENGTH(tree)) - dropped + VIDEO_TEXT * videos
+    readability drops or moves only shortens it. The root's tail counts too: a page that does
+    not open with <html> parses as a fragment, and text after </body> is that tail. The
+    re-parse of readability's summary (serialised as XML) leaves entities in raw-text elements
+    undecoded, so "&" there comes back as "&amp;": a page with one has no bound."""
+    dropped = 0
+    videos = 0
+    for element in tree.iter(*_DROPPED, "iframe", *_RAW_TEXT):
+        if element.tag in _RAW_TEXT:
+            return None
+        if element.tag == "iframe":
+            videos += 1
+        else:
+            dropped += len(" ".join((element.text or "").split()))
+    tail = len(" ".join((tree.tail or "").split())) + 1
+    return int(_SPACED_LENGTH(tree)) + tail - dropped + VIDEO_TEXT * videos
 
 
 def readability_may_win(tree: HtmlElement, body: _Element, text: str, options: Any) -> bool:
     """Whether readability's text could replace `text` (trafilatura's own, from `body`)."""
     most = readability_text_bound(tree)
-    if most > (len(text) if options.focus == "recall" else 2 * len(text)):
+    if most is None or most > (len(text) if options.focus == "recall" else 2 * len(text)):
         return True
     if most <= 2 * options.min_extracted_size:
         return False
