@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from newswatch import models, pipeline, store
+from newswatch import models, pipeline, store, stories
 from newswatch.config.load import load_config
 from newswatch.records import Article, Match
 from newswatch.settings import Settings, get_settings
@@ -22,6 +23,26 @@ T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 EMPTY_RSS = (
     '<?xml version="1.0"?><rss version="2.0"><channel><title>Kyodo Test</title></channel></rss>'
 )
+
+
+def page_article(
+    url: str, feed_id: int, title: str, text: str, at: datetime, *, signed: bool = True
+) -> Article:
+    """An article extracted from its page, as the pipeline stores it: its content hash and,
+    when `signed`, the story signature of its text."""
+    return Article(
+        url=url,
+        feed_id=feed_id,
+        title=title,
+        author=None,
+        published_at=at,
+        language="en",
+        text=text,
+        text_source="page",
+        content_hash=hashlib.sha256(text.encode()).hexdigest(),
+        summary="",
+        minhash=stories.to_bytes(stories.signature(text)) if signed else None,
+    )
 
 
 def states(settings: Settings) -> list[tuple[str, int]]:

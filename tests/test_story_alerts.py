@@ -15,11 +15,11 @@ import pytest
 from conftest import Mailbox
 from expected import TAKAICHI
 from fastapi.testclient import TestClient
-from helpers import T0
+from helpers import T0, page_article
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from newswatch import clock, models, pipeline, store, stories
+from newswatch import clock, models, pipeline, store
 from newswatch.config.load import load_config
 from newswatch.config.models import reader_key
 from newswatch.dashboard import create_app
@@ -129,20 +129,7 @@ def copy_of(
     title: str = "Taiwan expands coast guard patrols after drills",
 ) -> Article:
     """Article n: `text` with its number at the end, so near-identical texts are one story."""
-    text = f"{text} ({n})"
-    return Article(
-        url=f"https://news.example/story-{n}",
-        feed_id=feed_id,
-        title=title,
-        author=None,
-        published_at=at,
-        language="en",
-        text=text,
-        text_source="page",
-        content_hash=f"hash-{n}",
-        summary="",
-        minhash=stories.to_bytes(stories.signature(text)),
-    )
+    return page_article(f"https://news.example/story-{n}", feed_id, title, f"{text} ({n})", at)
 
 
 def written(session: Session) -> tuple[int, int]:

@@ -13,15 +13,15 @@ import pytest
 import yaml
 from conftest import Mailbox
 from expected import SAMPLE_DAY_ALERTS, TAKAICHI
-from helpers import stored_alerts
+from helpers import page_article, stored_alerts
 from sqlalchemy import create_engine, select, text
 from typer.testing import CliRunner
 
-from newswatch import clock, models, pipeline, retag, store, stories
+from newswatch import clock, models, pipeline, retag, store
 from newswatch.cli.main import app
 from newswatch.config.load import load_config
 from newswatch.config.models import reader_key
-from newswatch.records import Article, Match
+from newswatch.records import Match
 from newswatch.sample_day import SampleDay
 from newswatch.settings import Settings, get_settings
 from newswatch.store import db
@@ -104,18 +104,13 @@ def ingest(
         tagged = []
         for title in titles:
             body = EVENT + texts[title] if story else texts[title]
-            article = Article(
-                url=f"https://news.example/{hashlib.sha1(title.encode()).hexdigest()[:8]}",
-                feed_id=feed.id,
-                title=title,
-                author=None,
-                published_at=at,
-                language="en",
-                text=body,
-                text_source="page",
-                content_hash=hashlib.sha256(body.encode()).hexdigest(),
-                summary="",
-                minhash=stories.to_bytes(stories.signature(body)) if story else None,
+            article = page_article(
+                f"https://news.example/{hashlib.sha1(title.encode()).hexdigest()[:8]}",
+                feed.id,
+                title,
+                body,
+                at,
+                signed=story,
             )
             tagged.append((article, match_text(title, body, matcher, source=feed.name, lang="en")))
         store.articles.save_articles(session, tagged, at)

@@ -147,6 +147,8 @@ def save_articles(
 
 
 def _stored_ids(session: Session, urls: Sequence[str]) -> dict[str, int]:
+    """Ids of the articles stored under these URLs. Not known_urls: a URL that is only another
+    article's feed link is still an article of its own here."""
     if not urls:
         return {}
     rows = session.execute(
