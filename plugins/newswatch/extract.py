@@ -186,11 +186,11 @@ def _extract_page(page: Page, mode: str) -> PageText | None:
     import trafilatura
     from trafilatura.settings import Document
 
-    from newswatch import readability_gate
+    from newswatch import trafilatura_gates
 
-    readability_gate.install()
+    trafilatura_gates.install()
     try:
-        with readability_gate.gated():
+        with trafilatura_gates.gated():
             doc = trafilatura.bare_extraction(
                 page.html, url=page.final_url or page.url, **extract_options(mode)
             )

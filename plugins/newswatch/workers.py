@@ -34,7 +34,12 @@ T = TypeVar("T")
 # replacement costs a fork and cold caches (~0.2 s: justext builds its stoplists lazily); at
 # 200 that was ~3 CPU-seconds in a run of 1,000 pages.
 WORKER_TASKS = 1000
-WARM_MODULES = ("newswatch.extract", "newswatch.readability_gate", "trafilatura", "newswatch.feeds")
+WARM_MODULES = (
+    "newswatch.extract",
+    "newswatch.trafilatura_gates",
+    "trafilatura",
+    "newswatch.feeds",
+)
 GUARD_MODULE = "newswatch.forkserver_guard"  # imported first: guarded before trafilatura loads
 
 

@@ -1,5 +1,6 @@
-"""The readability gate skips readability only where it cannot change trafilatura's text:
-generated pages (hypothesis) and the bundled ones extract to the same text with and without it."""
+"""The gates skip trafilatura's readability run and its page measure for the recall escalation
+only where they cannot change its text: generated pages (hypothesis) and the bundled ones
+extract to the same text with and without them."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from lxml.etree import tostring
 from lxml.html import HtmlElement
 from trafilatura.utils import load_html, trim
 
-from newswatch import readability_gate
+from newswatch import trafilatura_gates
 from newswatch.extract import EXTRACT_MODES, extract_options
 
 WORDS = (
@@ -24,8 +25,14 @@ WORDS = (
     "officials in Tokyo confirmed. Share this article Subscribe menu cookie home news sport"
 ).split()
 SPACES = [" ", "\n", "\t", "\xa0", "\u3000", "\u2028", ""]
-CLASSES = ["", "article", "content", "post-body", "sidebar", "comment", "footer", "menu", "ad-"]
-BLOCKS = ["div", "p", "article", "section", "td", "li", "h2", "span", "a", "pre", "nav"]
+CLASSES = [
+    "", "article", "content", "post-body", "sidebar", "comment", "footer", "menu", "ad-",
+    "cookie-banner",
+]  # fmt: skip
+BLOCKS = [
+    "div", "p", "article", "section", "td", "li", "h2", "span", "a", "pre", "nav", "aside",
+    "footer", "template", "svg", "blockquote",
+]  # fmt: skip
 
 
 @st.composite
@@ -63,6 +70,9 @@ leaves = st.one_of(
             "<noembed>" + "&amp;" * 60 + "</noembed>",
             "<xmp>a &lt; b &amp; c</xmp>",
             "<table><tr><td>1</td><td>2</td></tr></table>",
+            '<form action="/s"><label for="q">Search the news</label><input id="q" value="x">'
+            "<textarea>Your letter to the editor</textarea><select><option>Tokyo</option>"
+            "</select></form>",
         ]
     ),
 )
@@ -76,6 +86,8 @@ def pages(draw: st.DrawFn) -> str:
     body = "".join(draw(st.lists(bodies, min_size=1, max_size=6)))
     opening = draw(st.sampled_from(["", "<!-- c -->", '<?xml version="1.0"?>']))
     after = draw(words())
+    if draw(st.booleans()):  # no <body>: html2txt reads the whole tree
+        return f"{opening}<div>{body}</div><p>{after}</p>"
     return f"{opening}<html><head><title>{draw(words())}</title></head><body>{body}</body>{after}</html>"
 
 
@@ -88,15 +100,29 @@ def texts(html: str, mode: str) -> tuple[str | None, str | None]:
     """(trafilatura's text as it runs, the same through the gate) with our options in `mode`."""
     options = extract_options(mode)
     whole = trafilatura.bare_extraction(html, **options)
-    with readability_gate.gated():
+    with trafilatura_gates.gated():
         gated = trafilatura.bare_extraction(html, **options)
     assert not isinstance(whole, dict) and not isinstance(gated, dict)
     return (whole.text if whole else None), (gated.text if gated else None)
 
 
+@pytest.fixture
+def page_measures(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The length of each page text trafilatura measures for its recall escalation."""
+    measures: list[int] = []
+    measure = trafilatura.html2txt
+
+    def counted(tree: HtmlElement, clean: bool = True) -> str:
+        measures.append(len(text := measure(tree, clean)))
+        return text
+
+    monkeypatch.setattr(trafilatura, "html2txt", counted)
+    return measures
+
+
 @pytest.fixture(autouse=True, scope="module")
 def installed() -> Iterator[None]:
-    assert readability_gate.install(), "the gate did not install on this trafilatura"
+    assert trafilatura_gates.install(), "the gate did not install on this trafilatura"
     yield
 
 
@@ -115,8 +141,30 @@ def readability_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_the_gate_installs_on_the_pinned_trafilatura() -> None:
-    assert trafilatura.__version__ == readability_gate.TRAFILATURA
-    assert readability_gate.install()
+    assert trafilatura.__version__ == trafilatura_gates.TRAFILATURA
+    assert trafilatura_gates.install()
+
+
+FORM_PAGE = (
+    "<html><head><title>Talks</title></head><body><form id='aspnetForm'><label>Name</label>"
+    "<input name='n' value='v'><textarea>Letters</textarea><select><option>A</option></select>"
+    f"<article><p>{'Taiwan tariffs rare earths. ' * 20}</p></article></form></body></html>"
+)
+
+
+def test_gated_trees_are_the_same_trees_with_plain_element_classes() -> None:
+    plain = load_html(FORM_PAGE)
+    with trafilatura_gates.gated():
+        gated = load_html(FORM_PAGE)
+    assert plain is not None and gated is not None
+    assert tostring(gated) == tostring(plain)
+    assert {type(e).__name__ for e in plain.iter("form", "input", "textarea", "select", "label")} == {
+        "FormElement", "InputElement", "TextareaElement", "SelectElement", "LabelElement"
+    }  # fmt: skip
+    assert {type(e) for e in gated.iter()} == {HtmlElement}
+    assert {type(e) for e in copy(gated).iter()} == {HtmlElement}, "copies keep the classes"
+    whole, through_gates = texts(FORM_PAGE, "balanced")
+    assert whole and through_gates == whole
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -124,11 +172,19 @@ def test_the_gate_installs_on_the_pinned_trafilatura() -> None:
 def test_readabilitys_text_is_never_longer_than_the_bound(html: str) -> None:
     tree = load_html(html)
     assert tree is not None
-    bound = readability_gate.readability_text_bound(tree)
+    bound = trafilatura_gates.readability_text_bound(tree)
     assert bound is None or len(readability_text(tree)) <= bound
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pages())
+def test_the_page_text_is_never_longer_than_its_bound(html: str) -> None:
+    tree = load_html(html)
+    assert tree is not None
+    assert len(trafilatura.html2txt(tree)) <= trafilatura_gates.page_text_bound(tree)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pages(), st.sampled_from(sorted(EXTRACT_MODES)))
 def test_gated_extraction_gives_trafilaturas_text_on_generated_pages(html: str, mode: str) -> None:
     whole, gated = texts(html, mode)
@@ -165,7 +221,7 @@ SENTENCE = "The minister said on Tuesday that the talks would resume soon, offic
 def test_pages_whose_readability_text_outgrows_their_own_text_are_not_gated(html: str) -> None:
     tree = load_html(html)
     assert tree is not None
-    bound = readability_gate.readability_text_bound(tree)
+    bound = trafilatura_gates.readability_text_bound(tree)
     assert bound is None or len(readability_text(tree)) <= bound
     for mode in sorted(EXTRACT_MODES):
         whole, gated = texts(html, mode)
@@ -189,7 +245,32 @@ def test_plain_trafilatura_still_runs_readability_after_a_gated_call(
     readability_reads: list[int],
 ) -> None:
     html = "<html><body><article><p>" + " ".join(WORDS) * 8 + "</p></article></body></html>"
-    with readability_gate.gated():
+    with trafilatura_gates.gated():
         trafilatura.extract(html)
     trafilatura.extract(html)
     assert readability_reads == [0, 1]
+
+
+def test_an_article_that_is_most_of_its_page_is_not_measured_for_the_escalation(
+    page_measures: list[int],
+) -> None:
+    paragraphs = "".join(f"<p>{' '.join(WORDS)} Paragraph {i}.</p>" for i in range(4))
+    html = (
+        "<html><body><nav><a href='/'>Home</a></nav><script>var x = 1;</script>"
+        f"<article>{paragraphs}</article><footer>About us. Contact.</footer></body></html>"
+    )
+    whole, gated = texts(html, "balanced")
+    assert whole and len(whole) < 3000 and gated == whole
+    assert len(page_measures) == 1, "outside the gate trafilatura measures the page"
+
+
+def test_a_short_article_on_a_page_of_other_text_is_still_measured_and_retried(
+    page_measures: list[int],
+) -> None:
+    """Under a fifth of the page: trafilatura retries in recall mode, gated or not."""
+    links = "".join(f"<ul><li><a href='/{i}'>{' '.join(WORDS)}</a></li></ul>" for i in range(20))
+    html = f"<html><body><article><p>{SENTENCE * 3}</p></article>{links}</body></html>"
+    whole, gated = texts(html, "balanced")
+    assert whole and gated == whole
+    assert len(page_measures) == 2, "the gate cannot rule the retry out, so the page is measured"
+    assert len(whole) < 0.2 * page_measures[0]
