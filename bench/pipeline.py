@@ -16,6 +16,7 @@ processes is read from /proc; the table gives the peak of their sum and of the l
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import multiprocessing
 import os
@@ -123,15 +124,23 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def tree_rss_mb(root: int) -> tuple[float, float]:
-    """(sum, largest) resident MB of root and its descendants, from /proc."""
+def descendants(root: int) -> list[int]:
+    """root and every process under it, from a walk of all of /proc (~4 ms)."""
     children: dict[int, list[int]] = {}
     for pid, _, fields in processes():
         children.setdefault(int(fields[1]), []).append(pid)
-    sizes, todo = [], [root]
+    found, todo = [], [root]
     while todo:
         pid = todo.pop()
+        found.append(pid)
         todo += children.get(pid, [])
+    return found
+
+
+def rss_mb(pids: list[int]) -> tuple[float, float]:
+    """(sum, largest) resident MB of these processes, those still running."""
+    sizes = []
+    for pid in pids:
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
@@ -143,11 +152,19 @@ def tree_rss_mb(root: int) -> tuple[float, float]:
 
 
 def sample_peak(pid: int, stop: threading.Event) -> Callable[[], tuple[float, float]]:
+    """Peak resident MB of pid's process tree (sum, largest), sampled every 0.1 s. The tree is
+    walked once a second: walking /proc ten times a second cost ~4 % of a core, charged to the
+    run being measured and not to the floor it is compared with."""
     peak = [0.0, 0.0]
 
     def loop() -> None:
-        while not stop.wait(0.1):
-            total, largest = tree_rss_mb(pid)
+        pids: list[int] = []
+        for tick in itertools.count():
+            if stop.wait(0.1):
+                return
+            if tick % 10 == 0:
+                pids = descendants(pid)
+            total, largest = rss_mb(pids)
             peak[0], peak[1] = max(peak[0], total), max(peak[1], largest)
 
     thread = threading.Thread(target=loop, daemon=True)

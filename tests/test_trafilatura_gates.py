@@ -24,7 +24,9 @@ WORDS = (
     "Taiwan tariffs rare earths minister said on Tuesday that the talks would resume, "
     "officials in Tokyo confirmed. Share this article Subscribe menu cookie home news sport"
 ).split()
-SPACES = [" ", "\n", "\t", "\xa0", "\u3000", "\u2028", ""]
+# References to the control characters Python counts as spaces and XML refuses (&#12;...): the
+# parser decodes them, html2txt raises on them, readability's XML round trip makes them U+FFFD.
+SPACES = [" ", "\n", "\t", "\xa0", "\u3000", "\u2028", "", "&#11;", "&#12;", "&#x1f;"]
 CLASSES = [
     "", "article", "content", "post-body", "sidebar", "comment", "footer", "menu", "ad-",
     "cookie-banner",
@@ -181,7 +183,8 @@ def test_readabilitys_text_is_never_longer_than_the_bound(html: str) -> None:
 def test_the_page_text_is_never_longer_than_its_bound(html: str) -> None:
     tree = load_html(html)
     assert tree is not None
-    assert len(trafilatura.html2txt(tree)) <= trafilatura_gates.page_text_bound(tree)
+    bound = trafilatura_gates.page_text_bound(tree)  # None: html2txt may raise, it is measured
+    assert bound is None or len(trafilatura.html2txt(tree)) <= bound
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -215,8 +218,10 @@ SENTENCE = "The minister said on Tuesday that the talks would resume soon, offic
         # root's tail, which readability's copy keeps.
         "<!-- c --><html><body><h2>Talks resume</h2>"
         f"<blockquote>{SENTENCE * 2}</blockquote></body>{'Words after the body end here. ' * 12}</html>",
+        # ... and control characters there: readability's XML round trip makes each a U+FFFD.
+        f"<span><p>{SENTENCE * 5}</p><p>More words.</p></span>" + "&#11; " * 300,
     ],
-    ids=["noembed", "xmp", "tail after body"],
+    ids=["noembed", "xmp", "tail after body", "control characters after the body"],
 )
 def test_pages_whose_readability_text_outgrows_their_own_text_are_not_gated(html: str) -> None:
     tree = load_html(html)
@@ -274,3 +279,31 @@ def test_a_short_article_on_a_page_of_other_text_is_still_measured_and_retried(
     assert whole and gated == whole
     assert len(page_measures) == 2, "the gate cannot rule the retry out, so the page is measured"
     assert len(whole) < 0.2 * page_measures[0]
+
+
+@pytest.mark.parametrize("where", ["<div>&#12;</div>", "<pre>def f():\n&#12;\n    pass</pre>"])
+def test_a_page_html2txt_raises_on_is_still_measured_and_fails_as_without_the_gates(
+    where: str,
+) -> None:
+    """html2txt sets a text holding a form feed and lxml refuses it: trafilatura gives no text
+    for the page, and neither does it through the gates."""
+    html = f"<html><body><p>{SENTENCE * 3}</p>{where}</body></html>"
+    tree = load_html(html)
+    assert tree is not None and trafilatura_gates.page_text_bound(tree) is None
+    for mode in ("balanced", "fast"):
+        assert texts(html, mode) == (None, None), mode
+
+
+def test_the_page_bound_holds_past_the_removed_elements_it_subtracts() -> None:
+    """Deeply nested removed elements beyond _MOST_REMOVED are not subtracted: a looser bound."""
+    svgs = "<svg>Icon</svg>" * (trafilatura_gates._MOST_REMOVED + 500)
+    html = (
+        f"<html><body><article><p>{SENTENCE * 4}</p></article>"
+        f"<aside>{'<div>' * 200}{svgs}{'</div>' * 200}</aside><p>{SENTENCE}</p></body></html>"
+    )
+    tree = load_html(html)
+    assert tree is not None
+    bound = trafilatura_gates.page_text_bound(tree)
+    assert bound is not None and len(trafilatura.html2txt(tree)) <= bound
+    whole, gated = texts(html, "balanced")
+    assert whole and gated == whole

@@ -28,14 +28,17 @@ names of the trafilatura version they were checked against (TRAFILATURA); on any
 they stay out and trafilatura runs whole.
 
 The bounds count characters as trafilatura does after folding whitespace (" ".join(s.split())).
-XPath's normalize-space folds only ASCII spaces, Python's split() every Unicode one: the XPath
-length is never the shorter. Removing a substring never lengthens a folded text by more than
-it shortens it by the substring's own folded length, and inserting one space lengthens it by at
-most one character.
+Removing a substring shortens a folded text by at least the substring's own folded length, and
+inserting one space lengthens it by at most one character. Control characters that Python
+counts as spaces (\x0b, \x0c, \x1c-\x1f: from references such as &#12;) are not spaces to
+XML: readability's round trip through XML makes each a U+FFFD, and lxml refuses to set a text
+holding one, which makes html2txt raise. So readability's bound folds only ASCII spaces, as
+XPath's normalize-space does, and a page whose text holds one is always measured.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -56,6 +59,12 @@ from trafilatura.main_extractor import extract_content
 TRAFILATURA = "2.3.1"  # tests/test_trafilatura_gates.py compares the texts on this version
 VIDEO_TEXT = len("VIDEO") + 1  # readability's text for a video iframe, and a space to part it
 _SPACED_LENGTH = XPath("string-length(normalize-space(.))")
+_TEXT = XPath("string(.)")
+# Kept by trafilatura's remove_control_characters (str.isspace), refused by lxml in a text.
+_UNSETTABLE = "\x0b\x0c\x1c\x1d\x1e\x1f"
+# Removed elements subtracted from the page's bound at most: past these the bound is looser
+# (still a bound), and a page of a million nested <svg> costs no more to bound than to measure.
+_MOST_REMOVED = 2000
 _DROPPED = ("script", "style")  # readability drops them before it reads the page
 # Parsed as raw text by libxml2 2.14 (the HTML5 tokenizer), so entities in them stay escaped.
 _RAW_TEXT = frozenset(("xmp", "noembed", "noframes", "plaintext"))
@@ -80,16 +89,20 @@ _gated: ContextVar[bool] = ContextVar("trafilatura_gated", default=False)
 # The length of the text the current extraction's comparison returned.
 _compared: ContextVar[int | None] = ContextVar("compared_length", default=None)
 _original: Callable[..., tuple[_Element, str]] | None = None
+_installing = threading.Lock()
 
 
 def install() -> bool:
     """Put the gates in front of trafilatura's passes once; whether they are there."""
     global _original
-    if _original is None and trafilatura.__version__ == TRAFILATURA:
-        _original = trafilatura.core._extract_and_compare
-        trafilatura.core._extract_and_compare = _extract_and_compare
-        trafilatura.core.html2txt = _escalation_page_text  # type: ignore[attr-defined,assignment]
-        trafilatura.utils.fromstring = _fromstring  # type: ignore[attr-defined]
+    if _original is not None:
+        return True
+    with _installing:  # two threads installing at once would make the gate its own original
+        if _original is None and trafilatura.__version__ == TRAFILATURA:
+            trafilatura.core.html2txt = _escalation_page_text  # type: ignore[attr-defined,assignment]
+            trafilatura.utils.fromstring = _fromstring  # type: ignore[attr-defined]
+            _original = trafilatura.core._extract_and_compare
+            trafilatura.core._extract_and_compare = _extract_and_compare
     return _original is not None
 
 
@@ -123,8 +136,8 @@ def readability_text_bound(tree: HtmlElement) -> int | None:
     None when the page gives no bound.
 
     Dropping a script removes at least its own folded text from the page's; whatever else
-    readability drops or moves only shortens it. The root's tail counts too: a page that does
-    not open with <html> parses as a fragment, and text after </body> is that tail. The
+    readability drops or moves only shortens it. The root's tail counts too, whole: a page that
+    does not open with <html> parses as a fragment, and text after </body> is that tail. The
     re-parse of readability's summary (serialised as XML) leaves entities in raw-text elements
     undecoded, so "&" there comes back as "&amp;": a page with one has no bound."""
     dropped = 0
@@ -136,7 +149,7 @@ def readability_text_bound(tree: HtmlElement) -> int | None:
             videos += 1
         else:
             dropped += _folded_length(element.text or "")
-    tail = _folded_length(tree.tail or "") + 1
+    tail = len(tree.tail or "") + 1
     return int(_SPACED_LENGTH(tree)) + tail - dropped + VIDEO_TEXT * videos
 
 
@@ -151,8 +164,8 @@ def readability_may_win(tree: HtmlElement, body: _Element, text: str, options: A
     return not body.xpath(".//p//text()") or len(body.findall(".//table")) > paragraphs
 
 
-def page_text_bound(tree: HtmlElement) -> int:
-    """The most characters trafilatura.html2txt(tree) can return.
+def page_text_bound(tree: HtmlElement) -> int | None:
+    """The most characters trafilatura.html2txt(tree) can return, or None when it would raise.
 
     html2txt reads the body (or the tree, without one), removes the elements of
     BASIC_CLEAN_XPATH, pads every block element's text and tail with a space and folds the
@@ -160,15 +173,17 @@ def page_text_bound(tree: HtmlElement) -> int:
     it removes by tag, plus two for each block element."""
     body = tree.find(".//body")
     root = tree if body is None else body
+    text = _TEXT(root)
+    if any(c in text or c in (root.tail or "") for c in _UNSETTABLE):
+        return None
     removed = 0
-    outer: HtmlElement | None = None
-    for element in root.iterdescendants(*_CLEANED):
-        if outer is not None and any(a is outer for a in element.iterancestors()):
-            continue
-        outer = element
-        removed += _folded_length(element.text_content())
+    for count, element in enumerate(root.iterdescendants(*_CLEANED)):
+        if count == _MOST_REMOVED:
+            break
+        if next(element.iterancestors(*_CLEANED), None) is None:  # walked in C
+            removed += _folded_length(element.text_content())
     blocks = sum(1 for _ in root.iter(*_BLOCKS))
-    return int(_SPACED_LENGTH(root)) - removed + 2 * blocks
+    return _folded_length(text) - removed + 2 * blocks
 
 
 def _extract_and_compare(
@@ -197,9 +212,11 @@ def _escalation_page_text(tree: HtmlElement, clean: bool = True) -> str:
     The text tested is the comparison's, or the baseline's when that is longer: never shorter
     than the length _extract_and_compare noted. Where that length already reaches the share of
     the page's bound, the test fails whatever the page's text is, and an empty text fails it
-    the same way without measuring the page."""
+    the same way without measuring the page. A page html2txt would raise on is measured, and
+    raises as it would without the gate."""
     compared = _compared.get()
     if _gated.get() and compared is not None and clean:
-        if compared >= ESCALATION_PAGE_SHARE * page_text_bound(tree):
+        most = page_text_bound(tree)
+        if most is not None and compared >= ESCALATION_PAGE_SHARE * most:
             return ""
     return trafilatura.html2txt(tree, clean)
