@@ -220,8 +220,17 @@ SENTENCE = "The minister said on Tuesday that the talks would resume soon, offic
         f"<blockquote>{SENTENCE * 2}</blockquote></body>{'Words after the body end here. ' * 12}</html>",
         # ... and control characters there: readability's XML round trip makes each a U+FFFD.
         f"<span><p>{SENTENCE * 5}</p><p>More words.</p></span>" + "&#11; " * 300,
+        # In precision mode trafilatura prunes the page's copy before readability reads it;
+        # moving this tail (a vertical tab) into its parent's text raises.
+        '<div><div class="sidebar"></div>Taiwan&#11;</div><p>Taiwan Taiwan </p>',
     ],
-    ids=["noembed", "xmp", "tail after body", "control characters after the body"],
+    ids=[
+        "noembed",
+        "xmp",
+        "tail after body",
+        "control characters after the body",
+        "control character moved by the pruning",
+    ],
 )
 def test_pages_whose_readability_text_outgrows_their_own_text_are_not_gated(html: str) -> None:
     tree = load_html(html)

@@ -32,8 +32,9 @@ Removing a substring shortens a folded text by at least the substring's own fold
 inserting one space lengthens it by at most one character. Control characters that Python
 counts as spaces (\x0b, \x0c, \x1c-\x1f: from references such as &#12;) are not spaces to
 XML: readability's round trip through XML makes each a U+FFFD, and lxml refuses to set a text
-holding one, which makes html2txt raise. So readability's bound folds only ASCII spaces, as
-XPath's normalize-space does, and a page whose text holds one is always measured.
+holding one, which makes html2txt (and, in precision mode, the pruning before readability)
+raise. So readability's bound folds only ASCII spaces, as XPath's normalize-space does, and a
+page whose text holds one is always measured, and in precision mode always read by readability.
 """
 
 from __future__ import annotations
@@ -127,6 +128,10 @@ def _fromstring(
     return lxml.html.fromstring(html, base_url=base_url, parser=parser, **kw)
 
 
+def _holds_unsettable(text: str) -> bool:
+    return any(c in text for c in _UNSETTABLE)
+
+
 def _folded_length(text: str) -> int:
     return len(" ".join(text.split()))
 
@@ -154,7 +159,12 @@ def readability_text_bound(tree: HtmlElement) -> int | None:
 
 
 def readability_may_win(tree: HtmlElement, body: _Element, text: str, options: Any) -> bool:
-    """Whether readability's text could replace `text` (trafilatura's own, from `body`)."""
+    """Whether readability's text could replace `text` (trafilatura's own, from `body`).
+
+    In precision mode trafilatura first prunes the page's copy, which raises when it moves a
+    text holding a character lxml refuses: such a page is given to readability as it is."""
+    if options.focus == "precision" and _holds_unsettable(_TEXT(tree)):
+        return True
     most = readability_text_bound(tree)
     if most is None or most > (len(text) if options.focus == "recall" else 2 * len(text)):
         return True
@@ -174,7 +184,7 @@ def page_text_bound(tree: HtmlElement) -> int | None:
     body = tree.find(".//body")
     root = tree if body is None else body
     text = _TEXT(root)
-    if any(c in text or c in (root.tail or "") for c in _UNSETTABLE):
+    if _holds_unsettable(text) or _holds_unsettable(root.tail or ""):
         return None
     removed = 0
     for count, element in enumerate(root.iterdescendants(*_CLEANED)):
