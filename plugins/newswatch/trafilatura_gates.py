@@ -34,7 +34,7 @@ counts as spaces (\x0b, \x0c, \x1c-\x1f: from references such as &#12;) are not 
 XML: readability's round trip through XML makes each a U+FFFD, and lxml refuses to set a text
 holding one, which makes html2txt (and, in precision mode, the pruning before readability)
 raise. So readability's bound folds only ASCII spaces, as XPath's normalize-space does, and a
-page whose text holds one is always measured, and in precision mode always read by readability.
+page whose text holds one skips nothing.
 """
 
 from __future__ import annotations
@@ -159,12 +159,7 @@ def readability_text_bound(tree: HtmlElement) -> int | None:
 
 
 def readability_may_win(tree: HtmlElement, body: _Element, text: str, options: Any) -> bool:
-    """Whether readability's text could replace `text` (trafilatura's own, from `body`).
-
-    In precision mode trafilatura first prunes the page's copy, which raises when it moves a
-    text holding a character lxml refuses: such a page is given to readability as it is."""
-    if options.focus == "precision" and _holds_unsettable(_TEXT(tree)):
-        return True
+    """Whether readability's text could replace `text` (trafilatura's own, from `body`)."""
     most = readability_text_bound(tree)
     if most is None or most > (len(text) if options.focus == "recall" else 2 * len(text)):
         return True
@@ -203,6 +198,11 @@ def _extract_and_compare(
     cannot win; it notes the length of the text for the escalation test that follows."""
     assert _original is not None
     if not _gated.get():
+        return _original(cleaned_tree, cleaned_tree_backup, tree, options)
+    if _holds_unsettable(_TEXT(tree)):
+        # Passes that move such a text raise (in precision mode, the pruning of readability's
+        # copy): readability reads the page as it is, and nothing is noted, so it is measured.
+        _compared.set(None)
         return _original(cleaned_tree, cleaned_tree_backup, tree, options)
     if options.fast:
         body, text = _original(cleaned_tree, cleaned_tree_backup, tree, options)
