@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
@@ -251,22 +252,36 @@ def test_unfetchable_item_links_fall_back_to_the_feed_text_with_the_reason(
     assert any("ambiguous numeric host '0177.0.0.1'" in e for e in errors)
 
 
+@contextmanager
+def database_refuses(settings: Settings, event: str, when: str, message: str) -> Iterator[None]:
+    """A real refusal by the real database while the block runs: a trigger raising `message`
+    before `event` ("insert on articles") on rows matching `when`."""
+    engine = db.get_engine(db.database_url(settings))
+    table = event.split(" on ")[1]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "create or replace function refuse() returns trigger language plpgsql as"
+                f" $$ begin raise exception '{message}'; end $$;"
+                f" create trigger refuse before {event} for each row"
+                f" when ({when}) execute function refuse()"
+            )
+        )
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"drop trigger refuse on {table}"))
+
+
 def test_an_article_the_database_refuses_fails_alone_and_is_retried(
     web: Web, settings: Settings
 ) -> None:
     """A real refusal by the real database (a trigger), not a mock: the chunk's other articles
     are stored, the failure is recorded on the feed, and the next poll retries the item."""
-    engine = db.get_engine(db.database_url(settings))
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "create or replace function refuse_poison() returns trigger language plpgsql as"
-                " $$ begin raise exception 'poisoned article'; end $$;"
-                " create trigger refuse_poison before insert on articles for each row"
-                " when (new.title like '%POISON%') execute function refuse_poison()"
-            )
-        )
-    try:
+    with database_refuses(
+        settings, "insert on articles", "new.title like '%POISON%'", "poisoned article"
+    ):
         web.feed(
             rss(
                 f"<item><title>POISON tariff</title><link>{web.base}/hostile/p</link></item>",
@@ -283,13 +298,27 @@ def test_an_article_the_database_refuses_fails_alone_and_is_retried(
         assert "poisoned article" in feed.last_error
         assert feed.etag is None  # so the next poll is not answered 304 and the item is not lost
         assert any("poisoned article" in e for e in summary["errors"])
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text("drop trigger refuse_poison on articles"))
     clock.freeze(clock.now() + timedelta(hours=25))
     web.run()
     assert sorted(a.title for a in hostile_articles(settings)) == ["Fine tariff", "POISON tariff"]
     assert hostile_feed(settings).last_error is None
+
+
+def test_a_poll_outcome_the_database_refuses_fails_alone(web: Web, settings: Settings) -> None:
+    """The feeds' outcomes share one transaction, each under its own savepoint: a real refusal
+    (a trigger) of one feed's outcome is reported, and the other feed's outcome is stored."""
+    refused_when = "new.name = 'Hostile' and new.last_polled_at is distinct from old.last_polled_at"
+    with database_refuses(settings, "update on feeds", refused_when, "outcome refused"):
+        web.feed(rss(f"<item><title>Tariff</title><link>{web.base}/hostile/a</link></item>"))
+        web.page("/hostile/a", page("Tariff page. "))
+        summary = web.run()  # the healthy feed's article, alert and run row: checked by run()
+    assert hostile_feed(settings).last_polled_at is None
+    assert [a.title for a in hostile_articles(settings)] == ["Tariff"]
+    with db.transaction(db.session_factory(settings)) as session:
+        healthy = session.get_one(models.Feed, healthy_id(session))
+        assert healthy.last_polled_at is not None and healthy.last_error is None
+    refused = [e for e in summary["errors"] if "outcome refused" in e]
+    assert refused and refused[0].startswith("feed 'Hostile': poll outcome not stored")
 
 
 def test_delivery_and_the_run_row_survive_a_batch_that_dies(web: Web, settings: Settings) -> None:

@@ -300,8 +300,7 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
             errors.append(f"feed {names[poll.feed_id]!r}: {poll.error or poll.warning}")
     at = clock.now()
     with watch.stage("store"):
-        for poll in polls:  # each feed's outcome in its own transaction: one cannot undo another
-            errors.extend(record(factory, poll, at, settings, names[poll.feed_id]))
+        errors.extend(record_all(factory, polls, at, settings, names))
         try:
             with db.transaction(factory) as session:
                 # Every (article, feed) pair seen, including items another feed or run stored first.
@@ -318,6 +317,44 @@ def process_feeds(settings: Settings, feed_ids: list[int]) -> StageReport:
     return StageReport(
         counts=dict(counts), durations=watch.durations(), errors=errors, batch=list(feed_ids)
     )
+
+
+def record_all(
+    factory: sessionmaker[Session],
+    polls: list[FeedPoll],
+    at: datetime,
+    settings: Settings,
+    names: dict[int, str],
+) -> list[str]:
+    """Store every poll's outcome in one transaction, each under a savepoint of its own, so one
+    cannot undo another; a feed whose outcome fails is then recorded alone by `record`, and all
+    of them are when the transaction itself fails. The notes worth reporting.
+
+    A transaction per feed waited for a commit each: 0.85 s for 500 feeds at the end of a run,
+    while the extraction workers had nothing left to do."""
+    notes: list[str] = []
+    alone: list[FeedPoll] = []
+    try:
+        with db.transaction(factory) as session:
+            held = store.feeds.load_feeds(session, [poll.feed_id for poll in polls])
+            for poll in polls:
+                try:
+                    with session.begin_nested():
+                        note = store.feeds.record_poll(session, poll, at, settings)
+                except Exception:
+                    log.exception(
+                        "feed=%r poll outcome not stored with the others", names[poll.feed_id]
+                    )
+                    alone.append(poll)
+                    continue
+                notes.extend([note] if note else [])
+            del held
+    except Exception:
+        log.exception("poll outcomes not stored together; one feed at a time")
+        notes, alone = [], polls
+    for poll in alone:
+        notes.extend(record(factory, poll, at, settings, names[poll.feed_id]))
+    return notes
 
 
 def record(

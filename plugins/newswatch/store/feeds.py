@@ -79,6 +79,12 @@ def feed_states(session: Session, feed_ids: Sequence[int]) -> list[FeedState]:
     return [db.as_record(feed, FeedState) for feed in rows]
 
 
+def load_feeds(session: Session, feed_ids: Sequence[int]) -> list[models.Feed]:
+    """These feeds in one query: while the caller holds the list, `session.get` finds each in
+    the session instead of asking the database again."""
+    return list(session.scalars(select(models.Feed).where(models.Feed.id.in_(feed_ids))))
+
+
 def _polled_elsewhere(session: Session, feed_id: int, url: str) -> models.Feed | None:
     """The other stored feed at `url`, however its address is spelled (query trackers, case,
     slashes); a 301 onto it would make two feeds read one."""
