@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 # What cost `newswatch --help` 4.4 s before (datasketch pulled in scipy; alembic, SQLAlchemy and
 # trafilatura were imported by every command module at its top).
@@ -78,3 +79,48 @@ def test_the_process_that_downloads_and_stores_leaves_trafilatura_to_its_workers
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     )
     assert checked.stdout.split() == ["False", "True"]
+
+
+def entry_with(app_body: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    """The `newswatch` entry point, in a process of its own, with `app` doing app_body."""
+    probe = (
+        "import atexit, sys\n"
+        "import newswatch.cli.entry as entry, newswatch.cli.main as cli\n"
+        "def app():\n"
+        + "".join(f"    {line}\n" for line in app_body.splitlines())
+        + "cli.app = app\n"
+        "entry.main()\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=tmp
+    )
+
+
+def test_the_executable_exits_with_the_commands_code_its_whole_output_and_exit_handlers(
+    tmp_path: Path,
+) -> None:
+    """It skips the interpreter's teardown, not what a command wrote or registered."""
+    done = entry_with(
+        "atexit.register(lambda: open('handler-ran', 'w').write('yes'))\n"
+        "sys.stdout.write('x' * 300_000)\n"
+        "sys.exit(3)",
+        tmp_path,
+    )
+    assert done.returncode == 3
+    assert done.stdout == "x" * 300_000
+    assert (tmp_path / "handler-ran").read_text() == "yes"
+
+
+def test_the_executable_leaves_an_uncaught_exception_to_python(tmp_path: Path) -> None:
+    done = entry_with("raise RuntimeError('a bug')", tmp_path)
+    assert done.returncode == 1
+    assert "RuntimeError: a bug" in done.stderr
+
+
+def test_the_installed_executable_answers_help_and_bad_input() -> None:
+    newswatch = str(Path(sys.executable).with_name("newswatch"))
+    helped = subprocess.run([newswatch, "--help"], capture_output=True, text=True, timeout=120)
+    assert helped.returncode == 0 and "Follow topics across news feeds" in helped.stdout
+    refused = subprocess.run([newswatch, "nosuch"], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == "newswatch: No such command 'nosuch'. (see --help)"
