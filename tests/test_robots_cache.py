@@ -267,3 +267,57 @@ def test_a_batchs_sites_are_recalled_in_one_query_with_the_answers_one_by_one_gi
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert sum("robots_txt" in query for query in queries) == 1
+
+
+def test_a_runs_new_answers_are_written_together_when_saved(robots_table: Settings) -> None:
+    """remember keeps an answer in memory; save writes them all in one statement, each with the
+    time it was read (a transaction a site held up the page robots.txt had cleared)."""
+    clock.freeze(MORNING)
+    read = {
+        "http://one.example": RobotsFile(200, PRIVATE),
+        "http://two.example": RobotsFile(404),
+        "http://three.example": RobotsFile(503),
+    }
+    statements: list[str] = []
+    engine = db.get_engine(db.database_url(robots_table))
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    async def go() -> None:
+        table = RobotsTable(robots_table)
+        for origin, robots in read.items():
+            await table.remember(origin, robots)
+            assert await table.recall(origin) == robots  # known at once, without a query
+        assert statements == []
+        await table.save()
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        asyncio.run(go())
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert sum("robots_txt" in statement for statement in statements) == 1
+    with db.transaction(db.session_factory(robots_table)) as session:
+        rows = {row.origin: row for row in session.scalars(select(models.RobotsTxt))}
+    assert {origin: (row.status, row.body) for origin, row in rows.items()} == {
+        origin: (robots.status, robots.text) for origin, robots in read.items()
+    }
+    assert {row.fetched_at for row in rows.values()} == {MORNING}
+
+
+def test_answers_that_cannot_be_saved_are_logged_not_raised(
+    robots_table: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database gone at the end of a run costs only a robots.txt read by the next run."""
+    unreachable = robots_table.model_copy(
+        update={"database_url": "postgresql+psycopg://postgres@127.0.0.1:1/none"}
+    )
+
+    async def go() -> None:
+        table = RobotsTable(unreachable)
+        await table.remember("http://one.example", RobotsFile(200, PRIVATE))
+        await table.save()
+
+    asyncio.run(go())
+    assert "robots.txt of 1 site(s) not remembered" in caplog.text

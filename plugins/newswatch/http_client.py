@@ -336,6 +336,9 @@ class RobotsCache(Protocol):
 
     async def remember(self, origin: str, robots: RobotsFile) -> None: ...
 
+    async def save(self) -> None:
+        """Keep what was remembered; the Downloader calls it as it closes."""
+
 
 class Downloader:
     """Capped downloads under a global limit, a per-host limit and a minimum interval per host."""
@@ -357,7 +360,11 @@ class Downloader:
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.client.aclose()
+        try:
+            if self.robots_cache is not None:
+                await self.robots_cache.save()
+        finally:
+            await self.client.aclose()
 
     async def get(
         self,
