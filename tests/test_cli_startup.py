@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from newswatch.cli.main import batch_progress
 
 # What cost `newswatch --help` 4.4 s before (datasketch pulled in scipy; alembic, SQLAlchemy and
 # trafilatura were imported by every command module at its top).
@@ -81,7 +85,7 @@ def test_the_process_that_downloads_and_stores_leaves_trafilatura_to_its_workers
     assert checked.stdout.split() == ["False", "True"]
 
 
-def entry_with(app_body: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+def entry_with(app_body: str, tmp: Path, **run: Any) -> subprocess.CompletedProcess[str]:
     """The `newswatch` entry point, in a process of its own, with `app` doing app_body."""
     probe = (
         "import atexit, sys\n"
@@ -91,9 +95,9 @@ def entry_with(app_body: str, tmp: Path) -> subprocess.CompletedProcess[str]:
         + "cli.app = app\n"
         "entry.main()\n"
     )
-    return subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=tmp
-    )
+    if "stdout" not in run:
+        run["capture_output"] = True
+    return subprocess.run([sys.executable, "-c", probe], text=True, timeout=120, cwd=tmp, **run)
 
 
 def test_the_executable_exits_with_the_commands_code_its_whole_output_and_exit_handlers(
@@ -117,6 +121,33 @@ def test_the_executable_leaves_an_uncaught_exception_to_python(tmp_path: Path) -
     assert "RuntimeError: a bug" in done.stderr
 
 
+def test_the_executable_started_without_a_standard_output_exits_quietly(tmp_path: Path) -> None:
+    """Python leaves sys.stdout None when descriptor 1 is closed (`newswatch run >&-`)."""
+    done = entry_with(
+        "sys.exit(3)", tmp_path, stdout=None, stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1)
+    )
+    assert done.returncode == 3
+    assert done.stderr == ""
+
+
+def test_output_the_executable_cannot_write_is_reported_as_python_reports_it(
+    tmp_path: Path,
+) -> None:
+    """A full disk under the last buffered line: Python's message and exit status 120, as
+    before, never a silent success."""
+    quiet = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    with open("/dev/full", "w") as full:
+        done = entry_with(
+            "print('summary line')\nsys.exit(0)",
+            tmp_path,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            env=quiet,
+        )
+    assert done.returncode == 120
+    assert "No space left on device" in done.stderr
+
+
 def test_the_installed_executable_answers_help_and_bad_input() -> None:
     newswatch = str(Path(sys.executable).with_name("newswatch"))
     helped = subprocess.run([newswatch, "--help"], capture_output=True, text=True, timeout=120)
@@ -124,3 +155,8 @@ def test_the_installed_executable_answers_help_and_bad_input() -> None:
     refused = subprocess.run([newswatch, "nosuch"], capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2
     assert refused.stderr.strip() == "newswatch: No such command 'nosuch'. (see --help)"
+
+
+def test_run_without_a_standard_output_shows_no_progress_bar() -> None:
+    """`newswatch run >&-` failed with "'NoneType' object has no attribute 'isatty'"."""
+    assert batch_progress(None, as_json=False) is None

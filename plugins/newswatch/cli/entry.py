@@ -40,13 +40,16 @@ def exit_status(code: object) -> int:
 
 
 def _exit_now() -> None:
-    """End the process now with the command's exit code; after an uncaught exception (no code
-    was set), leave the exit to Python."""
+    """End the process now with the command's exit code. After an uncaught exception (no code
+    was set), or when the output cannot be flushed (a full disk, a closed pipe), leave the exit
+    to Python, which reports that and exits 120 as it always did."""
     if not _exit_code:
         return
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # started with that descriptor closed: nothing to flush
+            continue
         try:
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be written
-            pass
+        except (OSError, ValueError):
+            return
     os._exit(_exit_code[0])

@@ -162,10 +162,11 @@ def db_stop(as_json: JsonOption = False) -> None:
 
 
 def batch_progress(
-    stream: TextIO, as_json: bool
+    stream: TextIO | None, as_json: bool
 ) -> Callable[[list[list[int]]], Iterable[list[int]]] | None:
-    """A progress bar over the feed batches, only for a person at a terminal (never in --json)."""
-    if as_json or not stream.isatty():
+    """A progress bar over the feed batches, only for a person at a terminal (never in --json;
+    never without a standard output, which Python leaves None when it starts with it closed)."""
+    if as_json or stream is None or not stream.isatty():
         return None
     from rich.console import Console
     from rich.progress import track
