@@ -336,7 +336,8 @@ def record_all(
     alone: list[FeedPoll] = []
     try:
         with db.transaction(factory) as session:
-            held = store.feeds.load_feeds(session, [poll.feed_id for poll in polls])
+            # Held to the end: the session keeps only the feeds something refers to.
+            loaded = store.feeds.load_feeds(session, [poll.feed_id for poll in polls])
             for poll in polls:
                 try:
                     with session.begin_nested():
@@ -347,8 +348,9 @@ def record_all(
                     )
                     alone.append(poll)
                     continue
-                notes.extend([note] if note else [])
-            del held
+                if note:
+                    notes.append(note)
+            del loaded
     except Exception:
         log.exception("poll outcomes not stored together; one feed at a time")
         notes, alone = [], polls

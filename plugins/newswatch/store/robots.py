@@ -116,12 +116,13 @@ class RobotsTable:
         """Write the answers remembered since the last save, in one transaction. A failure is
         logged, not raised: the next run reads those sites' robots.txt again."""
         unsaved, self._unsaved = self._unsaved, {}
+        if not unsaved:
+            return
         try:
             await asyncio.to_thread(self._save, unsaved)
         except Exception:
             log.exception("robots.txt of %d site(s) not remembered", len(unsaved))
 
     def _save(self, answers: dict[str, tuple[RobotsFile, datetime]]) -> None:
-        if answers:
-            with db.transaction(self.sessions) as session:
-                remember_many(session, answers)
+        with db.transaction(self.sessions) as session:
+            remember_many(session, answers)
