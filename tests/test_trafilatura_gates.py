@@ -11,6 +11,7 @@ from importlib import resources
 import pytest
 import trafilatura
 import trafilatura.external
+import trafilatura.utils
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml.etree import tostring
@@ -316,3 +317,17 @@ def test_the_page_bound_holds_past_the_removed_elements_it_subtracts() -> None:
     assert bound is not None and len(trafilatura.html2txt(tree)) <= bound
     whole, gated = texts(html, "balanced")
     assert whole and gated == whole
+
+
+def test_the_invalid_characters_shortcut_covers_what_trafilaturas_pattern_removes() -> None:
+    installed = trafilatura.utils.INVALID_XML_CHARS
+    assert isinstance(installed, trafilatura_gates.InvalidXmlChars)
+    removed = {c for c in map(chr, range(0x110000)) if installed.regex.match(c)}
+    assert removed == set(trafilatura_gates.INVALID_XML)
+
+
+@pytest.mark.parametrize("char", ["\x01", "\x0b", "\x1f", "\ufffe", "\uffff"])
+def test_a_page_holding_an_invalid_character_loses_it_through_the_gates_too(char: str) -> None:
+    html = f"<html><body><article><p>{SENTENCE * 3}Tai{char}wan</p></article></body></html>"
+    whole, gated = texts(html, "balanced")
+    assert whole and "Taiwan" in whole and gated == whole

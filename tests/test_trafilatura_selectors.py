@@ -11,6 +11,7 @@ import lxml.html
 import pytest
 import trafilatura
 import trafilatura.main_extractor
+import trafilatura.settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml.etree import XPath, _Element
@@ -27,14 +28,18 @@ PAIRS: list[tuple[XPath, Callable[[_Element], list[_Element]]]] = [
         *xpaths.RAW_TREE_PRUNE_XPATH,
         *xpaths.REMOVE_COMMENTS_AND_LISTS_XPATH,
         *xpaths.OVERALL_DISCARD_XPATH,
+        trafilatura.settings.BASIC_CLEAN_XPATH,
+        xpaths.BODY_XPATH[0],
+        xpaths.BODY_XPATH[2],
+        xpaths.BODY_XPATH[3],
     )
 ]
 TAGS = [
     "div", "section", "aside", "list", "details", "ol", "ul", "item", "p", "span", "h1",
-    "article", "li", "a",
+    "article", "li", "a", "main", "footer", "script", "style", "svg", "template",
 ]  # fmt: skip
 ATTRIBUTES = ["id", "class", "style", "role", "data-component", "data-lp-replacement-content",
-              "aria-hidden"]  # fmt: skip
+              "aria-hidden", "itemprop"]  # fmt: skip
 # Words of the expressions' patterns and tests, near misses, and case variants.
 FRAGMENTS = [
     "", "x", "comment", "Comment", "commentary", "comments", "article-comments", "post-comments",
@@ -45,6 +50,11 @@ FRAGMENTS = [
     "display:none", "display: none", "comments-title", "true", "True", "MostPopularStories",
     "akismet", "reader-comments", "message", "noprint", "notloaded", "footer", "Footer", "tags",
     "widget", "author", "byline", "premium", "related", "primary", "jp-", "dpsp-content",
+    "post", "entry", "articleBody", "articleContent", "article-content", "article__body",
+    "post-text", "story", "article", "postarea", "text", "cell", "fullText", "FULLTEXT",
+    "story-body", "content", "content-main", "main-content", "Main-Content", "MAIN-CONTENT",
+    "page-content", "Page-Content", "cookie-banner", "Cookie-Consent", "onetrust", "COOKIEBOT",
+    "notice__cookie", "consent-manager",
 ]  # fmt: skip
 
 
@@ -77,6 +87,14 @@ EDGES = """<html><body>
 <div class="comments-title">Comments</div><div aria-hidden="true">hidden</div>
 <div><div><span class="share-tools">nested</span></div></div>
 <aside class="post elementor-share-buttons">share</aside>
+<main><div class="entry">first frame of its parent</div><div class="post">second</div>
+<section><div class="post">first of another parent</div></section></main>
+<div class="intro"><div class="x" id="footer-links">class named first: read "x"</div>
+<div id="footer-nav" class="menu">id named first: read "footer-nav"</div></div>
+<section><div itemprop="articleBody">the article</div></section>
+<article role="article"><div class="FullText">fulltext, any case</div></article>
+<div class="Page-Content">translate(@class, 'CP', 'cp')</div><script>var s;</script>
+<div id="Cookie-Banner">consent, any case</div><footer>end</footer>
 </body></html>"""
 
 

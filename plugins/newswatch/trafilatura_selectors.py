@@ -1,11 +1,12 @@
-"""trafilatura's pruning selectors, answered in Python: the same elements, in the same order.
+"""trafilatura's selectors, answered in Python: the same elements, in the same order.
 
-trafilatura prunes every page with XPath expressions whose predicates test regular expressions
-(EXSLT `re:test`). libxml2 walks the whole tree through the descendant axis and calls back into
-Python for each test of each candidate element: on the real pages the five expressions twinned
-here took ~2 ms of a ~10 ms extraction (bench/extract_cost.py). Each twin walks the same
-elements with lxml's iterator, in C, and tests their attributes in Python with the same
-patterns, which lxml's `re:test` compiles with `re` and searches the attribute's value with.
+trafilatura prunes, cleans and frames every page with XPath expressions whose predicates test
+regular expressions (EXSLT `re:test`). libxml2 walks the whole tree through the descendant axis
+and calls back into Python for each test of each candidate element: on the real pages the
+expressions twinned here took ~3 ms of a ~10 ms extraction (bench/extract_cost.py). Each twin
+walks the same elements with lxml's iterator, in C, and tests their attributes in Python with
+the same patterns, which lxml's `re:test` compiles with `re` (IGNORECASE for its 'i' flag) and
+searches the attribute's value with.
 
 The twins keep these XPath rules:
 - `.//*[self::a or self::b]`: descendant elements named a or b, in document order, not the
@@ -27,7 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lxml.etree import Element, XPath, _Element
-from trafilatura import xpaths
+from trafilatura import settings, xpaths
 
 Elements = list[_Element]
 
@@ -184,15 +185,152 @@ def hidden(tree: _Element) -> Elements:
     ]
 
 
+# BASIC_CLEAN_XPATH: what baseline, html2txt and justext's input drop before reading a page.
+CLEANED_TAGS = frozenset(("aside", "fencedframe", "footer", "script", "style", "svg", "template"))
+_COOKIE_CONSENT = re.compile(settings._COOKIE_CONSENT_RE, re.IGNORECASE)  # re:test's 'i'
+
+
+def _is_chrome(element: _Element) -> bool:
+    return bool(
+        (element.tag == "div" and "footer" in first_of(element, "class", "id"))
+        or _COOKIE_CONSENT.search(element.get("class", ""))
+        or _COOKIE_CONSENT.search(element.get("id", ""))
+    )
+
+
+_BARE_CHROME = _is_chrome(Element("div"))
+
+
+def page_chrome(tree: _Element) -> Elements:
+    """.//aside|.//div[contains(@class|@id, 'footer')]|.//fencedframe|.//footer|.//script|
+    .//style|.//svg|.//template|.//*[re:test(@class, COOKIE, 'i') or re:test(@id, COOKIE, 'i')]
+    (a union: document order, each element once)"""
+    return [
+        element
+        for element in tree.iterdescendants(Element)
+        if element.tag in CLEANED_TAGS or (_is_chrome(element) if element.attrib else _BARE_CHROME)
+    ]
+
+
+# BODY_XPATH[0], [2] and [3]: the frames trafilatura looks for the article in, best first.
+_FRAMES = ("article", "div", "main", "section")
+_ARTICLE_ID = re.compile(xpaths._alt(xpaths._ARTICLE_CONTENT_ID_TOKENS))
+_ARTICLE_CLASS = re.compile(xpaths._alt(xpaths._ARTICLE_CONTENT_CLASS_TOKENS))
+
+
+def _is_article_frame(element: _Element) -> bool:
+    ident, cls = element.get("id"), element.get("class")
+    return bool(
+        cls in ("post", "entry")
+        or element.get("itemprop") == "articleBody"
+        or ident == "articleContent"
+        or _ARTICLE_ID.search(ident or "")
+        or _ARTICLE_CLASS.search(cls or "")
+    )
+
+
+_BARE_ARTICLE_FRAME = _is_article_frame(Element("div"))
+
+
+def article_frames(tree: _Element) -> Elements:
+    """.//*[self::article or self::div or self::main or self::section][@class='post' or
+    @class='entry' or @itemprop='articleBody' or @id='articleContent' or
+    re:test(@id, ARTICLE_ID) or re:test(@class, ARTICLE_CLASS)][1]
+
+    The [1] belongs to the child step of `.//*`: each parent's first such child."""
+    found = []
+    parents = set()  # held, so each parent's proxy stays the same object
+    for element in tree.iterdescendants(*_FRAMES):
+        if _is_article_frame(element) if element.attrib else _BARE_ARTICLE_FRAME:
+            parent = element.getparent()
+            if parent not in parents:
+                parents.add(parent)
+                found.append(element)
+    return found
+
+
+_STORY_ID = re.compile(xpaths._alt(xpaths._STORY_ID_TOKENS))
+_FULLTEXT = re.compile("fulltext", re.IGNORECASE)
+_STORY_CLASS = re.compile(xpaths._alt(xpaths._STORY_CLASS_TOKENS))
+
+
+def _is_story_frame(element: _Element) -> bool:
+    ident, cls = element.get("id"), element.get("class")
+    return bool(
+        element.get("role") == "article"
+        or ident in ("article", "story")
+        or cls in ("postarea", "art-postcontent", "text", "cell", "story")
+        or _STORY_ID.search(ident or "")
+        or _FULLTEXT.search(cls or "")
+        or _STORY_CLASS.search(cls or "")
+    )
+
+
+_BARE_STORY_FRAME = _is_story_frame(Element("div"))
+
+
+def story_frame(tree: _Element) -> Elements:
+    """(.//*[self::article or self::div or self::main or self::section][@role='article' or
+    @id='article' or @id='story' or @class='postarea' or @class='art-postcontent' or
+    @class='text' or @class='cell' or @class='story' or re:test(@id, STORY_ID) or
+    re:test(@class, 'fulltext', 'i') or re:test(@class, STORY_CLASS)])[1]"""
+    for element in tree.iterdescendants(*_FRAMES):
+        if _is_story_frame(element) if element.attrib else _BARE_STORY_FRAME:
+            return [element]
+    return []
+
+
+_MAIN_ID = re.compile(xpaths._alt(xpaths._MAIN_CONTENT_ID_TOKENS))
+_MAIN_CLASS = re.compile(xpaths._alt(xpaths._MAIN_CONTENT_CLASS_TOKENS))
+
+
+def _is_content_frame(element: _Element) -> bool:
+    ident, cls = element.get("id", ""), element.get("class", "")
+    return bool(
+        element.get("id") == "content"
+        or element.get("class") == "content"
+        or _MAIN_ID.search(ident)
+        or _MAIN_CLASS.search(cls)
+        or "main-content" in ident.replace("C", "c").replace("M", "m")
+        or "main-content" in cls.replace("C", "c").replace("M", "m")
+        or "page-content" in cls.replace("C", "c").replace("P", "p")
+    )
+
+
+_BARE_CONTENT_FRAME = _is_content_frame(Element("div"))
+
+
+def content_frame(tree: _Element) -> Elements:
+    """(.//*[self::article or self::div or self::main or self::section][@id='content' or
+    @class='content' or re:test(@id, MAIN_ID) or re:test(@class, MAIN_CLASS) or
+    contains(translate(@id, 'CM','cm'), 'main-content') or
+    contains(translate(@class, 'CM','cm'), 'main-content') or
+    contains(translate(@class, 'CP','cp'), 'page-content')])[1]"""
+    for element in tree.iterdescendants(*_FRAMES):
+        if _is_content_frame(element) if element.attrib else _BARE_CONTENT_FRAME:
+            return [element]
+    return []
+
+
 TWINS: dict[int, Callable[[_Element], Elements]] = {
     id(xpaths.RAW_TREE_PRUNE_XPATH[0]): infinite_scroll,
     id(xpaths.RAW_TREE_PRUNE_XPATH[1]): share_buttons,
     id(xpaths.REMOVE_COMMENTS_AND_LISTS_XPATH[0]): comment_sections,
     id(xpaths.OVERALL_DISCARD_XPATH[0]): furniture,
     id(xpaths.OVERALL_DISCARD_XPATH[1]): hidden,
+    id(settings.BASIC_CLEAN_XPATH): page_chrome,
+    id(xpaths.BODY_XPATH[0]): article_frames,
+    id(xpaths.BODY_XPATH[2]): story_frame,
+    id(xpaths.BODY_XPATH[3]): content_frame,
 }
 
 
-def twinned(expressions: list[XPath], use_twin: Callable[[], bool]) -> list[Twin]:
-    """The expressions of one of trafilatura's lists, each with its twin."""
-    return [Twin(xpath, TWINS[id(xpath)], use_twin) for xpath in expressions]
+def twinned(expressions: list[XPath], use_twin: Callable[[], bool]) -> list[XPath | Twin]:
+    """The expressions of one of trafilatura's lists, each with its twin where it has one."""
+    return [twin(xpath, use_twin) for xpath in expressions]
+
+
+def twin(xpath: XPath, use_twin: Callable[[], bool]) -> XPath | Twin:
+    """The expression with its twin, or the expression itself where it has none."""
+    answer = TWINS.get(id(xpath))
+    return xpath if answer is None else Twin(xpath, answer, use_twin)
