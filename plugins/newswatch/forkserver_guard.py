@@ -61,7 +61,10 @@ def watch_host(host: int, parent: int, interval: float = WATCH_INTERVAL) -> None
 def guard_worker(host: int) -> None:
     """ProcessPoolExecutor initializer: this worker ends when its forkserver or `host` does.
 
-    A fork clears the parent-death signal, so each worker asks for its own."""
+    A fork clears the parent-death signal, so each worker asks for its own. Ctrl-C is the
+    pipeline's to answer: a terminal sends SIGINT to every process of the job, and each worker
+    printed a KeyboardInterrupt traceback; the pipeline stops the workers as it ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
     die_with_parent()
     watch_host(host, parent)

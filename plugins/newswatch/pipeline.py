@@ -303,9 +303,11 @@ def finish_run(
     run_id: int,
     reports: Iterable[StageReport],
     planned: list[list[int]],
+    interrupted: bool = False,
 ) -> RunSummary:
     """Record the run's totals and seconds per stage (summed over batches); raise after
-    recording if a batch is missing, so the DAG run fails."""
+    recording if a batch is missing, so the DAG run fails, unless the run was `interrupted`
+    (its KeyboardInterrupt is on its way)."""
     totals: Counter[str] = Counter({Outcome.FEEDS_DUE: sum(len(batch) for batch in planned)})
     errors: list[str] = []
     done = list(reports)
@@ -313,7 +315,9 @@ def finish_run(
         totals.update(report.counts)
         errors.extend(report.errors)
     missing = len(planned) - sum(report.batch is not None for report in done)
-    if missing > 0:
+    if interrupted:
+        errors.append("interrupted: the rest is polled and delivered by the next run")
+    elif missing > 0:
         errors.append(f"{missing} feed batch(es) did not finish")
     summary = RunSummary(
         run_id=run_id,
@@ -326,7 +330,7 @@ def finish_run(
         store.runs.finish_run(
             session, run_id, summary.counts, errors, clock.now(), summary.durations
         )
-    if missing > 0:
+    if missing > 0 and not interrupted:
         raise RuntimeError(f"run {run_id}: {missing} feed batch(es) did not finish")
     return summary
 
@@ -343,6 +347,7 @@ def run_once(
     run_id = open_run(settings, trigger)
     batches: list[list[int]] = []
     reports: list[StageReport] = []
+    interrupted = False
     try:
         try:
             reports.append(apply_changed_topics(settings))
@@ -365,13 +370,19 @@ def run_once(
             except Exception as exc:  # a batch that dies costs its feeds, not delivery or the run
                 log.exception("batch %s failed", batch)
                 reports.append(StageReport(errors=[f"batch {batch}: {failure(exc)}"]))
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
         # Alerts stored by this or an earlier run go out, and the run row finishes, whatever
-        # happened above (finish_run raises afterwards when a batch did not finish).
-        try:
-            reports.append(deliver(settings))
-        except Exception as exc:
-            log.exception("delivery failed")
-            reports.append(StageReport(errors=[f"delivery: {failure(exc)}"]))
-        summary = finish_run(settings, run_id, reports, batches)
+        # happened above (finish_run raises afterwards when a batch did not finish). Not after
+        # Ctrl-C: whoever pressed it wants the run to stop, not to start mailing; the outbox
+        # keeps every alert for the next run.
+        if not interrupted:
+            try:
+                reports.append(deliver(settings))
+            except Exception as exc:
+                log.exception("delivery failed")
+                reports.append(StageReport(errors=[f"delivery: {failure(exc)}"]))
+        summary = finish_run(settings, run_id, reports, batches, interrupted)
     return summary

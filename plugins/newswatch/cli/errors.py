@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 BAD_INPUT = 2
 FAILED = 1
+INTERRUPTED = 130  # 128 + SIGINT: how shells report a job stopped by Ctrl-C
 DEBUG_HINT = "run with NEWSWATCH_DEBUG=1 for the traceback"
 
 

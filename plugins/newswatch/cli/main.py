@@ -12,7 +12,7 @@ import typer
 from newswatch.cli import search, stats
 from newswatch.cli.alerts import alerts_app
 from newswatch.cli.digest import digest_app
-from newswatch.cli.errors import NewswatchGroup
+from newswatch.cli.errors import INTERRUPTED, NewswatchGroup
 from newswatch.cli.feeds import feeds_app
 from newswatch.cli.options import ConfigOption, JsonOption, get_settings, settings_for
 from newswatch.cli.readers import readers_app
@@ -69,7 +69,17 @@ def run(
         force = set(feed)
         check_feed_names(settings, force)
     # A ConfigError (exit 2) or a database failure (exit 1) is reported by the error boundary.
-    summary = pipeline.run_once(settings, track=batch_progress(sys.stdout, as_json), force=force)
+    try:
+        summary = pipeline.run_once(
+            settings, track=batch_progress(sys.stdout, as_json), force=force
+        )
+    except KeyboardInterrupt:  # Ctrl-C: typer would exit 130 without a word
+        typer.echo(
+            "newswatch: interrupted; what was stored is kept, and the next run polls the rest "
+            "and sends the alerts",
+            err=True,
+        )
+        raise typer.Exit(INTERRUPTED) from None
     if as_json:
         typer.echo(json.dumps(summary.to_xcom(), default=str, indent=2))
         return
