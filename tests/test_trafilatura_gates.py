@@ -25,9 +25,10 @@ WORDS = (
     "Taiwan tariffs rare earths minister said on Tuesday that the talks would resume, "
     "officials in Tokyo confirmed. Share this article Subscribe menu cookie home news sport"
 ).split()
-# References to the control characters Python counts as spaces and XML refuses (&#12;...): the
-# parser decodes them, html2txt raises on them, readability's XML round trip makes them U+FFFD.
-SPACES = [" ", "\n", "\t", "\xa0", "\u3000", "\u2028", "", "&#11;", "&#12;", "&#x1f;"]
+# References to characters XML refuses (&#12;, &#1;...): the parser decodes them, html2txt raises
+# on them; those Python counts as spaces readability's XML round trip makes U+FFFD.
+SPACES = [" ", "\n", "\t", "\xa0", "\u3000", "\u2028", "", "&#11;", "&#12;", "&#x1f;", "&#1;",
+          "&#x1b;", "&#xfffe;"]  # fmt: skip
 CLASSES = [
     "", "article", "content", "post-body", "sidebar", "comment", "footer", "menu", "ad-",
     "cookie-banner",
@@ -331,3 +332,25 @@ def test_a_page_holding_an_invalid_character_loses_it_through_the_gates_too(char
     html = f"<html><body><article><p>{SENTENCE * 3}Tai{char}wan</p></article></body></html>"
     whole, gated = texts(html, "balanced")
     assert whole and "Taiwan" in whole and gated == whole
+
+
+# Found by an attack review: lxml refuses every character XML does not allow, not only those
+# Python counts as spaces, so each of these made trafilatura fail where the gates skipped the
+# pass that raises, and gave a text.
+REFUSED_PAGES = [
+    f"<html><body><article><p>{SENTENCE * 3}</p></article><div><div class='cookie-banner'>c</div>"
+    "Tai{ref}wan</div></body></html>",
+    f"<html><body><article><p>{SENTENCE * 3}</p></article><div><span><template>i</template>"
+    "Taiwan{ref}</span></div></body></html>",
+    '<div><div class="sidebar"></div>Taiwan{ref}</div><p>Taiwan Taiwan </p>',
+]
+
+
+@pytest.mark.parametrize("mode", sorted(EXTRACT_MODES))
+@pytest.mark.parametrize("reference", ["&#1;", "&#x8;", "&#x1b;", "&#xfffe;", "&#11;"])
+@pytest.mark.parametrize("page", REFUSED_PAGES, ids=["cookie banner", "template", "sidebar"])
+def test_a_page_holding_a_character_xml_refuses_extracts_as_without_the_gates(
+    page: str, reference: str, mode: str
+) -> None:
+    whole, gated = texts(page.format(ref=reference), mode)
+    assert gated == whole

@@ -31,12 +31,13 @@ they stay out and trafilatura runs whole.
 
 The bounds count characters as trafilatura does after folding whitespace (" ".join(s.split())).
 Removing a substring shortens a folded text by at least the substring's own folded length, and
-inserting one space lengthens it by at most one character. Control characters that Python
-counts as spaces (\x0b, \x0c, \x1c-\x1f: from references such as &#12;) are not spaces to
-XML: readability's round trip through XML makes each a U+FFFD, and lxml refuses to set a text
-holding one, which makes html2txt (and, in precision mode, the pruning before readability)
-raise. So readability's bound folds only ASCII spaces, as XPath's normalize-space does, and a
-page whose text holds one skips nothing.
+inserting one space lengthens it by at most one character. References such as &#12; or &#1;
+put characters XML does not allow (INVALID_XML: control characters other than tab and line
+ends, U+FFFE, U+FFFF) in a page's text. lxml refuses to set a text holding one, which makes
+html2txt (and, in precision mode, the pruning before readability) raise and the extraction
+fail; and those Python counts as spaces (\x0b, \x0c, \x1c-\x1f) are not spaces to XML:
+readability's round trip through XML makes each a U+FFFD. So readability's bound folds only
+ASCII spaces, as XPath's normalize-space does, and a page whose text holds one skips nothing.
 """
 
 from __future__ import annotations
@@ -69,8 +70,6 @@ TRAFILATURA = "2.3.1"  # tests/test_trafilatura_gates.py compares the texts on t
 VIDEO_TEXT = len("VIDEO") + 1  # readability's text for a video iframe, and a space to part it
 _SPACED_LENGTH = XPath("string-length(normalize-space(.))")
 _TEXT = XPath("string(.)")
-# Kept by trafilatura's remove_control_characters (str.isspace), refused by lxml in a text.
-_UNSETTABLE = "\x0b\x0c\x1c\x1d\x1e\x1f"
 # Removed elements subtracted from the page's bound at most: past these the bound is looser
 # (still a bound), and a page of a million nested <svg> costs no more to bound than to measure.
 _MOST_REMOVED = 2000
@@ -174,7 +173,8 @@ class InvalidXmlChars:
 
 
 def _holds_unsettable(text: str) -> bool:
-    return any(c in text for c in _UNSETTABLE)
+    """Whether lxml would refuse to set `text` as an element's text or tail."""
+    return any(c in text for c in INVALID_XML)
 
 
 def _folded_length(text: str) -> int:

@@ -16,8 +16,12 @@ The twins keep these XPath rules:
 - `@x|@y` as a string: the value of whichever of the two the tag names first (the union's first
   node in document order), as `re:test`, `contains` and `starts-with` read it.
 
-trafilatura_gates installs them for the trafilatura version it pins, inside gated extractions
-only. tests/test_trafilatura_selectors.py holds each twin to its expression on the bundled pages
+They answer for the trees trafilatura parses, called with an element: lxml's HTML parser gives
+no DTD default attributes and no unexpanded entity references, which `get` reads and XPath does
+not (an attack review found both on XML trees), and nests at most 255 deep (lxml frees each
+element's proxy by walking up its ancestors: a twin costs more than its XPath only on trees
+thousands deep, which that parser does not make). trafilatura_gates installs them for the
+trafilatura version it pins, inside gated extractions only. tests/test_trafilatura_selectors.py holds each twin to its expression on the bundled pages
 and on generated trees.
 """
 
