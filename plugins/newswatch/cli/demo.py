@@ -70,6 +70,12 @@ def run_demo(settings: Settings) -> int:
         return 2
     try:
         print(f"sample news day served at {day.base_url}; store: {_where(url)}")
+        print(
+            "The sample day is imperfect on purpose: one feed answers HTTP 500 and one article "
+            "page is missing (404, so the feed's summary stands in). Both show up below as the "
+            "run's errors.\n",
+            flush=True,
+        )
         returncode = _run_dag(settings, checkout, url, day)
         print(
             f"\nsample server answered {sum(day.requests.values())} requests, "

@@ -20,9 +20,11 @@ def main(digest_at: str) -> int:
     parser = get_parser()
     with contextlib.redirect_stdout(io.StringIO()):  # the migration's progress, of no interest
         _run(parser, ["db", "migrate"], check=True)
+    print("running news_monitor once …", flush=True)
     monitor = _run(parser, ["dags", "test", "news_monitor"])
     print(
-        f"\nnews_digest for the period ending {digest_at} (the next scheduled digest):", flush=True
+        f"running news_digest for the period ending {digest_at} (the next scheduled digest) …",
+        flush=True,
     )
     digest = _run(parser, ["dags", "test", "news_digest", digest_at])
     return monitor or digest
