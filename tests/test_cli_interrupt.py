@@ -1,6 +1,6 @@
 """Ctrl-C during `newswatch run` stops it with one line and exit 130: the run is recorded as
-interrupted, what was stored stays, nothing is mailed after it, and no process prints a
-traceback (a terminal sends SIGINT to the worker processes too)."""
+interrupted and no process prints a traceback (a terminal sends SIGINT to the worker processes
+too). That delivery is skipped after it is pipeline.run_once's rule, not checked here."""
 
 from __future__ import annotations
 

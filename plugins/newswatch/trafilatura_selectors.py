@@ -291,8 +291,8 @@ _MAIN_CLASS = re.compile(xpaths._alt(xpaths._MAIN_CONTENT_CLASS_TOKENS))
 def _is_content_frame(element: _Element) -> bool:
     ident, cls = element.get("id", ""), element.get("class", "")
     return bool(
-        element.get("id") == "content"
-        or element.get("class") == "content"
+        ident == "content"  # "" where absent, as @id='content' is false there
+        or cls == "content"
         or _MAIN_ID.search(ident)
         or _MAIN_CLASS.search(cls)
         or "main-content" in ident.replace("C", "c").replace("M", "m")
